@@ -1,0 +1,115 @@
+import { createSignal, Match, onCleanup, Show, Switch } from 'solid-js'
+import { createDevSession, fetchState } from './api.js'
+import type { ChatModel } from './chat/chat-model.js'
+import { ChatView } from './chat/chat-view.js'
+import { createLiveChatModel } from './chat/live-chat-model.js'
+import { AdminPage } from './components/admin-page.js'
+import { ConversationList } from './components/conversation-list.js'
+import { NewConversation } from './components/new-conversation.js'
+import { SignIn } from './components/sign-in.js'
+import { createInbox, type Inbox } from './inbox.js'
+import { conversationIdOf, navigate, path } from './router.js'
+import { type Session, session, setSession } from './session.js'
+
+function createNetworkStatus() {
+  const [online, setOnline] = createSignal(navigator.onLine)
+  const update = () => setOnline(navigator.onLine)
+  addEventListener('online', update)
+  addEventListener('offline', update)
+  onCleanup(() => {
+    removeEventListener('online', update)
+    removeEventListener('offline', update)
+  })
+  return online
+}
+
+/** The open conversation; keyed by id so switching conversations builds a fresh model and view. */
+function OpenChat(props: { inbox: Inbox; id: string; networkOnline: boolean }) {
+  const model: ChatModel = createLiveChatModel(props.inbox.client, props.id)
+  return (
+    <ChatView
+      conversationId={props.id}
+      model={model}
+      networkOnline={props.networkOnline}
+      onBack={() => navigate('/')}
+    />
+  )
+}
+
+function Messenger(props: { session: Session }) {
+  const inbox = createInbox(props.session)
+  const networkOnline = createNetworkStatus()
+  const activeId = () => conversationIdOf(path())
+  return (
+    <div class="layout" classList={{ 'layout--chat-open': activeId() !== undefined }}>
+      <aside class="sidebar">
+        <header class="sidebar__header">
+          <span class="sidebar__me">
+            <span class="avatar" aria-hidden="true">
+              {props.session.userId.slice(0, 1).toUpperCase()}
+            </span>
+            <span>{props.session.userId}</span>
+          </span>
+          <span class="sidebar__links">
+            <a
+              href="/admin"
+              onClick={(event) => {
+                event.preventDefault()
+                navigate('/admin')
+              }}
+            >
+              Admin
+            </a>
+            <button
+              type="button"
+              class="link-button"
+              onClick={() => {
+                setSession(undefined)
+                navigate('/')
+              }}
+            >
+              Sign out
+            </button>
+          </span>
+        </header>
+        <NewConversation
+          onCreate={async (title, members) => {
+            navigate(`/c/${encodeURIComponent(await inbox.create(title, members))}`)
+          }}
+        />
+        <ConversationList
+          conversations={inbox.summaries()}
+          activeId={activeId()}
+          onOpen={(id) => navigate(`/c/${encodeURIComponent(id)}`)}
+        />
+      </aside>
+      <Show
+        when={activeId()}
+        keyed
+        fallback={
+          <section class="chat chat--empty">
+            <p>Pick a conversation, or start a new one.</p>
+          </section>
+        }
+      >
+        {(id) => <OpenChat inbox={inbox} id={id} networkOnline={networkOnline()} />}
+      </Show>
+    </div>
+  )
+}
+
+export function App() {
+  return (
+    <Switch>
+      <Match when={path() === '/admin' && session()} keyed>
+        {(current) => <AdminPage fetchState={() => fetchState(current.token)} />}
+      </Match>
+      <Match when={session()} keyed>
+        {(current) => <Messenger session={current} />}
+      </Match>
+      <Match when={!session()}>
+        <SignIn requestDevToken={createDevSession} onSignIn={setSession} />
+      </Match>
+    </Switch>
+  )
+}

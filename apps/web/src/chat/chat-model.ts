@@ -1,0 +1,34 @@
+import type { Member, Message, Status } from '@ticks/core'
+import type { ConnectionState } from '../components/connection-banner.js'
+
+export interface PresenceEntry {
+  online: boolean
+  typing: boolean
+}
+
+/**
+ * What the chat screen reads and does, as reactive accessors. It is the seam between the view and
+ * `@ticks/solid`: the app fills it from `createConversation`, the component tests from a core
+ * `Conversation` on a bare document, so the view is tested without a server.
+ */
+export interface ChatModel {
+  readonly userId: string
+  title(): string
+  /** A store array: each element keeps its identity across updates, so one bubble re-renders. */
+  messages(): Message[]
+  members(): Record<string, Member>
+  connection(): ConnectionState
+  /** Why the connection gave up for good (auth, membership), if it did. */
+  stopped(): { code: number; reason: string } | undefined
+  presence(): Record<string, PresenceEntry>
+  /** The oldest message from someone else this user has not read, where the chat opens. */
+  firstUnread(): string | undefined
+  receipts(messageId: string): Record<string, Status>
+  failureReason(messageId: string): string | undefined
+  send(text: string): void
+  retry(messageId: string): void
+  discard(messageId: string): void
+  markRead(upToMessageId: string): void
+  setTyping(typing: boolean): void
+  reconnect(): void
+}

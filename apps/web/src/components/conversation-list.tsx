@@ -1,0 +1,79 @@
+import { For, Show } from 'solid-js'
+import { formatTime } from '../chat/status-text.js'
+
+export interface ConversationSummary {
+  id: string
+  title: string
+  lastMessage?: { author: string; text: string; createdAt: number; own: boolean }
+  unread: number
+}
+
+export interface ConversationListProps {
+  conversations: ConversationSummary[]
+  activeId?: string
+  onOpen: (id: string) => void
+  nameOf?: (userId: string) => string
+}
+
+/** The inbox: one row per conversation, newest activity first is the caller's ordering choice. */
+export function ConversationList(props: ConversationListProps) {
+  return (
+    <nav class="conversation-list" aria-label="Conversations">
+      <Show
+        when={props.conversations.length > 0}
+        fallback={<p class="conversation-list__empty">No conversations yet. Start one above.</p>}
+      >
+        <ul>
+          <For each={props.conversations}>
+            {(conversation) => (
+              <li>
+                <a
+                  href={`/c/${encodeURIComponent(conversation.id)}`}
+                  class="conversation-row"
+                  classList={{ 'conversation-row--active': conversation.id === props.activeId }}
+                  aria-current={conversation.id === props.activeId ? 'page' : undefined}
+                  onClick={(event) => {
+                    if (event.metaKey || event.ctrlKey || event.shiftKey) return
+                    event.preventDefault()
+                    props.onOpen(conversation.id)
+                  }}
+                >
+                  <span class="avatar" aria-hidden="true">
+                    {(conversation.title || '?').slice(0, 1).toUpperCase()}
+                  </span>
+                  <span class="conversation-row__body">
+                    <span class="conversation-row__top">
+                      <span class="conversation-row__title">{conversation.title || 'Untitled'}</span>
+                      <Show when={conversation.lastMessage}>
+                        {(last) => <span class="conversation-row__time">{formatTime(last().createdAt)}</span>}
+                      </Show>
+                    </span>
+                    <span class="conversation-row__bottom">
+                      <span class="conversation-row__last">
+                        <Show when={conversation.lastMessage} fallback={<em>No messages yet</em>}>
+                          {(last) => (
+                            <>
+                              <span class="conversation-row__last-author">
+                                {last().own ? 'You' : (props.nameOf ?? String)(last().author)}:
+                              </span>{' '}
+                              {last().text}
+                            </>
+                          )}
+                        </Show>
+                      </span>
+                      <Show when={conversation.unread > 0}>
+                        <span class="unread-badge" role="img" aria-label={`${conversation.unread} unread`}>
+                          {conversation.unread}
+                        </span>
+                      </Show>
+                    </span>
+                  </span>
+                </a>
+              </li>
+            )}
+          </For>
+        </ul>
+      </Show>
+    </nav>
+  )
+}

@@ -1,0 +1,77 @@
+import { createSignal, Show } from 'solid-js'
+
+export interface NewConversationProps {
+  onCreate: (title: string, members: string[]) => Promise<void>
+}
+
+/** Members are typed as names separated by commas or spaces; you are added by the server. */
+export function parseMembers(input: string): string[] {
+  return [...new Set(input.split(/[\s,]+/).filter((name) => name.length > 0))]
+}
+
+export function NewConversation(props: NewConversationProps) {
+  const [open, setOpen] = createSignal(false)
+  const [title, setTitle] = createSignal('')
+  const [members, setMembers] = createSignal('')
+  const [error, setError] = createSignal<string>()
+  const [busy, setBusy] = createSignal(false)
+
+  const submit = async (event: SubmitEvent) => {
+    event.preventDefault()
+    const names = parseMembers(members())
+    if (!title().trim() || names.length === 0) {
+      setError('Give it a title and at least one member.')
+      return
+    }
+    setBusy(true)
+    setError(undefined)
+    try {
+      await props.onCreate(title().trim(), names)
+      setTitle('')
+      setMembers('')
+      setOpen(false)
+    } catch (cause) {
+      setError(`Could not create it: ${(cause as Error).message}`)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <div class="new-conversation">
+      <Show
+        when={open()}
+        fallback={
+          <button type="button" class="button button--block" onClick={() => setOpen(true)}>
+            New conversation
+          </button>
+        }
+      >
+        <form class="stack new-conversation__form" onSubmit={submit} aria-label="New conversation">
+          <label for="new-title">Title</label>
+          <input id="new-title" value={title()} onInput={(event) => setTitle(event.currentTarget.value)} />
+          <label for="new-members">Members</label>
+          <input
+            id="new-members"
+            placeholder="bob, carol"
+            value={members()}
+            onInput={(event) => setMembers(event.currentTarget.value)}
+          />
+          <div class="row">
+            <button type="submit" class="button" disabled={busy()}>
+              Create
+            </button>
+            <button type="button" class="button button--ghost" onClick={() => setOpen(false)}>
+              Cancel
+            </button>
+          </div>
+          <Show when={error()}>
+            <p class="form-error" role="alert">
+              {error()}
+            </p>
+          </Show>
+        </form>
+      </Show>
+    </div>
+  )
+}

@@ -1,0 +1,112 @@
+import {
+  Conversation,
+  initConversation,
+  type Message,
+  newConversationDoc,
+  stampUnsequenced,
+} from '@ticks/core'
+import { createSignal } from 'solid-js'
+import { createStore, reconcile } from 'solid-js/store'
+import type { ChatModel, PresenceEntry } from '../src/chat/chat-model.js'
+import { firstUnread } from '../src/chat/unread.js'
+import type { ConnectionState } from '../src/components/connection-banner.js'
+
+/**
+ * A ChatModel over real core Conversations sharing one document (one per member, as if every
+ * device were already in sync), with the server's stamp done by hand. The view under test sees
+ * exactly the shapes the app gets from @ticks/solid: a keyed store of messages and signals.
+ */
+export function createFakeChat(members: string[], me = members[0]!) {
+  const doc = newConversationDoc('c1')
+  initConversation(doc, {
+    title: 'Team',
+    members: Object.fromEntries(members.map((user, i) => [user, i === 0 ? 'owner' : 'member'])),
+  })
+  // A strictly increasing clock: messages written in the same millisecond would otherwise be ordered
+  // (and stamped) by their random ids.
+  let clock = Date.now()
+  const now = () => ++clock
+  const as = Object.fromEntries(
+    members.map((user) => [user, new Conversation(doc, { userId: user, replicaId: user, now })]),
+  )
+  const mine = as[me]!
+  const [messages, setMessages] = createStore<Message[]>([])
+  const [version, setVersion] = createSignal(0)
+  const [connection, setConnection] = createSignal<ConnectionState>('synced')
+  const [presence, setPresence] = createSignal<Record<string, PresenceEntry>>({})
+  const calls = { reconnect: 0, retry: [] as string[], typing: [] as boolean[] }
+  const tracked = <T>(read: () => T): T => {
+    version()
+    return read()
+  }
+  const refresh = () => {
+    setMessages(reconcile(mine.messages(), { key: 'id' }))
+    setVersion((v) => v + 1)
+  }
+  mine.onChange(refresh)
+  refresh()
+
+  const model: ChatModel = {
+    userId: me,
+    title: () => tracked(() => mine.title()),
+    messages: () => messages,
+    members: () => tracked(() => mine.members()),
+    connection,
+    stopped: () => undefined,
+    presence,
+    firstUnread: () => tracked(() => firstUnread(mine)),
+    receipts: (id) => tracked(() => mine.receipts(id)),
+    failureReason: (id) => tracked(() => mine.failureReason(id)),
+    send: (text) => void mine.send(text),
+    retry: (id) => {
+      calls.retry.push(id)
+      mine.clearFailure(id)
+    },
+    discard: (id) => mine.discard(id),
+    markRead: (id) => void mine.markRead(id),
+    setTyping: (typing) => void calls.typing.push(typing),
+    reconnect: () => void calls.reconnect++,
+  }
+  return {
+    model,
+    as,
+    calls,
+    setConnection,
+    setPresence,
+    /** The server persisted everything and stamped it. */
+    stamp: () => stampUnsequenced(mine.conversationIndex),
+  }
+}
+
+/** jsdom has no IntersectionObserver: this one reports what the test says is on screen. */
+export class FakeIntersectionObserver {
+  static instances: FakeIntersectionObserver[] = []
+  readonly observed = new Set<Element>()
+  constructor(private readonly callback: IntersectionObserverCallback) {
+    FakeIntersectionObserver.instances.push(this)
+  }
+  observe(element: Element) {
+    this.observed.add(element)
+  }
+  unobserve(element: Element) {
+    this.observed.delete(element)
+  }
+  disconnect() {
+    this.observed.clear()
+  }
+  /** Report the messages with these ids as fully on screen, every other observed one as off. */
+  show(ids: string[]) {
+    const entries = [...this.observed].map((target) => {
+      const on = ids.includes((target as HTMLElement).dataset.messageId ?? '')
+      return {
+        target,
+        isIntersecting: on,
+        intersectionRatio: on ? 1 : 0,
+      } as unknown as IntersectionObserverEntry
+    })
+    this.callback(entries, this as unknown as IntersectionObserver)
+  }
+  static latest(): FakeIntersectionObserver {
+    return FakeIntersectionObserver.instances[FakeIntersectionObserver.instances.length - 1]!
+  }
+}

@@ -1,0 +1,100 @@
+import { cleanup, fireEvent, render, screen, waitFor } from '@solidjs/testing-library'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { AdminPage } from '../src/components/admin-page.js'
+import { ConversationList } from '../src/components/conversation-list.js'
+import { NewConversation, parseMembers } from '../src/components/new-conversation.js'
+import { SignIn } from '../src/components/sign-in.js'
+
+afterEach(() => {
+  cleanup()
+  vi.useRealTimers()
+})
+
+describe('SignIn', () => {
+  it('signs in by name with a dev token', async () => {
+    const requestDevToken = vi.fn(async () => ({ token: 'tok' }))
+    const onSignIn = vi.fn()
+    render(() => <SignIn requestDevToken={requestDevToken} onSignIn={onSignIn} />)
+    fireEvent.input(screen.getByLabelText('Your name'), { target: { value: ' alice ' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }))
+    await waitFor(() => expect(onSignIn).toHaveBeenCalledWith({ userId: 'alice', token: 'tok' }))
+    expect(requestDevToken).toHaveBeenCalledWith('alice')
+  })
+
+  it('accepts a pasted JWT and takes the user from its subject', () => {
+    const onSignIn = vi.fn()
+    render(() => <SignIn requestDevToken={vi.fn()} onSignIn={onSignIn} />)
+    const payload = btoa(JSON.stringify({ sub: 'bob' })).replace(/=+$/, '')
+    const jwt = `eyJhbGciOiJIUzI1NiJ9.${payload}.signature`
+    fireEvent.input(screen.getByLabelText('JWT'), { target: { value: jwt } })
+    fireEvent.click(screen.getByRole('button', { name: 'Use token' }))
+    expect(onSignIn).toHaveBeenCalledWith({ userId: 'bob', token: jwt })
+  })
+
+  it('explains a refusal', async () => {
+    render(() => <SignIn requestDevToken={() => Promise.reject(new Error('Not found'))} onSignIn={vi.fn()} />)
+    fireEvent.input(screen.getByLabelText('Your name'), { target: { value: 'alice' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }))
+    expect((await screen.findByRole('alert')).textContent).toContain('Not found')
+  })
+})
+
+describe('ConversationList', () => {
+  it('shows title, last message and unread count, and opens on click', () => {
+    const onOpen = vi.fn()
+    render(() => (
+      <ConversationList
+        conversations={[
+          {
+            id: 'c1',
+            title: 'Lunch',
+            unread: 2,
+            lastMessage: { author: 'bob', text: 'Pizza?', createdAt: Date.now(), own: false },
+          },
+          { id: 'c2', title: 'Empty', unread: 0 },
+        ]}
+        activeId="c2"
+        onOpen={onOpen}
+      />
+    ))
+    const lunch = screen.getByRole('link', { name: /Lunch/ })
+    expect(lunch.textContent).toContain('bob: Pizza?')
+    expect(screen.getByRole('img', { name: '2 unread' }).textContent).toBe('2')
+    expect(screen.getByRole('link', { name: /Empty/ }).getAttribute('aria-current')).toBe('page')
+    fireEvent.click(lunch)
+    expect(onOpen).toHaveBeenCalledWith('c1')
+  })
+})
+
+describe('NewConversation', () => {
+  it('creates a conversation with the listed members', async () => {
+    const onCreate = vi.fn(async () => {})
+    render(() => <NewConversation onCreate={onCreate} />)
+    fireEvent.click(screen.getByRole('button', { name: 'New conversation' }))
+    fireEvent.input(screen.getByLabelText('Title'), { target: { value: 'Weekend' } })
+    fireEvent.input(screen.getByLabelText('Members'), { target: { value: 'bob, carol bob' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Create' }))
+    await waitFor(() => expect(onCreate).toHaveBeenCalledWith('Weekend', ['bob', 'carol']))
+    expect(parseMembers(' a,,b  c ')).toEqual(['a', 'b', 'c'])
+  })
+})
+
+describe('AdminPage', () => {
+  it('renders the server state and refreshes it every 5 s', async () => {
+    vi.useFakeTimers()
+    let rooms = 1
+    const fetchState = vi.fn(async () => ({
+      connections: 3,
+      rooms: [{ id: 'c1', sockets: rooms }],
+      messagesByStatus: { pending: 0, sent: 2, read: 5 },
+    }))
+    render(() => <AdminPage fetchState={fetchState} />)
+    await vi.waitFor(() => expect(screen.getByRole('table').textContent).toContain('c1'))
+    expect(screen.getByRole('region', { name: 'Messages By Status' }).textContent).toContain('Read5')
+    expect(screen.getByRole('region', { name: 'Overview' }).textContent).toContain('Connections3')
+    rooms = 4
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(fetchState).toHaveBeenCalledTimes(2)
+    await vi.waitFor(() => expect(screen.getByRole('cell', { name: '4' })).toBeTruthy())
+  })
+})

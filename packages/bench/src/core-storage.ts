@@ -1,0 +1,132 @@
+import { performance } from 'node:perf_hooks'
+import {
+  Conversation,
+  ConversationIndex,
+  initConversation,
+  type MessageRecord,
+  messageKey,
+  stampUnsequenced,
+  userRoot,
+} from '@ticks/core'
+import * as Y from 'yjs'
+import { median, table } from './stats.js'
+
+/**
+ * Issue 2's benchmark: a 100,000-message, 5-member conversation where everyone has delivered and
+ * read everything. Receipt bytes per message per member for the watermark encoding, beside a naive
+ * grow-only set of (message, level) entries measured in the same run; and the time to `messages()`.
+ */
+
+export const MEMBERS = ['ann', 'ben', 'cid', 'dee', 'eve']
+
+export function conversationDoc(messageCount: number): Y.Doc {
+  const doc = new Y.Doc({ guid: 'bench' })
+  initConversation(doc, {
+    title: 'bench',
+    members: Object.fromEntries(MEMBERS.map((user, i) => [user, i === 0 ? 'owner' : 'member'])),
+    now: 0,
+  })
+  doc.transact(() => {
+    for (let i = 0; i < messageCount; i++) {
+      const author = MEMBERS[i % MEMBERS.length]!
+      const id = `m${i.toString(36).padStart(8, '0')}`
+      const record: MessageRecord = {
+        id,
+        text: `message ${i}`,
+        createdAt: i,
+        to: MEMBERS.filter((u) => u !== author),
+      }
+      doc.getMap(userRoot(author)).set(messageKey(id), record)
+    }
+  })
+  const index = new ConversationIndex(doc)
+  stampUnsequenced(index)
+  index.destroy()
+  return doc
+}
+
+const size = (doc: Y.Doc) => Y.encodeStateAsUpdate(doc).byteLength
+const clone = (doc: Y.Doc) => {
+  const copy = new Y.Doc({ guid: doc.guid })
+  Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
+  return copy
+}
+
+export function runCoreStorage(messageCount = 100_000) {
+  const base = conversationDoc(messageCount)
+  const baseBytes = size(base)
+
+  // Watermarks: each member's device raises once to the end of the log, in small steps as a real
+  // client would (delivered, then read, a few times over), so overwritten entries are counted too.
+  const watermarks = clone(base)
+  for (const user of MEMBERS) {
+    const conversation = new Conversation(watermarks, { userId: user, replicaId: `${user}-phone` })
+    const messages = conversation.messages()
+    for (const step of [0.25, 0.5, 0.75, 1]) {
+      const upTo = messages[Math.floor(step * (messages.length - 1))]!
+      conversation.markDelivered()
+      conversation.markRead(upTo.id)
+    }
+    conversation.destroy()
+  }
+  const watermarkBytes = size(watermarks) - baseBytes
+
+  // Naive: one grow-only entry per (message, level) per recipient.
+  const naive = clone(base)
+  naive.transact(() => {
+    for (const user of MEMBERS) {
+      const map = naive.getMap(`receipts:${user}`)
+      for (let i = 0; i < messageCount; i++) {
+        const id = `m${i.toString(36).padStart(8, '0')}`
+        map.set(`d|${id}`, 1)
+        map.set(`r|${id}`, 1)
+      }
+    }
+  })
+  const naiveBytes = size(naive) - baseBytes
+  const perCell = messageCount * MEMBERS.length
+
+  // messages(): cold (index built from the document) and warm (after one more message arrives).
+  const cold: number[] = []
+  const warm: number[] = []
+  let statusCheck = ''
+  for (let run = 0; run < 5; run++) {
+    const t0 = performance.now()
+    const conversation = new Conversation(watermarks, { userId: 'ann', replicaId: 'ann-phone' })
+    const listed = conversation.messages()
+    cold.push(performance.now() - t0)
+    statusCheck = listed.at(-1)!.status
+    conversation.send(`one more ${run}`)
+    const t1 = performance.now()
+    conversation.messages()
+    warm.push(performance.now() - t1)
+    conversation.destroy()
+  }
+
+  return {
+    text: [
+      table(
+        `Receipts storage: ${messageCount.toLocaleString()} messages × ${MEMBERS.length} members, all delivered and read`,
+        ['encoding', 'receipt bytes', 'bytes / message / member', 'target'],
+        [
+          ['watermarks (Ticks)', watermarkBytes, watermarkBytes / perCell, '≤ 2'],
+          ['grow-only set (naive)', naiveBytes, naiveBytes / perCell, ''],
+          ['ratio Ticks / naive', '', `${((watermarkBytes / naiveBytes) * 100).toPrecision(2)} %`, ''],
+        ],
+      ),
+      `\nDocument without receipts: ${(baseBytes / 1024 / 1024).toFixed(1)} MiB (order log and messages). Last status: ${statusCheck}.`,
+      table(
+        `messages() on that document (median of ${cold.length})`,
+        ['case', 'ms', 'target'],
+        [
+          ['cold: index built from the document', median(cold), '< 100'],
+          ['warm: after one new message', median(warm), '< 100'],
+        ],
+      ),
+    ].join('\n'),
+    watermarkBytesPerCell: watermarkBytes / perCell,
+    naiveBytesPerCell: naiveBytes / perCell,
+    coldMs: median(cold),
+    warmMs: median(warm),
+  }
+}

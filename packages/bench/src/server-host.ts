@@ -1,0 +1,190 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import type { IncomingMessage } from 'node:http'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { pathToFileURL } from 'node:url'
+import { initConversation, type Role } from '@ticks/core'
+import { createServer, SqliteStore } from '@ticks/server'
+import { WebSocketServer } from 'ws'
+import * as Y from 'yjs'
+
+/**
+ * A child process hosting one server (`ticks`, `yws` or `hocuspocus`) on 127.0.0.1:0, driven over
+ * IPC, so the server's CPU and memory are its own: the bench process holds only the clients.
+ * Started by `servers.ts` with `--expose-gc`.
+ */
+
+export type ServerKind = 'ticks' | 'yws' | 'hocuspocus'
+export const JWT_SECRET = 'ticks-bench-secret-0123456789abcdef'
+
+export type HostRequest =
+  | { op: 'memory' }
+  | { op: 'conversations'; rooms: { id: string; members: string[] }[] }
+  | { op: 'seed'; id: string; file: string }
+  | { op: 'loop' }
+  | { op: 'close' }
+
+/** The server's event-loop delay since the previous `loop` request, in ms. */
+export interface LoopSample {
+  p50: number
+  p99: number
+  max: number
+}
+
+export interface MemorySample {
+  rss: number
+  heapUsed: number
+  external: number
+}
+
+const kind = process.argv[2] as ServerKind
+const loop = monitorEventLoopDelay({ resolution: 5 })
+loop.enable()
+const send = (message: unknown) => process.send?.(message)
+
+async function main() {
+  let close: () => Promise<void>
+  let port: number
+  let seed: (id: string, update: Uint8Array) => Promise<void>
+  let conversations: (rooms: { id: string; members: string[] }[]) => Promise<void> = async () => {}
+
+  if (kind === 'ticks') {
+    // The embedded default: SQLite (WAL, synchronous=FULL) in a fresh temp data dir.
+    const dir = mkdtempSync(join(tmpdir(), 'ticks-bench-'))
+    const store = new SqliteStore(join(dir, 'ticks.sqlite'))
+    const app = await createServer({
+      store,
+      data: dir,
+      jwtSecret: JWT_SECRET,
+      logger: false,
+      webRoot: false,
+      // Long enough that no idle room is unloaded while a scenario runs.
+      idleUnloadMs: 10 * 60_000,
+    })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    port = (app.server.address() as { port: number }).port
+    conversations = async (rooms) => {
+      for (const room of rooms) {
+        const doc = new Y.Doc({ guid: room.id })
+        const members: Record<string, Role> = Object.fromEntries(
+          room.members.map((user, i) => [user, i === 0 ? 'owner' : 'member'] as const),
+        )
+        initConversation(doc, { title: room.id, members, now: 0 })
+        await store.append(room.id, [Y.encodeStateAsUpdate(doc)])
+        doc.destroy()
+      }
+    }
+    // The seed already holds meta, messages and the order log (stamped): store it as one entry.
+    seed = async (id, update) => {
+      await store.append(id, [update])
+    }
+    close = async () => {
+      await app.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  } else if (kind === 'yws') {
+    // @y/websocket-server 0.1.1 as its README runs it: in-memory docs, no persistence (YPERSISTENCE unset).
+    const { setupWSConnection, getYDoc } = await import('@y/websocket-server/utils')
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+    wss.on('connection', (socket, request: IncomingMessage) => {
+      setupWSConnection(socket, request, { docName: (request.url ?? '/').slice(1).split('?')[0]! })
+    })
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()))
+    port = (wss.address() as { port: number }).port
+    seed = async (id, update) => {
+      Y.applyUpdate(getYDoc(id), update)
+    }
+    close = () =>
+      new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate()
+        wss.close(() => resolve())
+      })
+  } else {
+    // @hocuspocus/server 3 with no extensions (no persistence): a document lives while it has sockets.
+    const seeds = new Map<string, Uint8Array>()
+    const HocuspocusServer = await loadHocuspocus()
+    const server = new HocuspocusServer({
+      port: 0,
+      address: '127.0.0.1',
+      quiet: true,
+      stopOnSignals: false,
+      async onLoadDocument({ documentName, document }: { documentName: string; document: Y.Doc }) {
+        const update = seeds.get(documentName)
+        if (update) Y.applyUpdate(document, update)
+      },
+    })
+    await server.listen()
+    port = server.address.port
+    seed = async (id, update) => {
+      seeds.set(id, update)
+    }
+    close = () => server.destroy()
+  }
+
+  process.on('message', async (request: HostRequest & { rid: number }) => {
+    const reply = (value: unknown) => send({ rid: request.rid, value })
+    switch (request.op) {
+      case 'memory': {
+        const gc = (globalThis as { gc?: () => void }).gc
+        for (let i = 0; i < 4; i++) {
+          gc?.()
+          await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+        const usage = process.memoryUsage()
+        return reply({
+          rss: usage.rss,
+          heapUsed: usage.heapUsed,
+          external: usage.external,
+        } satisfies MemorySample)
+      }
+      case 'loop': {
+        const sample: LoopSample = {
+          p50: loop.percentile(50) / 1e6,
+          p99: loop.percentile(99) / 1e6,
+          max: loop.max / 1e6,
+        }
+        loop.reset()
+        return reply(sample)
+      }
+      case 'conversations':
+        await conversations(request.rooms)
+        return reply(true)
+      case 'seed':
+        await seed(request.id, new Uint8Array(readFileSync(request.file)))
+        return reply(true)
+      case 'close':
+        await close()
+        reply(true)
+        setTimeout(() => process.exit(0), 50)
+        return
+    }
+  })
+  process.on('disconnect', () => process.exit(0))
+  send({ ready: true, port })
+}
+
+interface Hocuspocus {
+  listen(): Promise<unknown>
+  address: { port: number }
+  destroy(): Promise<void>
+}
+
+/**
+ * The published build of @hocuspocus/server (its `source` export condition, which this repo's
+ * `--conditions=source` would otherwise pick, is its TypeScript source).
+ */
+async function loadHocuspocus(): Promise<new (configuration: object) => Hocuspocus> {
+  const cjs = createRequire(import.meta.url).resolve('@hocuspocus/server')
+  const esm = cjs.replace(/hocuspocus-server\.cjs$/, 'hocuspocus-server.esm.js')
+  const module = (await import(pathToFileURL(esm).href)) as {
+    Server: new (configuration: object) => Hocuspocus
+  }
+  return module.Server
+}
+
+void main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,107 @@
+import { type ChildProcess, fork } from 'node:child_process'
+import { createHmac } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import type { HostRequest, LoopSample, MemorySample, ServerKind } from './server-host.js'
+import { JWT_SECRET } from './server-host.js'
+
+export type { ServerKind } from './server-host.js'
+
+/** BENCH_SERVERS=ticks,yws limits a run to some servers (development). */
+export const KINDS: ServerKind[] = (['ticks', 'yws', 'hocuspocus'] as const).filter(
+  (kind) => !process.env.BENCH_SERVERS || process.env.BENCH_SERVERS.split(',').includes(kind),
+)
+export const LABEL: Record<ServerKind, string> = {
+  ticks: 'Ticks (sqlite, durable)',
+  yws: '@y/websocket-server 0.1.1 (in-memory)',
+  hocuspocus: '@hocuspocus/server 3 (no persistence)',
+}
+
+export interface HostedServer {
+  kind: ServerKind
+  /** ws://127.0.0.1:port */
+  url: string
+  request<T = unknown>(request: HostRequest): Promise<T>
+  memory(): Promise<MemorySample>
+  /** Event-loop delay of the server process since the last call. */
+  loop(): Promise<LoopSample>
+  /** Ticks only: the Prometheus text of GET /metrics. */
+  metrics(): Promise<string>
+  /** Ticks only: create conversations (meta with these members); the others need nothing. */
+  conversations(rooms: { id: string; members: string[] }[]): Promise<void>
+  close(): Promise<void>
+}
+
+/** Start a server in a child process (`--expose-gc`, so memory can be measured after a full GC). */
+export async function startHosted(kind: ServerKind): Promise<HostedServer> {
+  const child: ChildProcess = fork(fileURLToPath(new URL('./server-host.ts', import.meta.url)), [kind], {
+    execArgv: [
+      '--conditions=source',
+      '--import',
+      'tsx',
+      '--expose-gc',
+      // BENCH_PROFILE=dir: a V8 CPU profile of each server process (development).
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+    ],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const pending = new Map<number, (value: unknown) => void>()
+  let next = 0
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))
+    child.on('message', (message: { ready?: boolean; port?: number; rid?: number; value?: unknown }) => {
+      if (message.ready) resolve(message.port!)
+      else if (message.rid !== undefined) {
+        pending.get(message.rid)?.(message.value)
+        pending.delete(message.rid)
+      }
+    })
+  })
+  const request = <T>(body: HostRequest) =>
+    new Promise<T>((resolve) => {
+      const rid = next++
+      pending.set(rid, resolve as (value: unknown) => void)
+      child.send({ ...body, rid })
+    })
+  return {
+    kind,
+    url: `ws://127.0.0.1:${port}`,
+    request,
+    memory: () => request<MemorySample>({ op: 'memory' }),
+    loop: () => request<LoopSample>({ op: 'loop' }),
+    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
+    conversations: async (rooms) => {
+      if (kind === 'ticks') await request({ op: 'conversations', rooms })
+    },
+    async close() {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      await Promise.race([request({ op: 'close' }), delay(10_000)])
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+const tokens = new Map<string, string>()
+/** A Ticks token for this user (an HS256 JWT with the bench server's secret); the baselines ignore it. */
+export function tokenFor(userId: string): string {
+  let token = tokens.get(userId)
+  if (!token) {
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    const body = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: userId, iat: Math.floor(Date.now() / 1000) })}`
+    token = `${body}.${createHmac('sha256', JWT_SECRET).update(body).digest('base64url')}`
+    tokens.set(userId, token)
+  }
+  return token
+}
+
+export const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export async function until(condition: () => boolean, timeoutMs: number, stepMs = 5): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) return false
+    await delay(stepMs)
+  }
+  return true
+}

@@ -1,0 +1,112 @@
+import { TicksError } from '@ticks/core'
+import * as Y from 'yjs'
+import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS } from './connection.js'
+import { LiveConversation } from './live-conversation.js'
+import { resolveReplicaId } from './replica-id.js'
+
+export interface ClientOptions {
+  /** The server's base URL, `ws(s)://host[:port]`; conversations connect to `<url>/sync/<id>`. */
+  url: string
+  token: string
+  userId: string
+  /** Default: `indexeddb` where IndexedDB exists, else `none` (Node bots and tests). */
+  persistence?: 'indexeddb' | 'none'
+  /** A WebSocket implementation, e.g. the `ws` package in Node. Default: the global one. */
+  WebSocket?: typeof WebSocket
+  /** This device's receipt key; by default a stable per-device, per-tab id (see replica-id.ts). */
+  replicaId?: string
+  /** Connect when a conversation is opened (default true); false: offline until `reconnect()`. */
+  connect?: boolean
+  connection?: Partial<ConnectionOptions>
+  deliveredDelayMs?: number
+  typingTimeoutMs?: number
+}
+
+export interface TicksClient {
+  readonly userId: string
+  readonly replicaId: string
+  /** The live conversation; opening one already open returns it again (close each handle). */
+  open(conversationId: string): LiveConversation
+  /** Every open conversation. */
+  conversations(): LiveConversation[]
+  /** Try every conversation now (the browser's `online` event does this by itself). */
+  reconnectAll(): void
+  /** Use this token for every later connection attempt (e.g. after a 4401, then `reconnectAll()`). */
+  setToken(token: string): void
+  /** Close every conversation: sockets, awareness timers and IndexedDB handles. */
+  close(): Promise<void>
+}
+
+export function createClient(options: ClientOptions): TicksClient {
+  if (!options.userId) throw new TicksError('invalid-argument', 'userId is required')
+  const WebSocketImpl = options.WebSocket ?? (globalThis.WebSocket as typeof WebSocket | undefined)
+  if (!WebSocketImpl) {
+    throw new TicksError('invalid-argument', 'No global WebSocket here: pass one (e.g. the ws package)')
+  }
+  const persistence = options.persistence ?? (globalThis.indexedDB ? 'indexeddb' : 'none')
+  if (persistence === 'indexeddb' && !globalThis.indexedDB) {
+    throw new TicksError('invalid-argument', 'persistence "indexeddb" needs a global indexedDB')
+  }
+  const replicaId = options.replicaId ?? resolveReplicaId(options.userId)
+  const connection = { ...DEFAULT_CONNECTION_OPTIONS, ...options.connection }
+  const open = new Map<string, LiveConversation>()
+  let token = options.token
+  let closed = false
+
+  const reconnectAll = () => {
+    for (const conversation of open.values()) conversation.reconnect()
+  }
+  // Back online: every socket tries at once rather than waiting out its back-off. The jitter that
+  // spreads a server restart does not apply here; this client's own sockets are few.
+  const onOnline = () => reconnectAll()
+  const events = globalThis as { addEventListener?: typeof addEventListener }
+  events.addEventListener?.('online', onOnline)
+
+  return {
+    userId: options.userId,
+    replicaId,
+    open(conversationId) {
+      if (closed) throw new TicksError('invalid-argument', 'This client is closed')
+      const existing = open.get(conversationId)
+      if (existing) return existing.retain()
+      const conversation = new LiveConversation({
+        doc: new Y.Doc({ guid: conversationId }),
+        userId: options.userId,
+        replicaId,
+        url: options.url,
+        token,
+        WebSocket: WebSocketImpl,
+        persistence,
+        connection,
+        autoConnect: options.connect ?? true,
+        deliveredDelayMs: options.deliveredDelayMs ?? 30,
+        typingTimeoutMs: options.typingTimeoutMs ?? 5000,
+        onClosed: () => {
+          if (open.get(conversationId) === conversation) open.delete(conversationId)
+        },
+      })
+      open.set(conversationId, conversation)
+      return conversation
+    },
+    conversations: () => [...open.values()],
+    reconnectAll,
+    setToken(next) {
+      token = next
+      for (const conversation of open.values()) conversation.setToken(next)
+    },
+    async close() {
+      closed = true
+      ;(globalThis as { removeEventListener?: typeof removeEventListener }).removeEventListener?.(
+        'online',
+        onOnline,
+      )
+      const all = [...open.values()]
+      // Closing releases every holder's handle: the client owns them all.
+      await Promise.all(
+        all.map(async (conversation) => {
+          while (open.get(conversation.id) === conversation) await conversation.close()
+        }),
+      )
+    },
+  }
+}

@@ -1,0 +1,269 @@
+import * as encoding from 'lib0/encoding'
+import type { Awareness } from 'y-protocols/awareness'
+import * as syncProtocol from 'y-protocols/sync'
+import { messageSync, WebsocketProvider } from 'y-websocket'
+import type * as Y from 'yjs'
+import { reconnectDelay } from './backoff.js'
+
+export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced'
+
+/** Why the connection stopped retrying; cleared by `reconnect()`. */
+export interface ConnectionStop {
+  code: number
+  reason: string
+}
+
+export interface ConnectionOptions {
+  /** First reconnect delay (before jitter). */
+  backoffBaseMs: number
+  /** Longest reconnect delay. */
+  maxBackoffMs: number
+  /** Period of the state-vector resync that repairs frames a socket lost. 0 disables it. */
+  resyncIntervalMs: number
+  /** A synced socket that has heard nothing for this long is presumed half-open and replaced. */
+  silenceTimeoutMs: number
+  /** Before the first sync completes, how long a silent socket may stay (a big sync is one frame). */
+  firstSyncTimeoutMs: number
+  /** Relay updates between tabs of this browser through a BroadcastChannel scoped by user. */
+  crossTab: boolean
+}
+
+export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
+  backoffBaseMs: 250,
+  maxBackoffMs: 10_000,
+  resyncIntervalMs: 15_000,
+  silenceTimeoutMs: 40_000,
+  firstSyncTimeoutMs: 5 * 60_000,
+  crossTab: typeof window !== 'undefined',
+}
+
+/** The server said no for good: retrying cannot help until something changes (token, membership). */
+export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4404])
+/** The server refused what this replica wrote: resending the same document would be refused again. */
+export const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([4400, 4403, 4413])
+const RATE_LIMITED = 4429
+
+export interface ConnectionSetup {
+  url: string
+  conversationId: string
+  userId: string
+  token: string
+  doc: Y.Doc
+  awareness: Awareness
+  WebSocket: typeof WebSocket
+  options: ConnectionOptions
+  /** Called before the state changes when the server refuses this replica's writes. */
+  onRefused(stop: ConnectionStop): void
+}
+
+interface ProviderInternals {
+  _checkInterval: ReturnType<typeof setInterval>
+  _exitHandler: () => void
+  wsLastMessageReceived: number
+}
+
+/**
+ * One conversation's socket: y-websocket's `WebsocketProvider` for the protocol, with the retry
+ * policy taken over. The provider is told never to reconnect by itself (`shouldReconnect` false),
+ * and this class schedules every attempt: jittered back-off, no retry after 4401/4403/4404, a pause
+ * after a refusal, an immediate attempt on `reconnect()` (the browser's `online` event and the app's
+ * "retry now"). Its fixed 30 s watchdog is replaced by one that lets a long first sync finish.
+ */
+export class Connection {
+  readonly provider: WebsocketProvider
+  private currentState: ConnectionState = 'offline'
+  private stopReason: ConnectionStop | undefined
+  private attempts = 0
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly resyncTimer: ReturnType<typeof setInterval> | undefined
+  private readonly watchdogTimer: ReturnType<typeof setInterval>
+  private readonly listeners = new Set<(state: ConnectionState) => void>()
+  private started = false
+  private closed = false
+  private readonly options: ConnectionOptions
+  private readonly onRefused: (stop: ConnectionStop) => void
+
+  constructor(setup: ConnectionSetup) {
+    this.options = setup.options
+    this.onRefused = setup.onRefused
+    this.provider = new WebsocketProvider(
+      `${setup.url.replace(/\/+$/, '')}/sync`,
+      setup.conversationId,
+      setup.doc,
+      {
+        connect: false,
+        awareness: setup.awareness,
+        params: { token: setup.token },
+        WebSocketPolyfill: setup.WebSocket,
+        disableBc: !setup.options.crossTab,
+        maxBackoffTime: setup.options.maxBackoffMs,
+        // Every close the server or the network causes comes to `onClosed`, which decides.
+        shouldReconnect: () => false,
+      },
+    )
+    // The default channel is per server and room; two accounts in one browser must never mix.
+    this.provider.bcChannel = `${this.provider.bcChannel}#${setup.userId}`
+    const internals = this.provider as unknown as ProviderInternals
+    // y-websocket adds a process 'exit' listener per provider (to clear awareness, which cannot be
+    // sent from an exiting process anyway); a bot with more than ten conversations would get
+    // MaxListenersExceeded warnings. Peers drop our awareness on the socket close regardless.
+    if (typeof process !== 'undefined' && typeof process.off === 'function') {
+      process.off('exit', internals._exitHandler)
+    }
+    // y-websocket drops any socket silent for 30 s, which kills a first sync larger than 30 s of
+    // transfer (its issue #203); our watchdog below replaces it.
+    clearInterval(internals._checkInterval)
+    const checkEvery = Math.min(1000, setup.options.silenceTimeoutMs / 4)
+    this.watchdogTimer = setInterval(() => this.checkSilence(internals), checkEvery)
+    this.resyncTimer =
+      setup.options.resyncIntervalMs > 0
+        ? setInterval(() => this.resync(), setup.options.resyncIntervalMs)
+        : undefined
+
+    this.provider.on('status', ({ status }) => {
+      if (status === 'connecting') this.setState('connecting')
+      else if (status === 'connected') this.setState('syncing')
+    })
+    this.provider.on('sync', (synced) => {
+      if (synced) {
+        this.attempts = 0
+        this.setState('synced')
+      }
+    })
+    this.provider.on('connection-close', () => {
+      if (!this.closed) this.setState('offline')
+    })
+    this.provider.on('closed', (event) => this.onClosed(event))
+  }
+
+  get state(): ConnectionState {
+    return this.currentState
+  }
+
+  /** Set when the connection gave up: an auth failure, a missing conversation, a refused write. */
+  get stopped(): ConnectionStop | undefined {
+    return this.stopReason
+  }
+
+  onChange(listener: (state: ConnectionState) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Start connecting (the first time), or try again now, forgetting back-off and any stop. */
+  reconnect(): void {
+    if (this.closed) return
+    this.started = true
+    this.clearRetry()
+    this.attempts = 0
+    const wasStopped = this.stopReason !== undefined
+    this.stopReason = undefined
+    if (wasStopped) this.emit()
+    this.provider.connect()
+  }
+
+  /** Go offline on purpose (no retries) until `reconnect()`. */
+  disconnect(): void {
+    this.clearRetry()
+    this.provider.disconnect()
+    this.setState('offline')
+  }
+
+  setToken(token: string): void {
+    this.provider.params = { ...this.provider.params, token }
+  }
+
+  get isStarted(): boolean {
+    return this.started
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.clearRetry()
+    clearInterval(this.watchdogTimer)
+    if (this.resyncTimer) clearInterval(this.resyncTimer)
+    this.provider.destroy()
+    this.setState('offline')
+    this.listeners.clear()
+  }
+
+  private onClosed({ code, reason }: ConnectionStop): void {
+    if (this.closed) return
+    if (REFUSAL_CLOSE_CODES.has(code) || TERMINAL_CLOSE_CODES.has(code)) {
+      const stop = { code, reason: reason || defaultReason(code) }
+      if (REFUSAL_CLOSE_CODES.has(code)) this.onRefused(stop)
+      this.stopReason = stop
+      this.setState('offline')
+      this.emit()
+      return
+    }
+    this.scheduleRetry(code === RATE_LIMITED)
+  }
+
+  private scheduleRetry(rateLimited: boolean): void {
+    this.clearRetry()
+    const { backoffBaseMs, maxBackoffMs } = this.options
+    // A rate-limited client starts its back-off higher: the server asked it to slow down.
+    const attempt = rateLimited ? Math.max(this.attempts, 3) : this.attempts
+    const delay = reconnectDelay(attempt, { baseMs: backoffBaseMs, maxMs: maxBackoffMs })
+    this.attempts++
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined
+      if (!this.closed && this.stopReason === undefined) this.provider.connect()
+    }, delay)
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+  }
+
+  /** Sync step 1 on the open socket: the server answers with whatever this replica lacks. */
+  private resync(): void {
+    const ws = this.provider.ws
+    if (ws?.readyState !== 1 || this.currentState !== 'synced') return
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, messageSync)
+    syncProtocol.writeSyncStep1(encoder, this.provider.doc)
+    ws.send(encoding.toUint8Array(encoder))
+  }
+
+  private checkSilence(internals: ProviderInternals): void {
+    if (this.currentState !== 'synced' && this.currentState !== 'syncing') return
+    const limit =
+      this.currentState === 'synced' ? this.options.silenceTimeoutMs : this.options.firstSyncTimeoutMs
+    if (Date.now() - internals.wsLastMessageReceived <= limit) return
+    // Half-open: drop the socket and come back through the usual back-off.
+    this.provider.disconnect()
+    this.setState('offline')
+    this.scheduleRetry(false)
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.currentState === state) return
+    this.currentState = state
+    this.emit()
+  }
+
+  private emit(): void {
+    for (const listener of this.listeners) listener(this.currentState)
+  }
+}
+
+function defaultReason(code: number): string {
+  switch (code) {
+    case 4400:
+      return 'the server refused an update as malformed'
+    case 4401:
+      return 'not signed in, or the session expired'
+    case 4403:
+      return 'not allowed in this conversation'
+    case 4404:
+      return 'no such conversation'
+    case 4413:
+      return 'an update was too large'
+    default:
+      return `closed with code ${code}`
+  }
+}

@@ -1,0 +1,14 @@
+export { reconnectDelay } from './backoff.js'
+export { type ClientOptions, createClient, type TicksClient } from './client.js'
+export {
+  type ConnectionOptions,
+  type ConnectionState,
+  type ConnectionStop,
+  DEFAULT_CONNECTION_OPTIONS,
+  REFUSAL_CLOSE_CODES,
+  TERMINAL_CLOSE_CODES,
+} from './connection.js'
+export { databaseName, LiveConversation } from './live-conversation.js'
+export { COMPACT_AFTER_ENTRIES, indexedDbStore, type LocalStore, memoryOnlyStore } from './local-store.js'
+export type { PresenceState } from './presence.js'
+export { resolveReplicaId } from './replica-id.js'

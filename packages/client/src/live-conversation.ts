@@ -1,0 +1,245 @@
+import { Conversation } from '@ticks/core'
+import { Awareness } from 'y-protocols/awareness'
+import type * as Y from 'yjs'
+import {
+  Connection,
+  type ConnectionOptions,
+  type ConnectionState,
+  type ConnectionStop,
+  TERMINAL_CLOSE_CODES,
+} from './connection.js'
+import { createDeliveredBatcher } from './delivered-batcher.js'
+import { indexedDbStore, type LocalStore, memoryOnlyStore } from './local-store.js'
+import { type PresenceState, presenceByUser } from './presence.js'
+
+export interface LiveConversationSetup {
+  doc: Y.Doc
+  userId: string
+  replicaId: string
+  url: string
+  token: string
+  WebSocket: typeof WebSocket
+  persistence: 'indexeddb' | 'none'
+  connection: ConnectionOptions
+  /** Connect once local storage is loaded (false: stay offline until `reconnect()`). */
+  autoConnect: boolean
+  /** How long a burst of remote changes may last before one `markDelivered()` covers it. */
+  deliveredDelayMs: number
+  /** `setTyping(true)` expires after this long unless renewed, so a closed laptop stops "typing". */
+  typingTimeoutMs: number
+  onClosed: () => void
+}
+
+/** The name of a conversation's IndexedDB database: scoped by user, so accounts never mix. */
+export const databaseName = (userId: string, conversationId: string): string =>
+  `ticks:${userId}:${conversationId}`
+
+/**
+ * A core `Conversation` kept on this device and synced with the server: local storage first, then
+ * the socket. Remote messages are marked delivered automatically (batched); `markRead` is left to
+ * the app, which knows what is on screen.
+ */
+export class LiveConversation extends Conversation {
+  readonly awareness: Awareness
+  private readonly link: Connection
+  private readonly store: LocalStore
+  private readonly delivered: ReturnType<typeof createDeliveredBatcher>
+  private readonly typingTimeoutMs: number
+  private readonly onClosed: () => void
+  private readonly onRemoteTransaction: (transaction: Y.Transaction) => void
+  private typingTimer: ReturnType<typeof setTimeout> | undefined
+  private holders = 1
+  private closing: Promise<void> | undefined
+
+  constructor(setup: LiveConversationSetup) {
+    super(setup.doc, { userId: setup.userId, replicaId: setup.replicaId, now: monotonicClock() })
+    this.typingTimeoutMs = setup.typingTimeoutMs
+    this.onClosed = setup.onClosed
+    this.awareness = new Awareness(setup.doc)
+    this.awareness.setLocalState({ user: setup.userId, typing: false })
+    this.store =
+      setup.persistence === 'indexeddb'
+        ? indexedDbStore(databaseName(setup.userId, setup.doc.guid), setup.doc)
+        : memoryOnlyStore()
+    this.link = new Connection({
+      url: setup.url,
+      conversationId: setup.doc.guid,
+      userId: setup.userId,
+      token: setup.token,
+      doc: setup.doc,
+      awareness: this.awareness,
+      WebSocket: setup.WebSocket,
+      options: setup.connection,
+      onRefused: (stop) => this.failUnsent(stop),
+    })
+    this.delivered = createDeliveredBatcher(() => this.markDelivered(), setup.deliveredDelayMs)
+    this.onRemoteTransaction = (transaction) => {
+      if (!transaction.local && transaction.changed.size > 0) this.delivered.schedule()
+    }
+    this.doc.on('afterTransaction', this.onRemoteTransaction)
+    // Connect after the local load: the first sync then exchanges only what differs.
+    void this.store.whenLoaded.then(() => {
+      if (this.closing) return
+      this.delivered.schedule()
+      if (setup.autoConnect) this.link.reconnect()
+    })
+  }
+
+  /** `offline | connecting | syncing | synced`. */
+  get connection(): ConnectionState {
+    return this.link.state
+  }
+
+  /** Why the connection gave up (4401/4403/4404, or a refused write), until `reconnect()`. */
+  get stopped(): ConnectionStop | undefined {
+    return this.link.stopped
+  }
+
+  /** Called on every connection state change, and when `stopped` changes. */
+  onConnection(listener: (state: ConnectionState) => void): () => void {
+    return this.link.onChange(listener)
+  }
+
+  /**
+   * Resolves once local storage is loaded and, if the server can be reached now, its state is
+   * merged: true when merged with the server, false when offline (or stopped, or closed).
+   */
+  async whenSynced(): Promise<boolean> {
+    await this.store.whenLoaded
+    return new Promise<boolean>((resolve) => {
+      const settle = (): boolean => {
+        const state = this.link.state
+        if (state === 'synced') resolve(true)
+        else if (state === 'offline') resolve(false)
+        else return false
+        return true
+      }
+      if (settle()) return
+      const unsubscribe = this.link.onChange(() => {
+        if (settle()) unsubscribe()
+      })
+    })
+  }
+
+  /** Try now: skips the back-off and clears a stop (after a new token, or a "retry" button). */
+  reconnect(): void {
+    if (!this.closing) this.link.reconnect()
+  }
+
+  /** Stay offline until `reconnect()`. */
+  disconnect(): void {
+    this.link.disconnect()
+  }
+
+  /** For the next connection attempt (e.g. after a 4401, with a fresh token, then `reconnect()`). */
+  setToken(token: string): void {
+    this.link.setToken(token)
+  }
+
+  /** Whether every local write (messages, receipts) is committed to this device's disk. */
+  outboxOnDisk(): boolean {
+    return this.store.onDisk()
+  }
+
+  /** Resolves true once every write made so far is on disk; false without persistence. */
+  whenPersisted(): Promise<boolean> {
+    return this.store.whenPersisted()
+  }
+
+  /** Called when `outboxOnDisk()` may have changed. */
+  onPersistence(listener: () => void): () => void {
+    return this.store.onDiskChange(listener)
+  }
+
+  /** Whether the document was loaded from this device's storage (y-indexeddb cannot tell). */
+  loadedFromDisk(): boolean {
+    return this.store.loadedFromDisk()
+  }
+
+  /** Send a failed message again: it goes back to `pending` and the connection tries now. */
+  retry(messageId: string): void {
+    this.clearFailure(messageId)
+    this.reconnect()
+  }
+
+  /** Drop a message the server never stamped; if it was what the server refused, sync resumes. */
+  override discard(messageId: string): void {
+    super.discard(messageId)
+    const refused = this.link.stopped && !TERMINAL_CLOSE_CODES.has(this.link.stopped.code)
+    if (refused && !this.messages().some((m) => m.status === 'failed')) this.reconnect()
+  }
+
+  presence(): Record<string, PresenceState> {
+    return presenceByUser(this.awareness)
+  }
+
+  onPresence(listener: () => void): () => void {
+    this.awareness.on('change', listener)
+    return () => this.awareness.off('change', listener)
+  }
+
+  setTyping(typing: boolean): void {
+    if (this.typingTimer !== undefined) clearTimeout(this.typingTimer)
+    this.typingTimer = undefined
+    if (this.closing) return
+    this.awareness.setLocalStateField('typing', typing)
+    if (typing) this.typingTimer = setTimeout(() => this.setTyping(false), this.typingTimeoutMs)
+  }
+
+  /**
+   * Release this handle. `client.open()` of an open conversation returns the same instance, so
+   * the socket and the database close when the last holder closes.
+   */
+  close(): Promise<void> {
+    if (this.holders > 1) {
+      this.holders--
+      return Promise.resolve()
+    }
+    this.holders = 0
+    this.closing ??= this.teardown()
+    return this.closing
+  }
+
+  /** @internal used by the client when `open()` hands out this instance again. */
+  retain(): this {
+    this.holders++
+    return this
+  }
+
+  private async teardown(): Promise<void> {
+    // A pending receipt is worth keeping: write it before the socket and the store go away.
+    this.delivered.cancel()
+    this.markDelivered()
+    if (this.typingTimer !== undefined) clearTimeout(this.typingTimer)
+    this.doc.off('afterTransaction', this.onRemoteTransaction)
+    this.link.close()
+    this.awareness.destroy()
+    this.destroy()
+    await this.store.destroy()
+    this.doc.destroy()
+    this.onClosed()
+  }
+
+  /** The server closed with a refusal while these were unsent: show them as failed, with why. */
+  private failUnsent(stop: ConnectionStop): void {
+    for (const message of this.messages()) {
+      if (message.author === this.userId && message.seq === undefined && message.status !== 'failed') {
+        this.markFailed(message.id, stop.reason)
+      }
+    }
+  }
+}
+
+/**
+ * `Date.now()`, but strictly increasing. The server stamps a burst of unsequenced messages by
+ * `createdAt`, then by (random) id, so two messages sent in the same millisecond could be shown in
+ * the opposite order to the one they were typed in; distinct timestamps keep the author's order.
+ */
+function monotonicClock(): () => number {
+  let last = 0
+  return () => {
+    const now = Date.now()
+    last = now > last ? now : last + 1
+    return last
+  }
+}

@@ -1,0 +1,94 @@
+import 'fake-indexeddb/auto'
+import { randomId } from '@ticks/core'
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { COMPACT_AFTER_ENTRIES, indexedDbStore } from '../src/index.js'
+
+const countEntries = (name: string) =>
+  new Promise<number>((resolve, reject) => {
+    const request = indexedDB.open(name)
+    request.onerror = () => reject(request.error)
+    request.onsuccess = () => {
+      const db = request.result
+      const count = db.transaction('updates', 'readonly').objectStore('updates').count()
+      count.onsuccess = () => {
+        db.close()
+        resolve(count.result)
+      }
+    }
+  })
+
+/** What another connection sees in the database right now (without closing the writer). */
+const readStored = (name: string) =>
+  new Promise<Y.Doc>((resolve, reject) => {
+    const request = indexedDB.open(name)
+    request.onerror = () => reject(request.error)
+    request.onsuccess = () => {
+      const db = request.result
+      const all = db.transaction('updates', 'readonly').objectStore('updates').getAll()
+      all.onsuccess = () => {
+        db.close()
+        const doc = new Y.Doc()
+        for (const update of all.result as Uint8Array[]) Y.applyUpdate(doc, update)
+        resolve(doc)
+      }
+    }
+  })
+
+async function reload(name: string) {
+  const doc = new Y.Doc()
+  const store = indexedDbStore(name, doc)
+  await store.whenLoaded
+  return { doc, store }
+}
+
+describe('IndexedDB store (y-indexeddb wrapped)', () => {
+  it('tells an empty database from a stored document', async () => {
+    const name = `test:${randomId()}`
+    const first = await reload(name)
+    expect(first.store.loadedFromDisk()).toBe(false)
+    first.doc.getMap('u:alice').set('m|x', { text: 'hi' })
+    expect(await first.store.whenPersisted()).toBe(true)
+    await first.store.destroy()
+
+    const second = await reload(name)
+    expect(second.store.loadedFromDisk()).toBe(true)
+    expect(second.doc.getMap('u:alice').get('m|x')).toEqual({ text: 'hi' })
+    await second.store.destroy()
+  })
+
+  it('reports a write as on disk only after its transaction committed, and it survives', async () => {
+    const name = `test:${randomId()}`
+    const { doc, store } = await reload(name)
+    const changes: boolean[] = []
+    store.onDiskChange(() => changes.push(store.onDisk()))
+    expect(store.onDisk()).toBe(true)
+    for (let i = 0; i < 5; i++) doc.getMap('u:alice').set(`m|${i}`, { i })
+    expect(store.onDisk()).toBe(false)
+    await store.whenPersisted()
+    expect((await readStored(name)).getMap('u:alice').size).toBe(5)
+    // The marker's completion is delivered after whenPersisted's own marker; give it one turn.
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(store.onDisk()).toBe(true)
+    expect(changes).toEqual([false, true])
+    await store.destroy()
+    const again = await reload(name)
+    expect([...again.doc.getMap('u:alice').keys()].sort()).toEqual(['m|0', 'm|1', 'm|2', 'm|3', 'm|4'])
+    await again.store.destroy()
+  })
+
+  it('keeps the stored log bounded however often the document is reloaded', async () => {
+    const name = `test:${randomId()}`
+    for (let i = 0; i < COMPACT_AFTER_ENTRIES * 3; i++) {
+      const { doc, store } = await reload(name)
+      doc.getMap('u:alice').set(`m|${i}`, { i })
+      await store.whenPersisted()
+      await store.destroy()
+    }
+    // Each load adds one entry and each session one update; compaction keeps it under the bound.
+    expect(await countEntries(name)).toBeLessThanOrEqual(COMPACT_AFTER_ENTRIES + 3)
+    const { doc, store } = await reload(name)
+    expect(doc.getMap('u:alice').size).toBe(COMPACT_AFTER_ENTRIES * 3)
+    await store.destroy()
+  })
+})

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createNetwork, startServer, testClient, until } from './helpers.js'
+
+const MAX_FRAME = 8 * 1024
+let server: Awaited<ReturnType<typeof startServer>>
+beforeAll(async () => {
+  server = await startServer({ limits: { maxFrameBytes: MAX_FRAME } })
+})
+afterAll(() => server.close())
+
+/** Long enough for several back-off rounds (base 40 ms) had the client kept retrying. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 600))
+
+describe('refusals stop the retry loop and say why', () => {
+  it('4401: a bad token', async () => {
+    const network = createNetwork()
+    const client = testClient({
+      url: server.url,
+      token: 'not-a-token',
+      userId: 'alice',
+      WebSocket: network.WebSocket,
+    })
+    const conversation = client.open('whatever')
+    expect(await conversation.whenSynced()).toBe(false)
+    await until(
+      'stopped',
+      () => conversation.stopped?.code,
+      (code) => code === 4401,
+    )
+    expect(conversation.stopped?.reason).toBeTruthy()
+    await settle()
+    expect(network.attempts()).toBe(1)
+    expect(conversation.connection).toBe('offline')
+    await client.close()
+  })
+
+  it('4403: not a member; stops retrying and says why', async () => {
+    const aliceToken = await server.token('alice')
+    const id = await server.conversation(aliceToken, ['bob'])
+    const network = createNetwork()
+    const client = testClient({
+      url: server.url,
+      token: await server.token('mallory'),
+      userId: 'mallory',
+      WebSocket: network.WebSocket,
+      connect: false,
+    })
+    const conversation = client.open(id)
+    // Before the members are known a message would name no recipients: core refuses it.
+    expect(() => conversation.send('let me in')).toThrow(expect.objectContaining({ code: 'not-synced' }))
+    conversation.reconnect()
+    await until(
+      'stopped',
+      () => conversation.stopped?.code,
+      (code) => code === 4403,
+    )
+    expect(conversation.stopped?.reason).toMatch(/not a member/)
+    await settle()
+    expect(network.attempts()).toBe(1)
+    expect(conversation.messages()).toEqual([])
+    await client.close()
+  })
+
+  it('4404: no such conversation', async () => {
+    const network = createNetwork()
+    const client = testClient({
+      url: server.url,
+      token: await server.token('alice'),
+      userId: 'alice',
+      WebSocket: network.WebSocket,
+    })
+    const conversation = client.open('no-such-conversation')
+    await until(
+      'stopped',
+      () => conversation.stopped?.code,
+      (code) => code === 4404,
+    )
+    await settle()
+    expect(network.attempts()).toBe(1)
+    await client.close()
+  })
+
+  it('4413: a refused write is failed; retry fails again, discard lets the rest through', async () => {
+    const aliceToken = await server.token('alice')
+    const id = await server.conversation(aliceToken, ['bob'])
+    const client = testClient({ url: server.url, token: aliceToken, userId: 'alice' })
+    const alice = client.open(id)
+    expect(await alice.whenSynced()).toBe(true)
+    const huge = alice.send('x'.repeat(MAX_FRAME + 1024)) // within core's 16 KiB, beyond this server's frame limit
+    await until(
+      'refused',
+      () => alice.status(huge.id),
+      (status) => status === 'failed',
+    )
+    expect(alice.stopped?.code).toBe(4413)
+    expect(alice.failureReason(huge.id)).toMatch(/exceeds/)
+
+    alice.retry(huge.id) // the user insists: pending again, then refused again
+    expect(alice.status(huge.id)).toBe('pending')
+    await until(
+      'refused again',
+      () => alice.status(huge.id),
+      (status) => status === 'failed',
+    )
+
+    alice.discard(huge.id) // resumes syncing by itself
+    const next = alice.send('shorter')
+    await until(
+      'sent',
+      () => alice.status(next.id),
+      (status) => status === 'sent',
+    )
+    expect(alice.stopped).toBeUndefined()
+    expect(alice.messages().map((m) => m.text)).toEqual(['shorter'])
+    await client.close()
+  })
+})

@@ -1,0 +1,335 @@
+import type * as Y from 'yjs'
+import { ConversationIndex, type IndexedMessage } from './conversation-index.js'
+import { TicksError } from './errors.js'
+import { randomId } from './ids.js'
+import { displayOrder } from './order.js'
+import { raiseWatermark } from './receipts.js'
+import {
+  DEFAULT_LIMITS,
+  type Limits,
+  META_ROOT,
+  type MessageRecord,
+  memberKey,
+  messageKey,
+  type Role,
+  TITLE_KEY,
+  userRoot,
+  utf8Length,
+  type Watermark,
+} from './schema.js'
+import { type LatticeStatus, minStatus, recipientStatus, type Status } from './status.js'
+
+export interface Message {
+  id: string
+  author: string
+  text: string
+  createdAt: number
+  /** Position in the server's order log (1-based); absent until the server durably stamped it. */
+  seq?: number
+  /** Aggregate over the message's recipients (the weakest of them), or `failed`. */
+  status: Status
+  /** Recipients: the other writing members when it was sent. */
+  to: string[]
+}
+
+export interface Member {
+  role: Role
+  joinedAt: number
+}
+
+export interface ConversationOptions {
+  userId: string
+  /**
+   * Identifies this device's receipt key. Give a stable id per device (the client persists one);
+   * defaults to the document's client id.
+   */
+  replicaId?: string
+  limits?: Partial<Limits>
+  /** Clock for `createdAt`; injectable for deterministic tests. */
+  now?: () => number
+}
+
+/**
+ * A conversation on one Y.Doc (`doc.guid` is the conversation id). Pure model: no sockets, no
+ * storage, no DOM. Status is a max-register per message, derived from the server's order log and
+ * per-replica receipt watermarks, so replicas converge without any ACK bookkeeping.
+ */
+export class Conversation {
+  readonly doc: Y.Doc
+  readonly userId: string
+  readonly replicaId: string
+  readonly limits: Limits
+  protected readonly index: ConversationIndex
+  private readonly now: () => number
+  private readonly failures = new Map<string, string>()
+  private readonly listeners = new Set<() => void>()
+  private cache:
+    | { version: number; failures: number; messages: Message[]; byId: Map<string, Message> }
+    | undefined
+  private failureVersion = 0
+  private lastCreatedAt = 0
+  private readonly unsubscribe: () => void
+
+  constructor(doc: Y.Doc, options: ConversationOptions) {
+    if (!options.userId) throw new TicksError('invalid-argument', 'userId is required')
+    this.doc = doc
+    this.userId = options.userId
+    this.replicaId = options.replicaId ?? String(doc.clientID)
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits }
+    this.now = options.now ?? Date.now
+    this.index = new ConversationIndex(doc)
+    this.unsubscribe = this.index.onChange(() => this.emit())
+  }
+
+  get id(): string {
+    return this.doc.guid
+  }
+
+  /** Write a message. It is `pending` until the server stamps it after persisting it. */
+  send(text: string): Message {
+    if (typeof text !== 'string' || text.trim().length === 0) {
+      throw new TicksError('empty-text', 'A message needs some text')
+    }
+    if (utf8Length(text) > this.limits.maxTextBytes) {
+      throw new TicksError('text-too-long', `A message may hold at most ${this.limits.maxTextBytes} bytes`)
+    }
+    this.assertCanWrite()
+    const record: MessageRecord = {
+      id: randomId(),
+      text,
+      createdAt: this.nextCreatedAt(),
+      to: this.recipients(),
+    }
+    this.doc.transact(() => {
+      this.doc.getMap(userRoot(this.userId)).set(messageKey(record.id), record)
+    }, this)
+    // Built here rather than read back: inside an outer transaction the index has not seen it yet.
+    return {
+      id: record.id,
+      author: this.userId,
+      text,
+      createdAt: record.createdAt,
+      status: 'pending',
+      to: record.to,
+    }
+  }
+
+  /** Every message, in display order (DESIGN section 4). */
+  messages(): Message[] {
+    return this.snapshot().messages
+  }
+
+  message(messageId: string): Message {
+    const message = this.snapshot().byId.get(messageId)
+    if (!message) throw new TicksError('unknown-message', `No message ${messageId} in this conversation`)
+    return message
+  }
+
+  status(messageId: string): Status {
+    return this.message(messageId).status
+  }
+
+  /** Each recipient's status for a message: "read by 3 of 5". */
+  receipts(messageId: string): Record<string, Status> {
+    const message = this.message(messageId)
+    const seq = message.seq
+    const receipts: Record<string, Status> = {}
+    for (const user of message.to) receipts[user] = recipientStatus(seq, this.index.watermarkOf(user))
+    return receipts
+  }
+
+  /** Record that this replica has integrated every message it holds. Returns false if nothing changed. */
+  markDelivered(): boolean {
+    if (!this.canWriteReceipts()) return false
+    const d = this.index.integratedPrefix()
+    return raiseWatermark(this.index, this.userId, this.replicaId, { d, r: 0 }, this)
+  }
+
+  /**
+   * Record that the user was shown every message up to `upToMessageId` (default: the latest). A
+   * pending message sits below every sequenced one, so reading it covers all that are sequenced.
+   */
+  markRead(upToMessageId?: string): boolean {
+    let upTo = this.index.integratedPrefix()
+    if (upToMessageId !== undefined) {
+      const seq = this.message(upToMessageId).seq
+      if (seq !== undefined) upTo = Math.min(upTo, seq)
+    }
+    if (!this.canWriteReceipts()) return false
+    return raiseWatermark(this.index, this.userId, this.replicaId, { d: upTo, r: upTo }, this)
+  }
+
+  members(): Record<string, Member> {
+    return Object.fromEntries(this.index.members)
+  }
+
+  role(userId: string = this.userId): Role | undefined {
+    return this.index.members.get(userId)?.role
+  }
+
+  title(): string {
+    return this.index.title
+  }
+
+  /** Owners only: add or change a member. */
+  setMember(userId: string, role: Role): void {
+    this.assertOwner()
+    const existing = this.index.members.get(userId)
+    this.doc.transact(() => {
+      this.doc.getMap(META_ROOT).set(memberKey(userId), { role, joinedAt: existing?.joinedAt ?? this.now() })
+    }, this)
+  }
+
+  setTitle(title: string): void {
+    this.assertOwner()
+    if (title.length > this.limits.maxTitleLength) {
+      throw new TicksError(
+        'invalid-argument',
+        `A title may hold at most ${this.limits.maxTitleLength} characters`,
+      )
+    }
+    this.doc.transact(() => this.doc.getMap(META_ROOT).set(TITLE_KEY, title), this)
+  }
+
+  /** Local only: the server refused this message. Shown as `failed` until retried or discarded. */
+  markFailed(messageId: string, reason: string): void {
+    this.message(messageId)
+    this.failures.set(messageId, reason)
+    this.failureVersion++
+    this.emit()
+  }
+
+  failureReason(messageId: string): string | undefined {
+    return this.failures.get(messageId)
+  }
+
+  clearFailure(messageId: string): void {
+    if (this.failures.delete(messageId)) {
+      this.failureVersion++
+      this.emit()
+    }
+  }
+
+  /** Delete one of this user's own messages that the server has not stamped (a failed send). */
+  discard(messageId: string): void {
+    const message = this.message(messageId)
+    if (message.author !== this.userId)
+      throw new TicksError('not-owner', 'Only the author may discard a message')
+    if (message.seq !== undefined)
+      throw new TicksError('invalid-argument', 'A sent message cannot be discarded')
+    this.doc.transact(() => this.doc.getMap(userRoot(this.userId)).delete(messageKey(messageId)), this)
+    this.clearFailure(messageId)
+  }
+
+  /** Called after every change that may alter what `messages()` returns. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  destroy(): void {
+    this.unsubscribe()
+    this.index.destroy()
+    this.listeners.clear()
+  }
+
+  /** The index this model reads, for hosts (server, testkit) that stamp or inspect it. */
+  get conversationIndex(): ConversationIndex {
+    return this.index
+  }
+
+  private emit(): void {
+    for (const listener of this.listeners) listener()
+  }
+
+  private snapshot() {
+    const { version } = this.index
+    if (this.cache && this.cache.version === version && this.cache.failures === this.failureVersion) {
+      return this.cache
+    }
+    const previous = this.cache?.byId
+    const byId = new Map<string, Message>()
+    const watermarks = new Map<string, Watermark>()
+    const watermarkOf = (user: string): Watermark => {
+      const known = watermarks.get(user)
+      if (known) return known
+      const watermark = this.index.watermarkOf(user)
+      watermarks.set(user, watermark)
+      return watermark
+    }
+    const messages = displayOrder(this.index).map((indexed) => {
+      const fresh = this.toMessage(indexed, watermarkOf)
+      // Unchanged messages keep their identity, so UIs can skip them cheaply.
+      const old = previous?.get(fresh.id)
+      const message = old && old.status === fresh.status && old.seq === fresh.seq ? old : fresh
+      byId.set(message.id, message)
+      return message
+    })
+    this.cache = { version, failures: this.failureVersion, messages, byId }
+    return this.cache
+  }
+
+  private toMessage({ record, author }: IndexedMessage, watermarkOf: (user: string) => Watermark): Message {
+    const seq = this.index.seqById.get(record.id)
+    let status: Status
+    if (seq === undefined) {
+      status = this.failures.has(record.id) ? 'failed' : 'pending'
+    } else {
+      let weakest: LatticeStatus = record.to.length === 0 ? 'sent' : 'read'
+      for (const user of record.to) {
+        weakest = minStatus(weakest, recipientStatus(seq, watermarkOf(user)))
+        if (weakest === 'sent') break
+      }
+      status = weakest
+    }
+    const message: Message = {
+      id: record.id,
+      author,
+      text: record.text,
+      createdAt: record.createdAt,
+      status,
+      to: record.to,
+    }
+    if (seq !== undefined) message.seq = seq
+    return message
+  }
+
+  /** The other members who write receipts; observers are read-only, so they would block `read`. */
+  private recipients(): string[] {
+    const to: string[] = []
+    for (const [user, member] of this.index.members) {
+      if (user !== this.userId && member.role !== 'observer') to.push(user)
+    }
+    return to.sort()
+  }
+
+  /**
+   * Strictly increasing per replica, so messages typed within one millisecond keep their order
+   * (unsequenced messages are ordered, and stamped, by createdAt).
+   */
+  private nextCreatedAt(): number {
+    this.lastCreatedAt = Math.max(this.now(), this.lastCreatedAt + 1)
+    return this.lastCreatedAt
+  }
+
+  private assertCanWrite(): void {
+    // Without the member list a message would name no recipients and never tick past `sent`.
+    if (this.index.members.size === 0) {
+      throw new TicksError('not-synced', 'The conversation has not loaded its members yet')
+    }
+    const role = this.role()
+    if (role === undefined)
+      throw new TicksError('not-a-member', `${this.userId} is not a member of ${this.id}`)
+    if (role === 'observer') throw new TicksError('read-only', `${this.userId} is an observer of ${this.id}`)
+  }
+
+  private canWriteReceipts(): boolean {
+    const role = this.role()
+    return role === 'owner' || role === 'member'
+  }
+
+  private assertOwner(): void {
+    if (this.role() !== 'owner')
+      throw new TicksError('not-owner', 'Only an owner may change the conversation')
+  }
+}

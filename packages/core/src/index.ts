@@ -1,0 +1,29 @@
+export { Conversation, type ConversationOptions, type Member, type Message } from './conversation.js'
+export { ConversationIndex, type IndexedMessage } from './conversation-index.js'
+export { type ConversationSetup, initConversation, newConversationDoc } from './create.js'
+export { TicksError, type TicksErrorCode } from './errors.js'
+export { randomId } from './ids.js'
+export { compareUnsequenced, displayOrder } from './order.js'
+export { raiseWatermark } from './receipts.js'
+export {
+  applyCheckedUpdate,
+  checkUpdate,
+  type RefusalCloseCode,
+  type RefusalCode,
+  type Verdict,
+  type Writer,
+} from './rules.js'
+export * from './schema.js'
+export { orderLog, SEQUENCER_ORIGIN, stampUnsequenced } from './sequencer.js'
+export {
+  aggregateStatus,
+  dominates,
+  joinWatermarks,
+  type LatticeStatus,
+  maxStatus,
+  minStatus,
+  NO_WATERMARK,
+  recipientStatus,
+  type Status,
+  statusRank,
+} from './status.js'

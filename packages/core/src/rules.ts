@@ -1,0 +1,372 @@
+import * as Y from 'yjs'
+import {
+  DEFAULT_LIMITS,
+  isMemberRecord,
+  isValidId,
+  isWatermark,
+  type Limits,
+  MEMBER_KEY_PREFIX,
+  MESSAGE_KEY_PREFIX,
+  META_ROOT,
+  messageRecordProblem,
+  RECEIPT_KEY_PREFIX,
+  type Role,
+  SERVER_ROOT,
+  TITLE_KEY,
+  userOfRoot,
+  userRoot,
+  type Watermark,
+} from './schema.js'
+import { dominates, joinWatermarks } from './status.js'
+
+/** Who is writing: the authenticated user and their role in the conversation (undefined: none). */
+export interface Writer {
+  userId: string
+  role: Role | undefined
+  limits?: Limits
+}
+
+export type RefusalCode =
+  | 'malformed'
+  | 'not-a-member'
+  | 'read-only'
+  | 'forbidden-root'
+  | 'forbidden-key'
+  | 'bad-shape'
+  | 'too-large'
+  | 'unresolvable'
+  | 'immutable'
+  | 'receipt-lowered'
+  | 'receipt-ahead'
+
+/** The WebSocket close code that goes with a refusal (DESIGN section 6). */
+export type RefusalCloseCode = 4400 | 4403 | 4413
+
+export type Verdict =
+  | {
+      ok: true
+      /** Structs the document does not hold yet. */
+      newStructs: number
+      /** Live items the update deletes. */
+      deletions: number
+      /** Deleted clock ranges naming items the document does not hold: ignored, never applied. */
+      unknownDeletions: number
+      /**
+       * The update starts after structs the document lacks (frames lost or reordered). Nothing in
+       * it is wrong, but it cannot be checked or integrated yet: do not apply it; ask the sender to
+       * resync (a y-websocket sync step 1 makes it send everything the document lacks).
+       */
+      incomplete: boolean
+    }
+  | { ok: false; code: RefusalCode; closeCode: RefusalCloseCode; reason: string }
+
+const CLOSE_CODE: Record<RefusalCode, RefusalCloseCode> = {
+  malformed: 4400,
+  'not-a-member': 4403,
+  'read-only': 4403,
+  'forbidden-root': 4403,
+  'forbidden-key': 4400,
+  'bad-shape': 4400,
+  'too-large': 4413,
+  unresolvable: 4400,
+  immutable: 4400,
+  'receipt-lowered': 4400,
+  'receipt-ahead': 4400,
+}
+
+const INCOMPLETE: Verdict = Object.freeze({
+  ok: true,
+  newStructs: 0,
+  deletions: 0,
+  unknownDeletions: 0,
+  incomplete: true,
+})
+
+class Refusal extends Error {
+  constructor(
+    readonly code: RefusalCode,
+    reason: string,
+  ) {
+    super(reason)
+  }
+}
+
+const refuse = (code: RefusalCode, reason: string): never => {
+  throw new Refusal(code, reason)
+}
+
+type DeleteSet = ReturnType<typeof Y.createDeleteSet>
+type Struct = Y.Item | Y.GC | Y.Skip
+/** Where a struct sits: the root type's name and, for map entries, the key. */
+interface Place {
+  root: string
+  key: string | null
+}
+
+/**
+ * Decide whether `writer` may apply `update` to `doc`, **before** it is applied (Yjs has no
+ * rollback). Every new item and every deletion is traced to the root type it touches: a user may
+ * write only `u:<self>` (and `meta` as an owner), never `server`. Structs the document already holds
+ * are re-sends and are skipped; a struct whose place cannot be resolved is refused, not guessed.
+ *
+ * Pure: reads `doc`, never changes it. The server enforces it; clients and the testkit use the same
+ * function so that they never produce an update the server will refuse.
+ */
+export function checkUpdate(doc: Y.Doc, update: Uint8Array, writer: Writer): Verdict {
+  try {
+    return new UpdateCheck(doc, writer).run(update)
+  } catch (error) {
+    if (error instanceof Refusal) {
+      return { ok: false, code: error.code, closeCode: CLOSE_CODE[error.code], reason: error.message }
+    }
+    return { ok: false, code: 'malformed', closeCode: 4400, reason: 'update could not be decoded' }
+  }
+}
+
+class UpdateCheck {
+  private readonly limits: Limits
+  private readonly ownRoot: string
+  private readonly structsByClient = new Map<number, Struct[]>()
+  private readonly places = new Map<Struct, Place | null>()
+  /** Receipt watermarks this update writes, to check that a deleted receipt is dominated. */
+  private readonly newWatermarks: Watermark[] = []
+  private deleteSet: DeleteSet = Y.createDeleteSet()
+  private unknownDeletions = 0
+
+  constructor(
+    private readonly doc: Y.Doc,
+    private readonly writer: Writer,
+  ) {
+    this.limits = writer.limits ?? DEFAULT_LIMITS
+    this.ownRoot = userRoot(writer.userId)
+  }
+
+  run(update: Uint8Array): Verdict {
+    const { structs, ds } = Y.decodeUpdate(update)
+    this.deleteSet = ds
+    const fresh: Y.Item[] = []
+    let newStructs = 0
+    for (const struct of structs as Struct[]) {
+      const client = struct.id.client
+      const list = this.structsByClient.get(client) ?? []
+      this.structsByClient.set(client, list)
+      list.push(struct)
+      const known = Y.getState(this.doc.store, client)
+      if (struct.id.clock + struct.length <= known) continue // a re-send: the room holds it
+      const previous = list.length > 1 ? list[list.length - 2]! : undefined
+      const expectedClock = previous ? previous.id.clock + previous.length : known
+      if (struct instanceof Y.Skip || struct.id.clock > expectedClock) return INCOMPLETE
+      newStructs++
+      if (struct instanceof Y.Item) fresh.push(struct)
+    }
+    const deletions = this.countDeletions(ds)
+    const { unknownDeletions } = this
+    if (newStructs === 0 && deletions.length === 0) {
+      return { ok: true, newStructs: 0, deletions: 0, unknownDeletions, incomplete: false }
+    }
+
+    if (this.writer.role === undefined) refuse('not-a-member', `${this.writer.userId} is not a member`)
+    if (this.writer.role === 'observer') refuse('read-only', `${this.writer.userId} is an observer`)
+
+    for (const item of fresh) this.checkItem(item)
+    const deletedItems = new Set(deletions)
+    for (const item of deletions) this.checkDeletion(item, deletedItems)
+    return { ok: true, newStructs, deletions: deletions.length, unknownDeletions, incomplete: false }
+  }
+
+  private checkItem(item: Y.Item): void {
+    const place = this.placeOf(item)
+    if (!place) refuse('unresolvable', 'cannot resolve the parent of an item')
+    const { root, key } = place!
+    this.checkRootAccess(root)
+    if (key === null) refuse('bad-shape', `${root} holds map entries only`)
+    if (item.content instanceof Y.ContentDeleted) return // an entry created and deleted offline
+    if (!(item.content instanceof Y.ContentAny) || item.content.arr.length !== 1) {
+      refuse('bad-shape', `${root}/${key} must hold one JSON value`)
+    }
+    const value = (item.content as Y.ContentAny).arr[0]
+    if (root === META_ROOT) this.checkMetaEntry(key!, value)
+    else this.checkUserEntry(root, key!, value, Y.isDeleted(this.deleteSet, item.id))
+  }
+
+  private checkRootAccess(root: string): void {
+    if (root === this.ownRoot) return
+    if (root === META_ROOT) {
+      if (this.writer.role !== 'owner')
+        refuse('forbidden-root', 'only owners may change the conversation meta')
+      return
+    }
+    if (root === SERVER_ROOT) refuse('forbidden-root', 'only the server writes the order log')
+    if (userOfRoot(root) !== undefined)
+      refuse('forbidden-root', `may not write another user's entries (${root})`)
+    refuse('forbidden-root', `unknown root type ${JSON.stringify(root)}`)
+  }
+
+  private checkUserEntry(root: string, key: string, value: unknown, deletedHere: boolean): void {
+    if (key.startsWith(MESSAGE_KEY_PREFIX)) {
+      const id = key.slice(MESSAGE_KEY_PREFIX.length)
+      if (!isValidId(id, this.limits)) refuse('bad-shape', 'invalid message id')
+      const problem = messageRecordProblem(value, id, this.limits)
+      if (problem) refuse(problem.includes('exceeds') ? 'too-large' : 'bad-shape', problem)
+      if (this.existingEntry(root, key)) refuse('immutable', `message ${id} already exists`)
+      return
+    }
+    if (key.startsWith(RECEIPT_KEY_PREFIX)) {
+      if (!isValidId(key.slice(RECEIPT_KEY_PREFIX.length), this.limits))
+        refuse('bad-shape', 'invalid replica id')
+      if (!isWatermark(value)) refuse('bad-shape', 'a receipt is { d, r } with 0 <= r <= d')
+      const watermark = value as Watermark
+      if (watermark.d > this.orderLength())
+        refuse('receipt-ahead', 'receipt claims messages the server never stamped')
+      const current = this.existingEntry(root, key)
+      if (current && !current.deleted && current.content instanceof Y.ContentAny) {
+        const old = current.content.arr[0]
+        if (isWatermark(old) && !dominates(watermark, old))
+          refuse('receipt-lowered', 'a receipt may only rise')
+      }
+      // Only a raise that survives this update may cover the deletion of another receipt.
+      if (!deletedHere) this.newWatermarks.push(watermark)
+      return
+    }
+    refuse('forbidden-key', `unknown key ${JSON.stringify(key)}`)
+  }
+
+  private checkMetaEntry(key: string, value: unknown): void {
+    if (key === TITLE_KEY) {
+      if (typeof value !== 'string' || value.length > this.limits.maxTitleLength)
+        refuse('bad-shape', 'invalid title')
+      return
+    }
+    if (key.startsWith(MEMBER_KEY_PREFIX)) {
+      if (!isValidId(key.slice(MEMBER_KEY_PREFIX.length), this.limits))
+        refuse('bad-shape', 'invalid member id')
+      if (!isMemberRecord(value)) refuse('bad-shape', 'a member is { role, joinedAt }')
+      return
+    }
+    refuse('forbidden-key', `unknown meta key ${JSON.stringify(key)}`)
+  }
+
+  private checkDeletion(item: Y.Item, deletedItems: Set<Y.Item>): void {
+    const place = this.placeOf(item)
+    if (!place) refuse('unresolvable', 'cannot resolve a deleted item')
+    const { root, key } = place!
+    this.checkRootAccess(root)
+    if (root !== this.ownRoot || key === null || !key.startsWith(RECEIPT_KEY_PREFIX)) return
+    // Deleting a receipt is how a replica keeps the map small. It is lawful only when what remains
+    // of the user's receipts still covers it; otherwise observers would see the watermark go down.
+    const deleted = item.content instanceof Y.ContentAny ? item.content.arr[0] : undefined
+    if (isWatermark(deleted) && !dominates(this.remainingWatermark(deletedItems), deleted)) {
+      refuse('receipt-lowered', 'a receipt may be deleted only by a raise that covers it')
+    }
+  }
+
+  /** The writer's merged watermark once this update is applied: new raises plus surviving keys. */
+  private remainingWatermark(deletedItems: Set<Y.Item>): Watermark {
+    let merged: Watermark = { d: 0, r: 0 }
+    for (const watermark of this.newWatermarks) merged = joinWatermarks(merged, watermark)
+    const own = this.doc.share.get(this.ownRoot)
+    for (const [key, entry] of own?._map ?? []) {
+      if (!key.startsWith(RECEIPT_KEY_PREFIX) || entry.deleted || deletedItems.has(entry)) continue
+      const value = entry.content instanceof Y.ContentAny ? entry.content.arr[0] : undefined
+      if (isWatermark(value)) merged = joinWatermarks(merged, value)
+    }
+    return merged
+  }
+
+  /** Live items the update deletes (already-deleted ones are re-sends). */
+  private countDeletions(ds: DeleteSet): Y.Item[] {
+    const items: Y.Item[] = []
+    for (const [client, ranges] of ds.clients) {
+      for (const { clock, len } of ranges) {
+        const end = clock + len
+        let covered = Math.min(end, Y.getState(this.doc.store, client))
+        if (covered > clock) {
+          const docStructs = this.doc.store.clients.get(client)!
+          for (let i = Y.findIndexSS(docStructs, clock); i < docStructs.length; i++) {
+            const struct = docStructs[i]!
+            if (struct.id.clock >= end) break
+            if (struct instanceof Y.Item && !struct.deleted) items.push(struct)
+          }
+        } else {
+          covered = clock
+        }
+        for (const struct of this.structsByClient.get(client) ?? []) {
+          const from = struct.id.clock
+          const to = from + struct.length
+          if (to <= covered || from >= end) continue
+          if (struct instanceof Y.Item) items.push(struct)
+          covered = Math.max(covered, to)
+        }
+        // Deletions of items the room does not hold are not refused: Yjs sends a replica's whole
+        // delete set, which names items it learned elsewhere (another tab of the same user). They are
+        // not applied either — see `applyCheckedUpdate` — so nobody can pre-delete a future item.
+        if (covered < end) this.unknownDeletions += end - covered
+      }
+    }
+    return items
+  }
+
+  /** Resolve the root and map key of an item, following origins where the update omits the parent. */
+  private placeOf(start: Y.Item): Place | null {
+    const chain: Struct[] = []
+    let struct: Struct | undefined = start
+    let place: Place | null = null
+    while (struct) {
+      const memo = this.places.get(struct)
+      if (memo !== undefined) {
+        place = memo
+        break
+      }
+      chain.push(struct)
+      if (!(struct instanceof Y.Item)) break
+      const parent = struct.parent as unknown
+      if (typeof parent === 'string') {
+        place = { root: parent, key: struct.parentSub }
+        break
+      }
+      if (parent instanceof Y.AbstractType) {
+        // Ticks roots hold JSON values only; nested types are never written.
+        place = parent._item === null ? { root: Y.findRootTypeKey(parent), key: struct.parentSub } : null
+        break
+      }
+      if (parent instanceof Y.ID) break
+      const ref: Y.ID | null = struct.origin ?? struct.rightOrigin
+      struct = ref ? this.findStruct(ref) : undefined
+    }
+    for (const visited of chain) this.places.set(visited, place)
+    return place
+  }
+
+  private findStruct(id: Y.ID): Struct | undefined {
+    if (id.clock < Y.getState(this.doc.store, id.client)) {
+      return Y.getItem(this.doc.store, id) as Struct
+    }
+    return this.structsByClient
+      .get(id.client)
+      ?.find((struct) => struct.id.clock <= id.clock && id.clock < struct.id.clock + struct.length)
+  }
+
+  private existingEntry(root: string, key: string): Y.Item | undefined {
+    const type = this.doc.share.get(root)
+    return type?._map.get(key)
+  }
+
+  private orderLength(): number {
+    const type = this.doc.share.get(SERVER_ROOT)
+    return type ? this.doc.getArray(SERVER_ROOT).length : 0
+  }
+}
+
+/**
+ * Apply an update that `checkUpdate` accepted. Deletions of items the document does not hold are
+ * dropped instead of being kept pending: the check could not attribute them to a root, so applying
+ * them later (when the item arrives) would let one member delete another's future entries. The
+ * replica that made them re-sends its whole delete set on its next sync, when they can be checked.
+ *
+ * Persist what the document's `update` event emits, not the raw input, so the store holds exactly
+ * what was applied.
+ */
+export function applyCheckedUpdate(doc: Y.Doc, update: Uint8Array, origin?: unknown): void {
+  Y.applyUpdate(doc, update, origin)
+  doc.store.pendingDs = null
+}

@@ -1,0 +1,199 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import {
+  applyCheckedUpdate,
+  Conversation,
+  ConversationIndex,
+  checkUpdate,
+  initConversation,
+  type Role,
+  stampUnsequenced,
+  type Writer,
+} from '../src/index.js'
+
+const MEMBERS: Record<string, Role> = { alice: 'owner', bob: 'member', olga: 'observer' }
+
+let server: Y.Doc
+let serverIndex: ConversationIndex
+
+beforeEach(() => {
+  server = new Y.Doc({ guid: 'c' })
+  initConversation(server, { title: 'rules', members: MEMBERS })
+  serverIndex = new ConversationIndex(server)
+})
+
+/** A replica of the server's doc; whatever `write` does becomes the update under test. */
+function updateFrom(write: (doc: Y.Doc) => void): Uint8Array {
+  const doc = new Y.Doc({ guid: 'c' })
+  Y.applyUpdate(doc, Y.encodeStateAsUpdate(server))
+  const before = Y.encodeStateVector(doc)
+  write(doc)
+  return Y.encodeStateAsUpdate(doc, before)
+}
+
+const as = (userId: string): Writer => ({ userId, role: MEMBERS[userId] })
+const message = (id: string, text = 'hi') => ({ id, text, createdAt: 1, to: [] })
+
+describe('write rules', () => {
+  it('accepts a member writing a message and receipts under their own root', () => {
+    const update = updateFrom((doc) => {
+      const bob = new Conversation(doc, { userId: 'bob', replicaId: 'b1' })
+      bob.send('hello')
+    })
+    expect(checkUpdate(server, update, as('bob'))).toMatchObject({
+      ok: true,
+      newStructs: 1,
+      incomplete: false,
+    })
+  })
+
+  it('refuses a forged author: bob writing into alice’s root', () => {
+    const update = updateFrom((doc) => doc.getMap('u:alice').set('m|forged', message('forged')))
+    expect(checkUpdate(server, update, as('bob'))).toMatchObject({
+      ok: false,
+      code: 'forbidden-root',
+      closeCode: 4403,
+    })
+  })
+
+  it('refuses a forged author hidden behind an origin: overwriting alice’s entry', () => {
+    applyCheckedUpdate(
+      server,
+      updateFrom((doc) => doc.getMap('u:alice').set('m|real', message('real'))),
+    )
+    // The overwrite carries no parent, only an origin pointing at alice's item.
+    const update = updateFrom((doc) => doc.getMap('u:alice').set('m|real', message('real', 'edited')))
+    expect(checkUpdate(server, update, as('bob'))).toMatchObject({ ok: false, closeCode: 4403 })
+  })
+
+  it('refuses receipts written for another user', () => {
+    const update = updateFrom((doc) => doc.getMap('u:alice').set('r|x', { d: 0, r: 0 }))
+    expect(checkUpdate(server, update, as('bob'))).toMatchObject({ ok: false, closeCode: 4403 })
+  })
+
+  it('refuses any write to the server order log', () => {
+    const update = updateFrom((doc) => doc.getArray('server').push(['fake']))
+    expect(checkUpdate(server, update, as('alice'))).toMatchObject({
+      ok: false,
+      code: 'forbidden-root',
+      closeCode: 4403,
+    })
+  })
+
+  it('lets owners, and only owners, change meta', () => {
+    const update = updateFrom((doc) => doc.getMap('meta').set('title', 'renamed'))
+    expect(checkUpdate(server, update, as('bob'))).toMatchObject({ ok: false, closeCode: 4403 })
+    expect(checkUpdate(server, update, as('alice'))).toMatchObject({ ok: true })
+  })
+
+  it('refuses non-members and observers', () => {
+    const own = (userId: string) => updateFrom((doc) => doc.getMap(`u:${userId}`).set('m|a', message('a')))
+    expect(checkUpdate(server, own('mallory'), { userId: 'mallory', role: undefined })).toMatchObject({
+      ok: false,
+      code: 'not-a-member',
+      closeCode: 4403,
+    })
+    expect(checkUpdate(server, own('olga'), as('olga'))).toMatchObject({
+      ok: false,
+      code: 'read-only',
+      closeCode: 4403,
+    })
+  })
+
+  it('refuses oversized text with 4413 and malformed messages with 4400', () => {
+    const big = updateFrom((doc) =>
+      doc.getMap('u:bob').set('m|big', message('big', 'x'.repeat(16 * 1024 + 1))),
+    )
+    expect(checkUpdate(server, big, as('bob'))).toMatchObject({
+      ok: false,
+      code: 'too-large',
+      closeCode: 4413,
+    })
+    const mismatched = updateFrom((doc) => doc.getMap('u:bob').set('m|a', message('b')))
+    expect(checkUpdate(server, mismatched, as('bob'))).toMatchObject({ ok: false, code: 'bad-shape' })
+    const unknownKey = updateFrom((doc) => doc.getMap('u:bob').set('x|a', 1))
+    expect(checkUpdate(server, unknownKey, as('bob'))).toMatchObject({ ok: false, code: 'forbidden-key' })
+    const nested = updateFrom((doc) => doc.getMap('u:bob').set('m|n', new Y.Map()))
+    expect(checkUpdate(server, nested, as('bob'))).toMatchObject({ ok: false, closeCode: 4400 })
+  })
+
+  it('refuses garbage bytes as malformed', () => {
+    const garbage = new Uint8Array([255, 255, 255, 255, 255, 1, 2, 3])
+    expect(checkUpdate(server, garbage, as('bob'))).toMatchObject({
+      ok: false,
+      code: 'malformed',
+      closeCode: 4400,
+    })
+  })
+
+  it('keeps messages immutable once the room holds them', () => {
+    applyCheckedUpdate(
+      server,
+      updateFrom((doc) => doc.getMap('u:bob').set('m|a', message('a'))),
+    )
+    const edit = updateFrom((doc) => doc.getMap('u:bob').set('m|a', message('a', 'changed')))
+    expect(checkUpdate(server, edit, as('bob'))).toMatchObject({ ok: false, code: 'immutable' })
+  })
+
+  it('lets a receipt only rise, and never past the order log', () => {
+    applyCheckedUpdate(
+      server,
+      updateFrom((doc) => doc.getMap('u:bob').set('m|a', message('a'))),
+    )
+    stampUnsequenced(serverIndex)
+    const ahead = updateFrom((doc) => doc.getMap('u:bob').set('r|b1', { d: 5, r: 0 }))
+    expect(checkUpdate(server, ahead, as('bob'))).toMatchObject({ ok: false, code: 'receipt-ahead' })
+    applyCheckedUpdate(
+      server,
+      updateFrom((doc) => doc.getMap('u:bob').set('r|b1', { d: 1, r: 1 })),
+    )
+    const lower = updateFrom((doc) => doc.getMap('u:bob').set('r|b1', { d: 1, r: 0 }))
+    expect(checkUpdate(server, lower, as('bob'))).toMatchObject({ ok: false, code: 'receipt-lowered' })
+    const dropped = updateFrom((doc) => doc.getMap('u:bob').delete('r|b1'))
+    expect(checkUpdate(server, dropped, as('bob'))).toMatchObject({ ok: false, code: 'receipt-lowered' })
+  })
+
+  it('refuses deleting another user’s message, allows discarding one’s own', () => {
+    applyCheckedUpdate(
+      server,
+      updateFrom((doc) => doc.getMap('u:alice').set('m|a', message('a'))),
+    )
+    const theirs = updateFrom((doc) => doc.getMap('u:alice').delete('m|a'))
+    expect(checkUpdate(server, theirs, as('bob'))).toMatchObject({ ok: false, closeCode: 4403 })
+    expect(checkUpdate(server, theirs, as('alice'))).toMatchObject({ ok: true, deletions: 1 })
+  })
+
+  it('treats re-sends as nothing new, and gaps as incomplete rather than wrong', () => {
+    const doc = new Y.Doc({ guid: 'c' })
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(server))
+    const updates: Uint8Array[] = []
+    doc.on('update', (update: Uint8Array) => updates.push(update))
+    doc.getMap('u:bob').set('m|a', message('a'))
+    doc.getMap('u:bob').set('m|b', message('b'))
+    expect(checkUpdate(server, updates[1]!, as('bob'))).toMatchObject({ ok: true, incomplete: true })
+    applyCheckedUpdate(server, updates[0]!)
+    expect(checkUpdate(server, updates[0]!, as('bob'))).toMatchObject({ ok: true, newStructs: 0 })
+    // Whoever relays it, a struct the room already holds changes nothing.
+    expect(checkUpdate(server, updates[0]!, as('alice'))).toMatchObject({ ok: true, newStructs: 0 })
+    expect(checkUpdate(server, updates[1]!, as('bob'))).toMatchObject({ ok: true, incomplete: false })
+  })
+
+  it('ignores, and never applies, deletions of items the room does not hold', () => {
+    const alice = new Y.Doc({ guid: 'c' })
+    Y.applyUpdate(alice, Y.encodeStateAsUpdate(server))
+    alice.getMap('u:alice').set('m|secret', message('secret'))
+    // Bob somehow learned alice's future item id and deletes it before the server has it.
+    const bob = new Y.Doc({ guid: 'c' })
+    Y.applyUpdate(bob, Y.encodeStateAsUpdate(server))
+    Y.applyUpdate(bob, Y.encodeStateAsUpdate(alice))
+    const before = Y.encodeStateVector(bob)
+    bob.getMap('u:alice').delete('m|secret')
+    const sneaky = Y.encodeStateAsUpdate(bob, before)
+    const deleteOnly = Y.mergeUpdates([sneaky])
+    const verdict = checkUpdate(server, deleteOnly, as('bob'))
+    expect(verdict).toMatchObject({ ok: true, unknownDeletions: 1 })
+    applyCheckedUpdate(server, deleteOnly)
+    applyCheckedUpdate(server, Y.encodeStateAsUpdate(alice, Y.encodeStateVector(server)))
+    expect(server.getMap('u:alice').get('m|secret')).toEqual(message('secret'))
+  })
+})

@@ -1,0 +1,6 @@
+import { defineProject } from 'vitest/config'
+
+export default defineProject({
+  resolve: { conditions: ['source'] },
+  test: { name: 'core', environment: 'node', include: ['test/**/*.test.ts'] },
+})

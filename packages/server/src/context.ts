@@ -1,0 +1,16 @@
+import type { Authenticator } from './auth/authenticator.js'
+import type { ServerLimits } from './options.js'
+import type { Metrics } from './plugins/metrics.js'
+import type { Store } from './store/store.js'
+import type { RoomRegistry } from './sync/rooms.js'
+
+/** What the plugins share: built once by `createServer`, handed to each plugin as its options. */
+export interface ServerContext {
+  store: Store
+  rooms: RoomRegistry
+  auth: Authenticator
+  metrics: Metrics
+  limits: ServerLimits
+  /** Open sockets, for the heartbeat, /api/state and shutdown. */
+  sockets: Set<import('ws').WebSocket>
+}

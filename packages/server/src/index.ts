@@ -1,0 +1,23 @@
+export { AuthError, type Authenticator } from './auth/authenticator.js'
+export { type AuthOptions, createAuthenticator } from './auth/jwt.js'
+export { createConversation, type NewConversation } from './conversations.js'
+export { DEFAULT_SERVER_LIMITS, type ServerLimits, type ServerOptions } from './options.js'
+export { createServer, startServer } from './server.js'
+export { MemoryStore } from './store/memory-store.js'
+export { SqliteStore } from './store/sqlite-store.js'
+export type { ConversationSummary, LogSize, Store } from './store/store.js'
+export {
+  type CompactionPolicy,
+  type Connection,
+  createRoom,
+  DEFAULT_ROOM_LIMITS,
+  type Peer,
+  Room,
+  RoomError,
+  type RoomErrorCode,
+  type RoomEvents,
+  type RoomLimits,
+  type RoomLogger,
+  type RoomOptions,
+} from './sync/room.js'
+export { type RoomLease, RoomRegistry, type RoomRegistryOptions } from './sync/rooms.js'

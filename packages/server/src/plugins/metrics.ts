@@ -1,0 +1,100 @@
+import type { FastifyInstance } from 'fastify'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { RoomEvents } from '../sync/room.js'
+
+export interface Metrics {
+  registry: Registry
+  roomEvents: RoomEvents
+  bytesIn: Counter
+  sockets: Gauge
+}
+
+/** Prometheus metrics on a Registry of this server alone, so one process can run several servers. */
+export function createMetrics(sources: { rooms: () => number }): Metrics {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const sockets = new Gauge({
+    name: 'ticks_sockets',
+    help: 'Open WebSocket connections',
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'ticks_rooms',
+    help: 'Conversations loaded in memory',
+    registers: [registry],
+    collect() {
+      this.set(sources.rooms())
+    },
+  })
+  const updatesIn = new Counter({
+    name: 'ticks_updates_in_total',
+    help: 'Accepted client updates',
+    registers: [registry],
+  })
+  const updateBytesIn = new Counter({
+    name: 'ticks_update_bytes_in_total',
+    help: 'Bytes of accepted client updates',
+    registers: [registry],
+  })
+  const bytesIn = new Counter({
+    name: 'ticks_bytes_in_total',
+    help: 'Bytes received on sockets',
+    registers: [registry],
+  })
+  const framesOut = new Counter({
+    name: 'ticks_frames_out_total',
+    help: 'Frames sent to sockets',
+    registers: [registry],
+  })
+  const bytesOut = new Counter({
+    name: 'ticks_bytes_out_total',
+    help: 'Bytes sent to sockets',
+    registers: [registry],
+  })
+  const refused = new Counter({
+    name: 'ticks_refused_total',
+    help: 'Connections closed for refused input, by close code and reason code',
+    labelNames: ['close_code', 'code'],
+    registers: [registry],
+  })
+  const persist = new Histogram({
+    name: 'ticks_persist_seconds',
+    help: 'Store commit latency (group commit of updates and stamp)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  })
+  const persistedUpdates = new Counter({
+    name: 'ticks_persisted_updates_total',
+    help: 'Updates (and stamps) committed',
+    registers: [registry],
+  })
+  return {
+    registry,
+    bytesIn,
+    sockets,
+    roomEvents: {
+      updateIn(bytes) {
+        updatesIn.inc()
+        updateBytesIn.inc(bytes)
+      },
+      frameOut(bytes) {
+        framesOut.inc()
+        bytesOut.inc(bytes)
+      },
+      refused(closeCode, code) {
+        refused.inc({ close_code: String(closeCode), code })
+      },
+      persisted(seconds, updates) {
+        persist.observe(seconds)
+        persistedUpdates.inc(updates)
+      },
+    },
+  }
+}
+
+export async function metricsPlugin(app: FastifyInstance, options: { metrics: Metrics }): Promise<void> {
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', options.metrics.registry.contentType)
+    return options.metrics.registry.metrics()
+  })
+}

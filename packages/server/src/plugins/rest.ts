@@ -1,0 +1,240 @@
+import {
+  aggregateStatus,
+  displayOrder,
+  type Role,
+  recipientStatus,
+  type Status,
+  TicksError,
+} from '@ticks/core'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AuthError } from '../auth/authenticator.js'
+import { bearerToken } from '../auth/jwt.js'
+import type { ServerContext } from '../context.js'
+import { createConversation } from '../conversations.js'
+import { type Room, RoomError } from '../sync/room.js'
+
+/** A failure that becomes `{ error: { code, message } }` with `status`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const ID = { type: 'string', pattern: '^[A-Za-z0-9._~@-]{1,128}$' } as const
+const ROLE = { type: 'string', enum: ['owner', 'member', 'observer'] } as const
+const MEMBERS = {
+  anyOf: [
+    { type: 'array', items: ID, maxItems: 1000 },
+    { type: 'object', propertyNames: ID, additionalProperties: ROLE, maxProperties: 1000 },
+  ],
+} as const
+const STATE_CACHE_MS = 5000
+
+interface MessageView {
+  id: string
+  author: string
+  text: string
+  createdAt: number
+  seq: number | null
+  status: Status
+  receipts: Record<string, Status>
+}
+
+/** REST (DESIGN section 6): JSON, camelCase, bearer tokens, schemas on every body. */
+export async function restPlugin(app: FastifyInstance, context: ServerContext): Promise<void> {
+  const { auth, rooms, store } = context
+
+  const userOf = async (request: FastifyRequest): Promise<string> => {
+    try {
+      return (await auth.verify(bearerToken(request.headers.authorization))).userId
+    } catch (error) {
+      throw new HttpError(401, 'unauthorized', error instanceof AuthError ? error.message : 'invalid token')
+    }
+  }
+
+  /** Run `use` on the room of `id`, with the caller's role checked. */
+  const withRoom = async <T>(id: string, use: (room: Room) => Promise<T>): Promise<T> => {
+    let lease: Awaited<ReturnType<typeof rooms.acquire>>
+    try {
+      lease = await rooms.acquire(id)
+    } catch (error) {
+      if (error instanceof RoomError && error.code === 'not-found')
+        throw new HttpError(404, 'not-found', 'no such conversation')
+      if (error instanceof RoomError)
+        throw new HttpError(503, 'unavailable', 'conversation unavailable, try again later')
+      throw error
+    }
+    try {
+      return await use(lease.room)
+    } finally {
+      lease.release()
+    }
+  }
+
+  app.get('/healthz', async () => ({ status: 'ok' }))
+
+  if (auth.issue) {
+    const issue = auth.issue
+    app.log.warn(
+      'DEV MODE: no --jwt-secret or --jwks-url given; anyone can get a token for any user via POST /api/session',
+    )
+    app.post<{ Body: { userId: string } }>(
+      '/api/session',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['userId'],
+            additionalProperties: false,
+            properties: { userId: ID },
+          },
+        },
+      },
+      async (request) => ({ token: await issue(request.body.userId), userId: request.body.userId }),
+    )
+  }
+
+  app.post<{ Body: { title: string; members: string[] | Record<string, Role> } }>(
+    '/api/conversations',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['title', 'members'],
+          additionalProperties: false,
+          properties: { title: { type: 'string', maxLength: 200 }, members: MEMBERS },
+        },
+      },
+    },
+    async (request, reply) => {
+      const userId = await userOf(request)
+      const { title, members } = request.body
+      const roles: Record<string, Role> = Array.isArray(members)
+        ? Object.fromEntries(members.map((member) => [member, 'member' as const]))
+        : { ...members }
+      roles[userId] = 'owner' // the creator owns it, whatever the list said
+      const id = await createConversation(store, { title, members: roles })
+      request.log.info({ conversationId: id, userId }, 'conversation created')
+      return reply.code(201).send({ id })
+    },
+  )
+
+  app.get('/api/conversations', async (request) => {
+    const userId = await userOf(request)
+    return { conversations: await store.listConversations(userId) }
+  })
+
+  app.get<{ Params: { id: string } }>(
+    '/api/conversations/:id',
+    { schema: { params: { type: 'object', properties: { id: ID } } } },
+    async (request) => {
+      const userId = await userOf(request)
+      return withRoom(request.params.id, async (room) => {
+        // Never show a stamp the store does not hold yet.
+        await room.whenDurable()
+        if (!room.index.members.has(userId)) throw new HttpError(403, 'forbidden', 'not a member')
+        return {
+          id: room.id,
+          title: room.index.title,
+          members: Object.fromEntries(room.index.members),
+          messages: messagesOf(room),
+        }
+      })
+    },
+  )
+
+  app.post<{ Params: { id: string }; Body: { text: string } }>(
+    '/api/conversations/:id/messages',
+    {
+      schema: {
+        params: { type: 'object', properties: { id: ID } },
+        body: {
+          type: 'object',
+          required: ['text'],
+          additionalProperties: false,
+          properties: { text: { type: 'string', minLength: 1 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const userId = await userOf(request)
+      const sent = await withRoom(request.params.id, async (room) => {
+        if (!room.index.members.has(userId)) throw new HttpError(403, 'forbidden', 'not a member')
+        return room.sendAs(userId, request.body.text)
+      })
+      return reply.code(201).send({ ...sent, author: userId, text: request.body.text, status: 'sent' })
+    },
+  )
+
+  let stateCache: { at: number; body: unknown } | undefined
+  app.get('/api/state', async (request) => {
+    await userOf(request)
+    if (stateCache && Date.now() - stateCache.at < STATE_CACHE_MS) return stateCache.body
+    const byStatus: Record<Status, number> = { pending: 0, sent: 0, delivered: 0, read: 0, failed: 0 }
+    const open = rooms.openRooms()
+    for (const room of open) for (const message of messagesOf(room)) byStatus[message.status]++
+    const body = {
+      rooms: open.length,
+      connections: context.sockets.size,
+      messages: byStatus,
+      at: new Date().toISOString(),
+    }
+    stateCache = { at: Date.now(), body }
+    return body
+  })
+
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply))
+}
+
+function messagesOf(room: Room): MessageView[] {
+  const { index } = room
+  return displayOrder(index).map(({ record, author }) => {
+    const seq = index.seqById.get(record.id)
+    const receipts: Record<string, Status> = {}
+    for (const user of record.to) receipts[user] = recipientStatus(seq, index.watermarkOf(user))
+    return {
+      id: record.id,
+      author,
+      text: record.text,
+      createdAt: record.createdAt,
+      seq: seq ?? null,
+      status: aggregateStatus(
+        seq,
+        record.to.map((user) => index.watermarkOf(user)),
+      ),
+      receipts,
+    }
+  })
+}
+
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { status, code, message } = describeError(error)
+  if (status >= 500) request.log.error({ err: error }, 'request failed')
+  return reply.code(status).send({ error: { code, message } })
+}
+
+function describeError(error: unknown): { status: number; code: string; message: string } {
+  if (error instanceof HttpError) return { status: error.status, code: error.code, message: error.message }
+  if (error instanceof TicksError) {
+    const status =
+      error.code === 'text-too-long'
+        ? 413
+        : error.code === 'not-a-member' || error.code === 'read-only'
+          ? 403
+          : 400
+    return { status, code: error.code, message: error.message }
+  }
+  const fastifyError = error as { validation?: unknown; statusCode?: number; code?: string; message?: string }
+  if (fastifyError.validation)
+    return { status: 400, code: 'bad-request', message: fastifyError.message ?? 'bad request' }
+  const statusCode = fastifyError.statusCode
+  if (statusCode === 413) return { status: 413, code: 'too-large', message: 'request body too large' }
+  if (statusCode === 429) return { status: 429, code: 'rate-limited', message: 'too many requests' }
+  if (statusCode && statusCode >= 400 && statusCode < 500)
+    return { status: statusCode, code: 'bad-request', message: fastifyError.message ?? 'bad request' }
+  return { status: 500, code: 'internal', message: 'internal error' }
+}

@@ -1,0 +1,86 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+
+/**
+ * The y-websocket wire format (y-protocols): a varuint message type, then for sync messages a
+ * varuint sub-type and one length-prefixed payload. We decode frames ourselves, rather than call
+ * `readSyncMessage`, so an update can be checked against the write rules before Yjs applies it.
+ */
+export const MESSAGE_SYNC = 0
+export const MESSAGE_AWARENESS = 1
+export const MESSAGE_QUERY_AWARENESS = 3
+
+const SYNC_STEP_1 = 0
+const SYNC_STEP_2 = 1
+const SYNC_UPDATE = 2
+
+export type IncomingMessage =
+  | { type: 'sync-step-1'; stateVector: Uint8Array }
+  | { type: 'sync-step-2'; update: Uint8Array }
+  | { type: 'update'; update: Uint8Array }
+  | { type: 'awareness'; update: Uint8Array }
+  | { type: 'query-awareness' }
+
+/** A frame that does not follow the protocol; the socket that sent it is closed with 4400. */
+export class ProtocolError extends Error {}
+
+/** Decode one client frame. Throws ProtocolError on garbage, truncation, trailing bytes or unknown types. */
+export function readMessage(frame: Uint8Array): IncomingMessage {
+  const decoder = decoding.createDecoder(frame)
+  let message: IncomingMessage
+  try {
+    message = readBody(decoder)
+  } catch (error) {
+    if (error instanceof ProtocolError) throw error
+    throw new ProtocolError('truncated or malformed frame')
+  }
+  if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes after the message')
+  return message
+}
+
+function readBody(decoder: decoding.Decoder): IncomingMessage {
+  const type = decoding.readVarUint(decoder)
+  switch (type) {
+    case MESSAGE_SYNC: {
+      const step = decoding.readVarUint(decoder)
+      const payload = decoding.readVarUint8Array(decoder)
+      if (step === SYNC_STEP_1) return { type: 'sync-step-1', stateVector: payload }
+      if (step === SYNC_STEP_2) return { type: 'sync-step-2', update: payload }
+      if (step === SYNC_UPDATE) return { type: 'update', update: payload }
+      throw new ProtocolError(`unknown sync message type ${step}`)
+    }
+    case MESSAGE_AWARENESS:
+      return { type: 'awareness', update: decoding.readVarUint8Array(decoder) }
+    case MESSAGE_QUERY_AWARENESS:
+      return { type: 'query-awareness' }
+    default:
+      throw new ProtocolError(`unknown message type ${type}`)
+  }
+}
+
+export function writeSyncStep1(stateVector: Uint8Array): Uint8Array {
+  return writeSync(SYNC_STEP_1, stateVector)
+}
+
+export function writeSyncStep2(update: Uint8Array): Uint8Array {
+  return writeSync(SYNC_STEP_2, update)
+}
+
+export function writeUpdate(update: Uint8Array): Uint8Array {
+  return writeSync(SYNC_UPDATE, update)
+}
+
+export function writeAwareness(awarenessUpdate: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, MESSAGE_AWARENESS)
+  encoding.writeVarUint8Array(encoder, awarenessUpdate)
+  return encoding.toUint8Array(encoder)
+}
+
+function writeSync(step: number, payload: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, MESSAGE_SYNC)
+  encoding.writeVarUint(encoder, step)
+  encoding.writeVarUint8Array(encoder, payload)
+  return encoding.toUint8Array(encoder)
+}

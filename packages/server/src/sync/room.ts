@@ -1,0 +1,548 @@
+import {
+  applyCheckedUpdate,
+  ConversationIndex,
+  checkUpdate,
+  DEFAULT_LIMITS,
+  type Limits,
+  type MessageRecord,
+  messageKey,
+  messageRecordProblem,
+  type Role,
+  randomId,
+  SEQUENCER_ORIGIN,
+  stampUnsequenced,
+  TicksError,
+  userRoot,
+} from '@ticks/core'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import type { Store } from '../store/store.js'
+import {
+  ProtocolError,
+  readMessage,
+  writeAwareness,
+  writeSyncStep1,
+  writeSyncStep2,
+  writeUpdate,
+} from './protocol.js'
+import { RateLimiter } from './rate-limiter.js'
+import { summarize } from './summary.js'
+
+/**
+ * One side of a connection, as the room sees it: whatever carries bytes (a WebSocket, the
+ * testkit's simulated link). `send` gets whole y-websocket frames; `close` ends the connection
+ * with a WebSocket close code (4400, 4403, 4413, 4429, 1011, 1012…) and a human reason.
+ */
+export interface Peer {
+  userId: string
+  /** Overrides the role read from the conversation meta (tests); normally leave it out. */
+  role?: Role
+  send(frame: Uint8Array): void
+  close(code: number, reason: string): void
+}
+
+/** What `room.connect` returns: feed it the peer's frames; call `disconnect` when the link is gone. */
+export interface Connection {
+  receive(frame: Uint8Array): void
+  disconnect(): void
+}
+
+export interface RoomLimits {
+  /** Largest frame accepted from a peer (4413 beyond). */
+  maxFrameBytes: number
+  /** Per-connection token bucket (4429 when empty). */
+  messagesPerSecond: number
+  burst: number
+  /** Message text and id bounds, as in core. */
+  model: Limits
+}
+
+export const DEFAULT_ROOM_LIMITS: RoomLimits = {
+  maxFrameBytes: 1024 * 1024,
+  messagesPerSecond: 200,
+  burst: 400,
+  model: DEFAULT_LIMITS,
+}
+
+export interface CompactionPolicy {
+  maxEntries: number
+  maxBytes: number
+}
+
+/** A pino-compatible subset, so the room logs through Fastify's logger or nothing. */
+export interface RoomLogger {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+/** Hooks for metrics; all optional. */
+export interface RoomEvents {
+  updateIn(bytes: number): void
+  frameOut(bytes: number): void
+  refused(closeCode: number, code: string): void
+  persisted(seconds: number, updates: number): void
+}
+
+export interface RoomOptions {
+  id: string
+  store: Store
+  /** Group-commit window: updates arriving within it share one store transaction. */
+  commitWindowMs?: number
+  limits?: Partial<RoomLimits>
+  compaction?: CompactionPolicy
+  log?: RoomLogger
+  events?: Partial<RoomEvents>
+  /** Called once when a commit failed and the room dropped its sockets (reload it from the store). */
+  onPoisoned?: (room: Room) => void
+  /** Persist latency above which a warning is logged. */
+  slowCommitMs?: number
+}
+
+export type RoomErrorCode = 'not-found' | 'load-failed' | 'closed' | 'busy'
+
+export class RoomError extends Error {
+  constructor(
+    readonly code: RoomErrorCode,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'RoomError'
+  }
+}
+
+const LOAD_ORIGIN = Symbol('ticks-load')
+/** Origin of writes the server makes on a user's behalf (REST sends). */
+const LOCAL_ORIGIN = Symbol('ticks-local')
+
+const silentLog: RoomLogger = { info() {}, warn() {}, error() {} }
+const DEFAULT_COMPACTION: CompactionPolicy = { maxEntries: 500, maxBytes: 4 * 1024 * 1024 }
+
+/**
+ * Load a conversation from the store and open a room on it. Throws RoomError('not-found') when the
+ * store has no such document and RoomError('load-failed') when it cannot be read or applied: a
+ * room that failed to load never exists, so it can never write over the stored document
+ * (Hocuspocus #382).
+ */
+export async function createRoom(options: RoomOptions): Promise<Room> {
+  let updates: Uint8Array[] | undefined
+  try {
+    updates = await options.store.load(options.id)
+  } catch (error) {
+    throw new RoomError('load-failed', `could not load ${options.id}: ${(error as Error).message}`)
+  }
+  if (!updates) throw new RoomError('not-found', `no conversation ${options.id}`)
+  const doc = new Y.Doc({ guid: options.id, gc: true })
+  try {
+    doc.transact(() => {
+      for (const update of updates) Y.applyUpdate(doc, update, LOAD_ORIGIN)
+    }, LOAD_ORIGIN)
+  } catch (error) {
+    doc.destroy()
+    throw new RoomError('load-failed', `could not apply ${options.id}: ${(error as Error).message}`)
+  }
+  return new Room(doc, options)
+}
+
+/**
+ * The real room logic, transport-agnostic: one Y.Doc per open conversation, the y-websocket
+ * protocol, write rules before apply, immediate fan-out, and the sequencer with group commit.
+ *
+ * Durability: client updates are applied and broadcast at once; within `commitWindowMs` the
+ * sequencer stamps every unsequenced message and the batch of client updates plus the stamp is
+ * appended in one store transaction. A stamp (origin SEQUENCER_ORIGIN) is held back from every
+ * peer — broadcasts and sync-step-2 replies alike — until that transaction committed, so `sent`
+ * always means stored. If a commit fails the room is poisoned: its sockets close with 1011 and it
+ * must be reloaded from the store, which never holds a stamp nobody can see nor shows one it lacks.
+ */
+export class Room {
+  readonly id: string
+  readonly doc: Y.Doc
+  readonly index: ConversationIndex
+  readonly awareness: awarenessProtocol.Awareness
+  private readonly store: Store
+  private readonly limits: RoomLimits
+  private readonly compaction: CompactionPolicy
+  private readonly commitWindowMs: number
+  private readonly slowCommitMs: number
+  private readonly log: RoomLogger
+  private readonly events: Partial<RoomEvents>
+  private readonly onPoisoned: ((room: Room) => void) | undefined
+  private readonly connections = new Set<RoomConnection>()
+
+  /** Client updates applied to the doc but not yet in the store. */
+  private unpersisted: Uint8Array[] = []
+  /** Stamps applied to the doc whose commit has not finished: invisible to peers until it has. */
+  private heldStamps: Uint8Array[] = []
+  private stampInFlight = false
+  /** Replies that would reveal an in-flight stamp; sent right after the commit. */
+  private afterCommit: (() => void)[] = []
+  private commitTimer: ReturnType<typeof setTimeout> | null = null
+  private commitChain: Promise<void> = Promise.resolve()
+  private state: 'open' | 'closing' | 'closed' | 'poisoned' = 'open'
+
+  constructor(doc: Y.Doc, options: RoomOptions) {
+    this.id = options.id
+    this.doc = doc
+    this.store = options.store
+    this.limits = { ...DEFAULT_ROOM_LIMITS, ...options.limits }
+    this.compaction = options.compaction ?? DEFAULT_COMPACTION
+    this.commitWindowMs = options.commitWindowMs ?? 2
+    this.slowCommitMs = options.slowCommitMs ?? 100
+    this.log = options.log ?? silentLog
+    this.events = options.events ?? {}
+    this.onPoisoned = options.onPoisoned
+    this.index = new ConversationIndex(doc)
+    this.awareness = new awarenessProtocol.Awareness(doc)
+    this.awareness.setLocalState(null)
+    this.awareness.on('update', this.onAwarenessUpdate)
+    doc.on('update', this.onDocUpdate)
+    // Messages stored without a stamp (a store written by something else): stamp them now.
+    if (this.index.unsequenced().length > 0) this.scheduleCommit()
+  }
+
+  get connectionCount(): number {
+    return this.connections.size
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open'
+  }
+
+  connect(peer: Peer): Connection {
+    if (this.state !== 'open') {
+      peer.close(this.state === 'poisoned' ? 1011 : 1012, 'room is closing')
+      return { receive() {}, disconnect() {} }
+    }
+    if (this.roleOf(peer) === undefined) {
+      this.events.refused?.(4403, 'not-a-member')
+      this.log.info({ room: this.id, userId: peer.userId }, 'refused connection: not a member')
+      peer.close(4403, `${peer.userId} is not a member of this conversation`)
+      return { receive() {}, disconnect() {} }
+    }
+    const connection = new RoomConnection(peer, this.limits, this.events, (c) => this.disconnect(c))
+    this.connections.add(connection)
+    connection.send(writeSyncStep1(Y.encodeStateVector(this.doc)))
+    if (this.awareness.getStates().size > 0) {
+      const clients = [...this.awareness.getStates().keys()]
+      connection.send(writeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
+    }
+    return {
+      receive: (frame) => this.receive(connection, frame),
+      disconnect: () => this.disconnect(connection),
+    }
+  }
+
+  /**
+   * Send a message as `userId` from the server (REST, bots): the same pipeline as a socket's
+   * update — membership and shape are checked, it is broadcast, stamped and stored. Resolves once
+   * it is durable, with its seq.
+   */
+  async sendAs(userId: string, text: string): Promise<{ id: string; seq: number; createdAt: number }> {
+    if (this.state !== 'open') throw new RoomError('closed', 'room is closing')
+    const role = this.index.members.get(userId)?.role
+    if (role === undefined) throw new TicksError('not-a-member', `${userId} is not a member`)
+    if (role === 'observer') throw new TicksError('read-only', `${userId} is an observer`)
+    const to = [...this.index.members]
+      .filter(([user, member]) => user !== userId && member.role !== 'observer')
+      .map(([user]) => user)
+      .sort()
+    const record: MessageRecord = { id: randomId(), text, createdAt: Date.now(), to }
+    const problem = messageRecordProblem(record, record.id, this.limits.model)
+    if (problem) {
+      throw new TicksError(problem.includes('exceeds') ? 'text-too-long' : 'invalid-argument', problem)
+    }
+    this.doc.transact(
+      () => this.doc.getMap(userRoot(userId)).set(messageKey(record.id), record),
+      LOCAL_ORIGIN,
+    )
+    await this.flush()
+    const seq = this.index.seqById.get(record.id)
+    if (seq === undefined) throw new RoomError('closed', 'the message could not be stored')
+    return { id: record.id, seq, createdAt: record.createdAt }
+  }
+
+  /** Resolves when no stamp is held back, i.e. the doc shows nothing the store lacks (REST reads). */
+  whenDurable(): Promise<void> {
+    if (!this.stampInFlight) return Promise.resolve()
+    return new Promise((resolve) => this.afterCommit.push(resolve))
+  }
+
+  /** Commit everything applied so far (and stamp it). */
+  flush(): Promise<void> {
+    if (this.commitTimer) {
+      clearTimeout(this.commitTimer)
+      this.commitTimer = null
+    }
+    this.commitChain = this.commitChain.then(() => this.commit())
+    return this.commitChain
+  }
+
+  /** Flush, then close every connection with `code` and free the doc. */
+  async close(code = 1012, reason = 'server restarting'): Promise<void> {
+    if (this.state !== 'open') return
+    this.state = 'closing'
+    await this.flush()
+    for (const connection of [...this.connections]) connection.close(code, reason)
+    this.destroy()
+  }
+
+  private destroy(): void {
+    if (this.state === 'closed') return
+    if (this.state !== 'poisoned') this.state = 'closed'
+    if (this.commitTimer) clearTimeout(this.commitTimer)
+    this.connections.clear()
+    this.afterCommit = []
+    this.awareness.off('update', this.onAwarenessUpdate)
+    this.awareness.destroy()
+    this.doc.off('update', this.onDocUpdate)
+    this.index.destroy()
+    this.doc.destroy()
+  }
+
+  /** Read through a method: the state changes across awaits, which TypeScript's narrowing ignores. */
+  private isGone(): boolean {
+    return this.state === 'closed' || this.state === 'poisoned'
+  }
+
+  private roleOf(peer: Peer): Role | undefined {
+    return peer.role ?? this.index.members.get(peer.userId)?.role
+  }
+
+  private receive(connection: RoomConnection, frame: Uint8Array): void {
+    if (this.state !== 'open' || connection.closed) return
+    if (frame.byteLength > this.limits.maxFrameBytes) {
+      this.refuse(connection, 4413, 'too-large', `frame exceeds ${this.limits.maxFrameBytes} bytes`)
+      return
+    }
+    if (!connection.rate.take()) {
+      this.refuse(connection, 4429, 'rate-limited', 'rate limit exceeded')
+      return
+    }
+    let message: ReturnType<typeof readMessage>
+    try {
+      message = readMessage(frame)
+    } catch (error) {
+      const reason = error instanceof ProtocolError ? error.message : 'malformed frame'
+      this.refuse(connection, 4400, 'malformed', reason)
+      return
+    }
+    switch (message.type) {
+      case 'sync-step-1':
+        this.answerSyncStep1(connection, message.stateVector)
+        return
+      case 'sync-step-2':
+      case 'update':
+        this.applyClientUpdate(connection, message.update)
+        return
+      case 'awareness':
+        try {
+          awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, connection)
+        } catch {
+          this.refuse(connection, 4400, 'malformed', 'malformed awareness update')
+        }
+        return
+      case 'query-awareness': {
+        const clients = [...this.awareness.getStates().keys()]
+        connection.send(writeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
+        return
+      }
+    }
+  }
+
+  private answerSyncStep1(connection: RoomConnection, stateVector: Uint8Array): void {
+    let reply: () => void
+    try {
+      // Decode now, so a malformed state vector is refused on the spot, not after a commit.
+      Y.decodeStateVector(stateVector)
+      reply = () => {
+        if (connection.closed || this.state === 'closed') return
+        connection.send(writeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)))
+        // Ask back, so a client's periodic resync also repairs what the room missed (a lost frame
+        // the client will not resend on its own), not only what the client missed.
+        connection.send(writeSyncStep1(Y.encodeStateVector(this.doc)))
+      }
+    } catch {
+      this.refuse(connection, 4400, 'malformed', 'malformed state vector')
+      return
+    }
+    // The doc may hold a stamp whose commit is in flight: answering now would reveal it early.
+    if (this.stampInFlight) this.afterCommit.push(reply)
+    else reply()
+  }
+
+  private applyClientUpdate(connection: RoomConnection, update: Uint8Array): void {
+    const verdict = checkUpdate(this.doc, update, {
+      userId: connection.peer.userId,
+      role: this.roleOf(connection.peer),
+      limits: this.limits.model,
+    })
+    if (!verdict.ok) {
+      this.refuse(connection, verdict.closeCode, verdict.code, verdict.reason)
+      return
+    }
+    this.events.updateIn?.(update.byteLength)
+    if (verdict.incomplete) {
+      // It follows structs this room never got (a frame lost before a reconnect). Ask the client
+      // for everything the room lacks: its sync step 2 brings the gap and this update together.
+      connection.send(writeSyncStep1(Y.encodeStateVector(this.doc)))
+      return
+    }
+    if (verdict.newStructs === 0 && verdict.deletions === 0) return // a re-send after reconnect
+    try {
+      applyCheckedUpdate(this.doc, update, connection)
+    } catch (error) {
+      this.log.error({ room: this.id, err: error }, 'applying a checked update failed')
+      this.refuse(connection, 4400, 'malformed', 'update could not be applied')
+    }
+  }
+
+  private refuse(connection: RoomConnection, closeCode: number, code: string, reason: string): void {
+    this.events.refused?.(closeCode, code)
+    this.log.info(
+      { room: this.id, userId: connection.peer.userId, closeCode, code, reason },
+      'closed a connection: refused input',
+    )
+    connection.close(closeCode, reason)
+  }
+
+  private disconnect(connection: RoomConnection): void {
+    connection.closed = true
+    if (!this.connections.delete(connection)) return
+    if (connection.awarenessClients.size > 0 && this.state === 'open') {
+      awarenessProtocol.removeAwarenessStates(this.awareness, [...connection.awarenessClients], null)
+    }
+  }
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === LOAD_ORIGIN) return
+    if (origin === SEQUENCER_ORIGIN) {
+      this.heldStamps.push(update)
+      return
+    }
+    this.unpersisted.push(update)
+    this.broadcast(writeUpdate(update), origin instanceof RoomConnection ? origin : null)
+    this.scheduleCommit()
+  }
+
+  private readonly onAwarenessUpdate = (
+    change: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    if (origin instanceof RoomConnection) {
+      for (const client of change.added) origin.awarenessClients.add(client)
+      for (const client of change.removed) origin.awarenessClients.delete(client)
+    }
+    const changed = [...change.added, ...change.updated, ...change.removed]
+    if (changed.length === 0) return
+    this.broadcast(writeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)), null)
+  }
+
+  private broadcast(frame: Uint8Array, except: RoomConnection | null): void {
+    for (const connection of this.connections) if (connection !== except) connection.send(frame)
+  }
+
+  private scheduleCommit(): void {
+    if (this.commitTimer || this.state === 'poisoned' || this.state === 'closed') return
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null
+      this.commitChain = this.commitChain.then(() => this.commit())
+    }, this.commitWindowMs)
+  }
+
+  /** One group commit; runs serialised on `commitChain`, so at most one stamp is ever in flight. */
+  private async commit(): Promise<void> {
+    if (this.state === 'poisoned' || this.state === 'closed') return
+    if (this.unpersisted.length === 0 && this.index.unsequenced().length === 0) return
+    const batch = this.unpersisted
+    this.unpersisted = []
+    this.stampInFlight = true
+    stampUnsequenced(this.index)
+    const stamps = this.heldStamps
+    this.heldStamps = []
+    const started = performance.now()
+    let size: Awaited<ReturnType<Store['append']>>
+    try {
+      size = await this.store.append(this.id, [...batch, ...stamps], summarize(this.index, Date.now()))
+    } catch (error) {
+      this.poison(error)
+      return
+    }
+    const seconds = (performance.now() - started) / 1000
+    this.events.persisted?.(seconds, batch.length + stamps.length)
+    if (seconds * 1000 > this.slowCommitMs) {
+      this.log.warn(
+        { room: this.id, ms: Math.round(seconds * 1000), updates: batch.length },
+        'slow store commit',
+      )
+    }
+    this.stampInFlight = false
+    if (this.isGone()) return
+    for (const stamp of stamps) this.broadcast(writeUpdate(stamp), null)
+    const waiting = this.afterCommit
+    this.afterCommit = []
+    for (const reply of waiting) reply()
+    if (size.entries > this.compaction.maxEntries || size.bytes > this.compaction.maxBytes) {
+      await this.compact(size.lastEntry)
+    }
+  }
+
+  private async compact(throughEntry: number): Promise<void> {
+    // Taken right after a commit, with no stamp in flight: the snapshot holds every stored entry
+    // (and perhaps client updates still queued, which are harmless to store twice).
+    const snapshot = Y.encodeStateAsUpdate(this.doc)
+    try {
+      await this.store.compact(this.id, snapshot, throughEntry)
+    } catch (error) {
+      // The log is still complete; compaction is retried after a later commit.
+      this.log.warn({ room: this.id, err: error }, 'compaction failed')
+    }
+  }
+
+  private poison(error: unknown): void {
+    if (this.state === 'poisoned') return
+    this.state = 'poisoned'
+    this.log.error({ room: this.id, err: error }, 'store commit failed: dropping the room')
+    for (const connection of [...this.connections]) connection.close(1011, 'storage failure, reconnect')
+    this.destroy()
+    this.onPoisoned?.(this)
+  }
+}
+
+/** A peer inside a room: its rate limit and the awareness client ids it speaks for. */
+class RoomConnection {
+  readonly rate: RateLimiter
+  readonly awarenessClients = new Set<number>()
+  closed = false
+
+  constructor(
+    readonly peer: Peer,
+    limits: RoomLimits,
+    private readonly events: Partial<RoomEvents>,
+    private readonly onClose: (connection: RoomConnection) => void,
+  ) {
+    this.rate = new RateLimiter(limits.messagesPerSecond, limits.burst)
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed) return
+    try {
+      this.peer.send(frame)
+      this.events.frameOut?.(frame.byteLength)
+    } catch {
+      this.close(1011, 'send failed')
+    }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    // Free the room's side at once; the transport's own disconnect call is then a no-op.
+    this.onClose(this)
+    try {
+      this.peer.close(code, reason)
+    } catch {
+      // The transport is already gone.
+    }
+  }
+}

@@ -1,0 +1,100 @@
+import { Conversation } from '@ticks/core'
+import { SignJWT } from 'jose'
+import { WebSocket } from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+import { type ServerOptions, startServer } from '../../src/index.js'
+
+export const JWT_SECRET = 'test-secret-that-is-long-enough'
+
+export const tokenFor = (userId: string, secret = JWT_SECRET): Promise<string> =>
+  new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(userId)
+    .sign(new TextEncoder().encode(secret))
+
+export interface TestServer {
+  url: string
+  wsUrl: string
+  app: Awaited<ReturnType<typeof startServer>>['app']
+  /** POST /api/conversations as `owner`; returns the id. */
+  conversation(owner: string, members: Record<string, 'owner' | 'member' | 'observer'>): Promise<string>
+  close(): Promise<void>
+}
+
+export async function startTestServer(options: ServerOptions = {}): Promise<TestServer> {
+  const { app, url } = await startServer({
+    port: 0,
+    host: '127.0.0.1',
+    store: 'memory',
+    jwtSecret: JWT_SECRET,
+    logger: false,
+    webRoot: false,
+    ...options,
+  })
+  return {
+    app,
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    async conversation(owner, members) {
+      const response = await fetch(`${url}/api/conversations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor(owner)}` },
+        body: JSON.stringify({ title: 'Test', members }),
+      })
+      if (response.status !== 201)
+        throw new Error(`create failed: ${response.status} ${await response.text()}`)
+      return ((await response.json()) as { id: string }).id
+    },
+    close: () => app.close(),
+  }
+}
+
+/** The stock y-websocket client, exactly as an app would use it, plus the Ticks model on its doc. */
+export interface StockClient {
+  doc: Y.Doc
+  provider: WebsocketProvider
+  conversation: Conversation
+  closes: { code: number; reason: string }[]
+  destroy(): void
+}
+
+export async function stockClient(
+  server: { wsUrl: string },
+  conversationId: string,
+  userId: string,
+  doc = new Y.Doc({ guid: conversationId }),
+): Promise<StockClient> {
+  const provider = new WebsocketProvider(`${server.wsUrl}/sync`, conversationId, doc, {
+    params: { token: await tokenFor(userId) },
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+  })
+  const closes: StockClient['closes'] = []
+  provider.on('connection-close', (event: CloseEvent | null) => {
+    if (event) closes.push({ code: event.code, reason: event.reason })
+  })
+  const conversation = new Conversation(doc, { userId, replicaId: `${userId}-${doc.clientID}` })
+  return {
+    doc,
+    provider,
+    conversation,
+    closes,
+    destroy() {
+      provider.destroy()
+      conversation.destroy()
+    },
+  }
+}
+
+export const until = async (
+  condition: () => boolean,
+  timeoutMs = 5000,
+  what = 'a condition',
+): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}

@@ -1,0 +1,106 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import type { ConversationSummary, Store } from '../src/index.js'
+
+/**
+ * The executable contract of `Store` (STYLE.md): every adapter runs it against itself, and a new
+ * adapter is done when it passes. `setup` returns a fresh, empty store; `reopen` (optional, for
+ * durable adapters) closes it and opens the same data again.
+ */
+export function runStoreContract(
+  name: string,
+  setup: () => Promise<{ store: Store; reopen?: () => Promise<Store>; teardown?: () => Promise<void> }>,
+): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store
+    let reopen: (() => Promise<Store>) | undefined
+    let teardown: (() => Promise<void>) | undefined
+
+    beforeEach(async () => {
+      ;({ store, reopen, teardown } = await setup())
+    })
+    afterEach(async () => {
+      await store.close()
+      await teardown?.()
+    })
+
+    const bytes = (...values: number[]) => new Uint8Array(values)
+    const summary = (id: string, members: string[], updatedAt: number): ConversationSummary => ({
+      id,
+      title: `title ${id}`,
+      members: Object.fromEntries(members.map((user) => [user, { role: 'member' as const, joinedAt: 1 }])),
+      lastMessage: null,
+      updatedAt,
+    })
+
+    it('knows no document it was never given', async () => {
+      expect(await store.load('nope')).toBeUndefined()
+    })
+
+    it('returns appended updates in order, as copies', async () => {
+      const first = bytes(1, 2, 3)
+      await store.append('d', [first, bytes(4)])
+      first[0] = 99
+      await store.append('d', [bytes(5, 6)])
+      expect(await store.load('d')).toEqual([bytes(1, 2, 3), bytes(4), bytes(5, 6)])
+    })
+
+    it('reports the log size and never reuses an entry position', async () => {
+      const a = await store.append('d', [bytes(1, 2), bytes(3)])
+      expect(a).toMatchObject({ entries: 2, bytes: 3 })
+      await store.compact('d', bytes(9), a.lastEntry)
+      const b = await store.append('d', [bytes(4)])
+      expect(b.entries).toBe(1)
+      expect(b.lastEntry).toBeGreaterThan(a.lastEntry)
+    })
+
+    it('compacts atomically: snapshot first, later entries kept', async () => {
+      const doc = new Y.Doc()
+      const updates: Uint8Array[] = []
+      doc.on('update', (u: Uint8Array) => updates.push(u))
+      doc.getMap('m').set('a', 1)
+      doc.getMap('m').set('b', 2)
+      const { lastEntry } = await store.append('d', updates.splice(0))
+      const snapshot = Y.encodeStateAsUpdate(doc)
+      doc.getMap('m').set('c', 3)
+      await store.append('d', updates.splice(0))
+      await store.compact('d', snapshot, lastEntry)
+      const loaded = await store.load('d')
+      expect(loaded).toHaveLength(2)
+      expect(loaded![0]).toEqual(snapshot)
+      const copy = new Y.Doc()
+      for (const u of loaded!) Y.applyUpdate(copy, u)
+      expect(copy.getMap('m').toJSON()).toEqual({ a: 1, b: 2, c: 3 })
+    })
+
+    it('lists the conversations of a member, newest first', async () => {
+      await store.append('c1', [bytes(1)], summary('c1', ['alice', 'bob'], 10))
+      await store.append('c2', [bytes(1)], summary('c2', ['alice'], 20))
+      await store.append('c3', [bytes(1)], summary('c3', ['carol'], 30))
+      expect((await store.listConversations('alice')).map((s) => s.id)).toEqual(['c2', 'c1'])
+      expect(await store.listConversations('bob')).toEqual([summary('c1', ['alice', 'bob'], 10)])
+      // Membership follows the latest summary.
+      await store.append('c1', [bytes(2)], summary('c1', ['alice'], 40))
+      expect(await store.listConversations('bob')).toEqual([])
+      expect(await store.listConversations('nobody')).toEqual([])
+    })
+
+    it('keeps documents apart', async () => {
+      await store.append('a', [bytes(1)])
+      await store.append('b', [bytes(2)])
+      expect(await store.load('a')).toEqual([bytes(1)])
+      expect(await store.load('b')).toEqual([bytes(2)])
+    })
+
+    it('keeps everything across a reopen (durable adapters)', async () => {
+      if (!reopen) {
+        expect(reopen).toBeUndefined() // memory adapters hold nothing across processes
+        return
+      }
+      await store.append('d', [bytes(1), bytes(2)], summary('d', ['alice'], 5))
+      store = await reopen()
+      expect(await store.load('d')).toEqual([bytes(1), bytes(2)])
+      expect((await store.listConversations('alice')).map((s) => s.id)).toEqual(['d'])
+    })
+  })
+}

@@ -1,0 +1,142 @@
+import type {
+  ConnectionState,
+  ConnectionStop,
+  LiveConversation,
+  PresenceState,
+  TicksClient,
+} from '@ticks/client'
+import type { Member, Message, Status } from '@ticks/core'
+import { createSignal, getOwner, onCleanup } from 'solid-js'
+import { createStore, reconcile } from 'solid-js/store'
+
+/** A live conversation as Solid state: read it in JSX and only what changed re-renders. */
+export interface ConversationState {
+  /** The underlying live conversation, for anything this primitive does not wrap. */
+  readonly conversation: LiveConversation
+  /**
+   * Messages in display order, a store reconciled by id: a status change updates one field of one
+   * element, so only the bubble that reads it re-renders, and `<For>` keeps every row.
+   */
+  readonly messages: Message[]
+  readonly connection: ConnectionState
+  /** Why the connection stopped retrying (4401/4403/4404 or a refused write). */
+  readonly stopped: ConnectionStop | undefined
+  readonly title: string
+  readonly members: Record<string, Member>
+  /** Per user, merged over their devices: online, typing. */
+  readonly presence: Record<string, PresenceState>
+  /** Whether every local write is on this device's disk (false without persistence). */
+  readonly outboxOnDisk: boolean
+  /** Per-recipient statuses of a message ("read by 3 of 5"); reactive. */
+  receipts(messageId: string): Record<string, Status>
+  /** Why a `failed` message was refused; reactive. */
+  failureReason(messageId: string): string | undefined
+  send(text: string): Message
+  markRead(upToMessageId?: string): void
+  retry(messageId: string): void
+  discard(messageId: string): void
+  setTyping(typing: boolean): void
+  reconnect(): void
+  /** Release the conversation; done by itself when the calling owner (component, root) is disposed. */
+  close(): Promise<void>
+}
+
+interface Snapshot {
+  messages: Message[]
+  connection: ConnectionState
+  stopped: ConnectionStop | undefined
+  title: string
+  members: Record<string, Member>
+  presence: Record<string, PresenceState>
+  outboxOnDisk: boolean
+}
+
+/**
+ * Open `conversationId` on `client` for the lifetime of the calling owner. State lives here, in
+ * one store; components only render it.
+ */
+export function createConversation(
+  client: Pick<TicksClient, 'open'>,
+  conversationId: string,
+): ConversationState {
+  const conversation = client.open(conversationId)
+  const [state, setState] = createStore<Snapshot>({
+    messages: [],
+    connection: conversation.connection,
+    stopped: conversation.stopped,
+    title: '',
+    members: {},
+    presence: conversation.presence(),
+    outboxOnDisk: conversation.outboxOnDisk(),
+  })
+  // Per-message details that are not fields of the message (receipts, failure reasons) follow
+  // this counter; the messages themselves are fine-grained through `reconcile`.
+  const [version, setVersion] = createSignal(0)
+
+  const readModel = () => {
+    setState('messages', reconcile(conversation.messages(), { key: 'id' }))
+    setState('title', conversation.title())
+    setState('members', reconcile(conversation.members()))
+    setVersion((v) => v + 1)
+  }
+  readModel()
+  const unsubscribe = [
+    conversation.onChange(readModel),
+    conversation.onConnection((connection) => {
+      setState('connection', connection)
+      setState('stopped', conversation.stopped)
+    }),
+    conversation.onPresence(() => setState('presence', reconcile(conversation.presence()))),
+    conversation.onPersistence(() => setState('outboxOnDisk', conversation.outboxOnDisk())),
+  ]
+
+  let closed: Promise<void> | undefined
+  const close = () => {
+    if (!closed) {
+      for (const stop of unsubscribe) stop()
+      closed = conversation.close()
+    }
+    return closed
+  }
+  if (getOwner()) onCleanup(() => void close())
+
+  return {
+    conversation,
+    get messages() {
+      return state.messages
+    },
+    get connection() {
+      return state.connection
+    },
+    get stopped() {
+      return state.stopped
+    },
+    get title() {
+      return state.title
+    },
+    get members() {
+      return state.members
+    },
+    get presence() {
+      return state.presence
+    },
+    get outboxOnDisk() {
+      return state.outboxOnDisk
+    },
+    receipts(messageId) {
+      version()
+      return conversation.receipts(messageId)
+    },
+    failureReason(messageId) {
+      version()
+      return conversation.failureReason(messageId)
+    },
+    send: (text) => conversation.send(text),
+    markRead: (upToMessageId) => void conversation.markRead(upToMessageId),
+    retry: (messageId) => conversation.retry(messageId),
+    discard: (messageId) => conversation.discard(messageId),
+    setTyping: (typing) => conversation.setTyping(typing),
+    reconnect: () => conversation.reconnect(),
+    close,
+  }
+}

@@ -1,0 +1,1 @@
+export { type ConversationState, createConversation } from './create-conversation.js'

@@ -1,0 +1,48 @@
+import { ConversationIndex } from '@ticks/core'
+import type { ConversationSummary, LogSize, Store } from '@ticks/server'
+import * as Y from 'yjs'
+
+/**
+ * A store that remembers what was durably committed, as a document of its own. The simulator
+ * checks `sent ⇒ stored` against it: when any replica first sees a message as `sent`, the
+ * stamp it sees must already be in here (DESIGN section 3: `sent` means persisted).
+ */
+export class DurableView implements Store {
+  readonly doc = new Y.Doc()
+  readonly index = new ConversationIndex(this.doc)
+  commits = 0
+
+  constructor(private readonly inner: Store) {}
+
+  async load(docId: string): Promise<Uint8Array[] | undefined> {
+    return this.inner.load(docId)
+  }
+
+  async append(
+    docId: string,
+    updates: readonly Uint8Array[],
+    summary?: ConversationSummary,
+  ): Promise<LogSize> {
+    const size = await this.inner.append(docId, updates, summary)
+    // Only after the inner store resolved: that is the moment the data counts as durable.
+    Y.transact(this.doc, () => {
+      for (const update of updates) Y.applyUpdate(this.doc, update)
+    })
+    this.commits++
+    return size
+  }
+
+  compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
+    return this.inner.compact(docId, snapshot, throughEntry)
+  }
+
+  listConversations(userId: string): Promise<ConversationSummary[]> {
+    return this.inner.listConversations(userId)
+  }
+
+  async close(): Promise<void> {
+    this.index.destroy()
+    this.doc.destroy()
+    await this.inner.close()
+  }
+}

@@ -1,0 +1,103 @@
+import type { Random } from '../random.js'
+import type { Scheduler } from './scheduler.js'
+
+/**
+ * What a link does to the frames it carries. Probabilities are per frame; `delay` is a fixed
+ * one-way delay or a `[min, max]` range in simulated ms.
+ */
+export interface Faults {
+  /** Lose the frame. Repaired by a resync (the replica reconnects), as a real client would. */
+  drop: number
+  /** Deliver the frame twice (the second copy later). */
+  duplicate: number
+  /** Let the frame overtake, or be overtaken by, its neighbours. */
+  reorder: number
+  delay: number | readonly [number, number]
+}
+
+export const NO_FAULTS: Faults = Object.freeze({ drop: 0, duplicate: 0, reorder: 0, delay: [1, 5] as const })
+
+export interface LinkStats {
+  framesSent: number
+  framesDropped: number
+  framesDuplicated: number
+  framesReordered: number
+}
+
+export const emptyLinkStats = (): LinkStats => ({
+  framesSent: 0,
+  framesDropped: 0,
+  framesDuplicated: 0,
+  framesReordered: 0,
+})
+
+/**
+ * One direction of one connection. Frames arrive in order unless `reorder` says otherwise; once
+ * the link is closed, nothing still in flight is delivered (a connection's frames die with it).
+ */
+export class Link {
+  private lastArrival = 0
+  private closed = false
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly random: Random,
+    private readonly label: string,
+    private readonly faults: () => Faults,
+    private readonly stats: LinkStats,
+    private readonly deliver: (frame: Uint8Array) => void,
+  ) {}
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  close(): void {
+    this.closed = true
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed) return
+    const faults = this.faults()
+    this.stats.framesSent++
+    if (this.random.chance(faults.drop)) {
+      this.stats.framesDropped++
+      return
+    }
+    this.schedule(frame, faults)
+    if (this.random.chance(faults.duplicate)) {
+      this.stats.framesDuplicated++
+      this.schedule(frame, faults)
+    }
+  }
+
+  /** A frame that must arrive after everything sent before it and is never lost (a close). */
+  sendReliably(run: () => void): void {
+    if (this.closed) return
+    const at = Math.max(this.lastArrival, this.scheduler.now + this.sampleDelay(this.faults()))
+    this.lastArrival = at
+    this.scheduler.at(at, `${this.label} close`, run)
+  }
+
+  private schedule(frame: Uint8Array, faults: Faults): void {
+    const delay = this.sampleDelay(faults)
+    let at: number
+    if (this.random.chance(faults.reorder)) {
+      this.stats.framesReordered++
+      // Ignore the in-order constraint, and wander up to twice the usual delay either way.
+      at = this.scheduler.now + this.random.int(0, 2 * delay + 2)
+    } else {
+      at = Math.max(this.lastArrival, this.scheduler.now + delay)
+      this.lastArrival = at
+    }
+    this.scheduler.at(at, this.label, () => {
+      if (!this.closed) this.deliver(frame)
+    })
+  }
+
+  private sampleDelay(faults: Faults): number {
+    const { delay } = faults
+    if (typeof delay === 'number') return delay
+    return this.random.int(delay[0], delay[1])
+  }
+}

@@ -1,0 +1,163 @@
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { WebSocket, WebSocketServer } from 'ws'
+import { type ChaosProxy, createChaosProxy } from '../src/index.js'
+
+/** An echo server that also counts what it received. */
+async function startEchoServer() {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true })
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+  const received: Buffer[] = []
+  server.on('connection', (socket) => {
+    socket.on('message', (data: Buffer) => {
+      received.push(data)
+      socket.send(data)
+    })
+  })
+  const port = (server.address() as AddressInfo).port
+  return {
+    port,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const client of server.clients) client.terminate()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+type Echo = Awaited<ReturnType<typeof startEchoServer>>
+
+function connect(url: string): Promise<{ socket: WebSocket; messages: Buffer[]; errors: Error[] }> {
+  return new Promise((resolve, reject) => {
+    // Offer compression: the proxy must strip it so that dropping a message stays safe.
+    const socket = new WebSocket(url, { perMessageDeflate: true })
+    const messages: Buffer[] = []
+    const errors: Error[] = []
+    socket.on('message', (data: Buffer) => messages.push(data))
+    socket.on('error', (error) => errors.push(error))
+    socket.once('open', () => resolve({ socket, messages, errors }))
+    socket.once('error', reject)
+  })
+}
+
+const until = async (condition: () => boolean, timeoutMs = 3000): Promise<void> => {
+  const start = Date.now()
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+const closed = (socket: WebSocket) =>
+  new Promise<number>((resolve) => {
+    if (socket.readyState === WebSocket.CLOSED) resolve(1006)
+    else socket.once('close', (code) => resolve(code))
+  })
+
+describe('createChaosProxy', () => {
+  let echo: Echo | undefined
+  let proxy: ChaosProxy | undefined
+  const sockets: WebSocket[] = []
+
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.terminate()
+    await proxy?.close()
+    await echo?.close()
+    proxy = undefined
+    echo = undefined
+  })
+
+  const setup = async () => {
+    echo = await startEchoServer()
+    proxy = await createChaosProxy({ target: `ws://127.0.0.1:${echo.port}`, seed: 7 })
+    return { echo, proxy }
+  }
+
+  const open = async (url: string) => {
+    const client = await connect(url)
+    sockets.push(client.socket)
+    return client
+  }
+
+  it('refuses a target that is not on loopback, with a clear error', async () => {
+    await expect(createChaosProxy({ target: 'ws://10.0.0.1:80' })).rejects.toThrow(/only loopback targets/)
+    await expect(createChaosProxy({ target: 'example.com:443' })).rejects.toThrow(/refusing target host/)
+  })
+
+  it('forwards WebSocket messages both ways, including large ones', async () => {
+    const { proxy } = await setup()
+    const client = await open(proxy.url)
+    const sizes = [10, 200, 70_000]
+    for (const size of sizes) client.socket.send(Buffer.alloc(size, size % 251))
+    await until(() => client.messages.length === sizes.length)
+    expect(client.messages.map((m) => m.length)).toEqual(sizes)
+    expect(client.socket.extensions).toBe('')
+    expect(proxy.stats().messagesForwarded).toBe(2 * sizes.length)
+  })
+
+  it('drops whole messages and keeps both streams valid', async () => {
+    const { echo, proxy } = await setup()
+    proxy.dropRate(0.3)
+    const client = await open(proxy.url)
+    const count = 200
+    for (let i = 0; i < count; i++) client.socket.send(Buffer.alloc(100 + i * 50, i))
+    // Ping/pong are control frames: they always pass, so this proves the stream is still in sync.
+    await until(
+      () => proxy.stats().messagesForwarded + proxy.stats().messagesDropped >= count + echo.received.length,
+    )
+    const pong = new Promise<void>((resolve) => client.socket.once('pong', () => resolve()))
+    client.socket.ping()
+    await pong
+    const { messagesDropped } = proxy.stats()
+    expect(messagesDropped).toBeGreaterThan(0)
+    expect(echo.received.length).toBeLessThan(count)
+    expect(client.messages.length).toBeLessThan(echo.received.length)
+    // Every message that arrived is intact (its length identifies it, its bytes its index).
+    for (const message of client.messages) {
+      const index = (message.length - 100) / 50
+      expect(message.every((byte) => byte === index % 256)).toBe(true)
+    }
+    expect(client.errors).toEqual([])
+    proxy.dropRate(0)
+    client.socket.send(Buffer.from('after'))
+    await until(() => client.messages.at(-1)?.toString() === 'after')
+  })
+
+  it('cut() resets every connection and refuses new ones until restore()', async () => {
+    const { proxy } = await setup()
+    const client = await open(proxy.url)
+    const code = closed(client.socket)
+    proxy.cut()
+    expect(await code).toBe(1006)
+    await expect(connect(proxy.url)).rejects.toThrow()
+    proxy.restore()
+    const again = await open(proxy.url)
+    again.socket.send('back')
+    await until(() => again.messages.length === 1)
+  })
+
+  it('blackhole() holds traffic without closing, restore() delivers it in order', async () => {
+    const { echo, proxy } = await setup()
+    const client = await open(proxy.url)
+    proxy.blackhole()
+    for (const text of ['a', 'b', 'c']) client.socket.send(text)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(echo.received).toEqual([])
+    expect(client.socket.readyState).toBe(WebSocket.OPEN)
+    proxy.restore()
+    await until(() => client.messages.length === 3)
+    expect(client.messages.map(String)).toEqual(['a', 'b', 'c'])
+  })
+
+  it('latency() delays each direction and keeps the order', async () => {
+    const { proxy } = await setup()
+    const client = await open(proxy.url)
+    proxy.latency(40, 20)
+    const start = Date.now()
+    for (let i = 0; i < 20; i++) client.socket.send(String(i))
+    await until(() => client.messages.length === 20)
+    expect(Date.now() - start).toBeGreaterThanOrEqual(75)
+    expect(client.messages.map(String)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
+  })
+})

@@ -1,0 +1,157 @@
+import { createClient, type LiveConversation, type TicksClient } from '@ticks/client'
+import { type Status, statusRank } from '@ticks/core'
+import WS from 'ws'
+import type { Random } from '../../src/index.js'
+import { newConversation, sessionToken } from './http.js'
+
+const rank = (status: Status): number => (status === 'failed' ? -1 : statusRank(status))
+
+/** One user's client, with an observer of every status its conversation ever showed. */
+export interface FleetMember {
+  userId: string
+  client: TicksClient
+  conversation: LiveConversation
+  sentIds: string[]
+  /** Status drops this client observed (must stay empty: DESIGN §3, law 2). */
+  drops: string[]
+  observations: number
+}
+
+function observe(member: Omit<FleetMember, 'drops' | 'observations'>): FleetMember {
+  const last = new Map<string, Status>()
+  const lastDetail = new Map<string, string>()
+  const observed: FleetMember = { ...member, drops: [], observations: 0 }
+  const record = () => {
+    for (const message of member.conversation.messages()) {
+      const keys: [string, Status, string][] = [[message.id, message.status, `seq ${message.seq}`]]
+      if (message.seq !== undefined) {
+        const index = member.conversation.conversationIndex
+        for (const [user, status] of Object.entries(member.conversation.receipts(message.id))) {
+          const watermark = index.watermarkOf(user)
+          keys.push([
+            `${message.id} for ${user}`,
+            status,
+            `seq ${message.seq}, watermark d${watermark.d} r${watermark.r}, log ${index.order.length}`,
+          ])
+        }
+      }
+      for (const [key, status, detail] of keys) {
+        const previous = last.get(key)
+        if (previous === status) continue
+        observed.observations++
+        if (previous !== undefined && rank(status) < rank(previous))
+          observed.drops.push(
+            `${member.userId} saw ${key} go ${previous} (${lastDetail.get(key)}) → ${status} (${detail})`,
+          )
+        last.set(key, status)
+        lastDetail.set(key, detail)
+      }
+    }
+  }
+  member.conversation.onChange(record)
+  return observed
+}
+
+export interface Fleet {
+  conversationId: string
+  members: FleetMember[]
+  /** Every id any member sent. */
+  allSent(): string[]
+  close(): Promise<void>
+}
+
+/** `size` users in one conversation, each with a @ticks/client connected to `url` (e.g. a chaos proxy). */
+export async function startFleet(options: {
+  httpBase: string
+  url: string
+  size: number
+  connection?: Record<string, number>
+}): Promise<Fleet> {
+  const users = Array.from({ length: options.size }, (_, i) => `user${i}`)
+  const tokens = await Promise.all(users.map((user) => sessionToken(options.httpBase, user)))
+  const conversationId = await newConversation(options.httpBase, tokens[0]!, users.slice(1))
+  const members = users.map((userId, i) => {
+    const client = createClient({
+      url: options.url,
+      token: tokens[i]!,
+      userId,
+      replicaId: `${userId}-dev`,
+      persistence: 'none',
+      WebSocket: WS as unknown as typeof WebSocket,
+      deliveredDelayMs: 20,
+      // Short timers so a black hole is noticed and repaired within the test's budget.
+      connection: {
+        backoffBaseMs: 50,
+        maxBackoffMs: 500,
+        resyncIntervalMs: 500,
+        silenceTimeoutMs: 2_000,
+        ...options.connection,
+      },
+    })
+    return observe({ userId, client, conversation: client.open(conversationId), sentIds: [] })
+  })
+  return {
+    conversationId,
+    members,
+    allSent: () => members.flatMap((m) => m.sentIds),
+    close: async () => {
+      await Promise.all(members.map((m) => m.client.close()))
+    },
+  }
+}
+
+/** Random traffic: each step one member sends or reads. */
+export function randomTraffic(fleet: Fleet, random: Random, label: string) {
+  let counter = 0
+  return () => {
+    const member = random.pick(fleet.members)
+    if (random.chance(0.6) && member.conversation.members()[member.userId]) {
+      member.sentIds.push(member.conversation.send(`${label} ${member.userId} #${counter++}`).id)
+    } else {
+      member.conversation.markRead()
+    }
+  }
+}
+
+/**
+ * What is still missing for full convergence: every member holds every sent message with the same
+ * seq, and every message reads `read` (call `markAllRead` while waiting).
+ */
+export function convergenceGaps(fleet: Fleet): string[] {
+  const ids = fleet.allSent()
+  const gaps: string[] = []
+  const seqs = new Map<string, number>()
+  for (const member of fleet.members) {
+    for (const id of ids) {
+      let message: ReturnType<LiveConversation['message']> | undefined
+      try {
+        message = member.conversation.message(id)
+      } catch {
+        gaps.push(`${member.userId} lacks ${id}`)
+        continue
+      }
+      if (message.seq === undefined) {
+        gaps.push(`${member.userId}: ${id} has no seq (${message.status})`)
+        continue
+      }
+      const agreed = seqs.get(id)
+      if (agreed === undefined) seqs.set(id, message.seq)
+      else if (agreed !== message.seq)
+        gaps.push(`${member.userId}: ${id} has seq ${message.seq}, others ${agreed}`)
+      if (message.status !== 'read') {
+        const behind = Object.entries(member.conversation.receipts(id))
+          .filter(([, status]) => status !== 'read')
+          .map(([user, status]) => `${user} ${status}`)
+        gaps.push(`${member.userId}: ${id} is ${message.status} (behind: ${behind.join(', ')})`)
+      }
+    }
+  }
+  return gaps
+}
+
+export const summarizeGaps = (gaps: string[]): string =>
+  `${gaps.length} gaps, e.g.:\n  ${gaps.slice(0, 15).join('\n  ')}`
+
+export const markAllRead = (fleet: Fleet): void => {
+  for (const member of fleet.members) member.conversation.markRead()
+}
