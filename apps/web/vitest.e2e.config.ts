@@ -4,6 +4,7 @@ import { defineProject } from 'vitest/config'
 // packages with the `browser` condition the component tests need (`ws` would become its stub).
 export default defineProject({
   resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
   test: {
     name: 'web-e2e',
     environment: 'node',

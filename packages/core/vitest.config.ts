@@ -2,5 +2,6 @@ import { defineProject } from 'vitest/config'
 
 export default defineProject({
   resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
   test: { name: 'core', environment: 'node', include: ['test/**/*.test.ts'] },
 })

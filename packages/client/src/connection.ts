@@ -79,6 +79,8 @@ export class Connection {
   private readonly watchdogTimer: ReturnType<typeof setInterval>
   private readonly listeners = new Set<(state: ConnectionState) => void>()
   private started = false
+  /** When this socket last asked for the first sync (to repeat the ask if the answer was lost). */
+  private syncAskedAt = 0
   private closed = false
   private readonly options: ConnectionOptions
   private readonly onRefused: (stop: ConnectionStop) => void
@@ -122,7 +124,10 @@ export class Connection {
 
     this.provider.on('status', ({ status }) => {
       if (status === 'connecting') this.setState('connecting')
-      else if (status === 'connected') this.setState('syncing')
+      else if (status === 'connected') {
+        this.syncAskedAt = Date.now()
+        this.setState('syncing')
+      }
     })
     this.provider.on('sync', (synced) => {
       if (synced) {
@@ -219,10 +224,19 @@ export class Connection {
     this.retryTimer = undefined
   }
 
-  /** Sync step 1 on the open socket: the server answers with whatever this replica lacks. */
+  /**
+   * Sync step 1 on the open socket: the server answers with whatever this replica lacks. While
+   * still syncing, the first answer (or our first ask) may have been lost on the way — a socket that
+   * keeps receiving other peers' updates is not silent, so the watchdog would never notice — so the
+   * ask is repeated once a period has gone by without an answer.
+   */
   private resync(): void {
     const ws = this.provider.ws
-    if (ws?.readyState !== 1 || this.currentState !== 'synced') return
+    if (ws?.readyState !== 1) return
+    if (this.currentState === 'syncing') {
+      if (Date.now() - this.syncAskedAt < this.options.resyncIntervalMs) return
+      this.syncAskedAt = Date.now()
+    } else if (this.currentState !== 'synced') return
     const encoder = encoding.createEncoder()
     encoding.writeVarUint(encoder, messageSync)
     syncProtocol.writeSyncStep1(encoder, this.provider.doc)

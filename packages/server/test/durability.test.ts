@@ -54,7 +54,7 @@ describe('durability of the sequencer', () => {
     await room.close()
   })
 
-  it('shows a stamp to nobody — broadcast or sync reply — before its commit', async () => {
+  it('shows an update and its stamp to nobody — broadcast or sync reply — before their commit', async () => {
     const store = new ControlledStore()
     const id = await createConversation(store, { title: 'T', members })
     const room = await createRoom({ id, store, commitWindowMs: 1 })
@@ -66,13 +66,13 @@ describe('durability of the sequencer', () => {
       open = resolve
     })
     const message = alice.conversation.send('hold on')
-    await until(() => bob.conversation.messages().length === 1) // delivery does not wait for disk
-    await new Promise((resolve) => setTimeout(resolve, 30)) // the commit is now stuck in the store
-    expect(room.doc.getArray('server').length).toBe(1) // stamped in the room…
-    const late = connectMemoryPeer(room, 'bob') // …and a newcomer asks for everything
+    await until(() => room.doc.getArray('server').length === 1) // applied and stamped in the room…
+    await new Promise((resolve) => setTimeout(resolve, 30)) // …while the commit is stuck in the store
+    const late = connectMemoryPeer(room, 'bob') // a newcomer asks for everything
     await new Promise((resolve) => setTimeout(resolve, 30))
+    // A crash now would lose the message: no other peer may hold it (it could not hand it back).
+    for (const peer of [bob, late]) expect(peer.conversation.messages()).toHaveLength(0)
     for (const peer of [alice, bob, late]) expect(peer.doc.getArray('server').length).toBe(0)
-    expect(late.conversation.messages()).toHaveLength(0) // its sync reply waits for the commit
     open()
     await until(() => [alice, bob, late].every((p) => p.conversation.message(message.id)?.seq === 1), 3000)
     await room.close()

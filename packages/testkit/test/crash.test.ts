@@ -79,7 +79,8 @@ describe(`crash: the SQLite server killed with SIGKILL under load (seed ${SEED})
         return convergenceGaps(fleet).length === 0
       },
       25_000,
-      () => summarizeGaps(convergenceGaps(fleet)),
+      () =>
+        `${summarizeGaps(convergenceGaps(fleet))}\nconnections: ${fleet.members.map((m) => `${m.userId} ${m.conversation.connection}${m.conversation.stopped ? ` (stopped ${m.conversation.stopped.code}: ${m.conversation.stopped.reason})` : ""}`).join(", ")}`,
     )
     console.info(
       `crash: ${fleet.allSent().length} messages, ${sentBeforeHeal} seen as sent before the last restart healed, ${CRASHES} SIGKILLs`,

@@ -203,7 +203,8 @@ export function ChatView(props: ChatViewProps) {
               return (
                 <>
                   <Show when={message.id === unreadFrom}>
-                    <div class="unread-divider" ref={unreadDivider}>
+                    {/* biome-ignore lint/a11y/useSemanticElements: a divider that carries a visible label; <hr> cannot hold text */}
+                    <div class="unread-divider" ref={unreadDivider} role="separator">
                       Unread messages
                     </div>
                   </Show>

@@ -115,6 +115,8 @@ const LOAD_ORIGIN = Symbol('ticks-load')
 /** Origin of writes the server makes on a user's behalf (REST sends). */
 const LOCAL_ORIGIN = Symbol('ticks-local')
 
+/** Longest a sync reply waits for a quiet moment in a busy room (see `releaseReplies`). */
+const MAX_REPLY_DELAY_MS = 250
 const silentLog: RoomLogger = { info() {}, warn() {}, error() {} }
 const DEFAULT_COMPACTION: CompactionPolicy = { maxEntries: 500, maxBytes: 4 * 1024 * 1024 }
 
@@ -148,12 +150,15 @@ export async function createRoom(options: RoomOptions): Promise<Room> {
  * The real room logic, transport-agnostic: one Y.Doc per open conversation, the y-websocket
  * protocol, write rules before apply, immediate fan-out, and the sequencer with group commit.
  *
- * Durability: client updates are applied and broadcast at once; within `commitWindowMs` the
+ * Durability: client updates are checked and applied at once; within `commitWindowMs` the
  * sequencer stamps every unsequenced message and the batch of client updates plus the stamp is
- * appended in one store transaction. A stamp (origin SEQUENCER_ORIGIN) is held back from every
- * peer — broadcasts and sync-step-2 replies alike — until that transaction committed, so `sent`
- * always means stored. If a commit fails the room is poisoned: its sockets close with 1011 and it
- * must be reloaded from the store, which never holds a stamp nobody can see nor shows one it lacks.
+ * appended in one store transaction. Nothing leaves the room before that transaction committed —
+ * neither the client updates, nor the stamp, nor a sync-step-2 reply that would show them — so
+ * `sent` always means stored, and a peer never holds another user's entry that a crash could take
+ * from the store (it could not hand that entry back: the write rules refuse relayed entries, which
+ * look exactly like forged ones). If a commit fails the room is poisoned: its sockets close with 1011
+ * and it must be reloaded from the store, which never holds a stamp nobody can see nor shows one it
+ * lacks.
  */
 export class Room {
   readonly id: string
@@ -170,13 +175,13 @@ export class Room {
   private readonly onPoisoned: ((room: Room) => void) | undefined
   private readonly connections = new Set<RoomConnection>()
 
-  /** Client updates applied to the doc but not yet in the store. */
-  private unpersisted: Uint8Array[] = []
+  /** Client updates applied to the doc but not yet in the store, with the socket each came from. */
+  private unpersisted: { update: Uint8Array; origin: RoomConnection | null }[] = []
   /** Stamps applied to the doc whose commit has not finished: invisible to peers until it has. */
   private heldStamps: Uint8Array[] = []
-  private stampInFlight = false
-  /** Replies that would reveal an in-flight stamp; sent right after the commit. */
-  private afterCommit: (() => void)[] = []
+  private commitInFlight = false
+  /** Replies that would reveal what the store lacks, sent once the doc holds nothing undurable. */
+  private afterCommit: { since: number; run: () => void }[] = []
   private commitTimer: ReturnType<typeof setTimeout> | null = null
   private commitChain: Promise<void> = Promise.resolve()
   private state: 'open' | 'closing' | 'closed' | 'poisoned' = 'open'
@@ -264,8 +269,8 @@ export class Room {
 
   /** Resolves when no stamp is held back, i.e. the doc shows nothing the store lacks (REST reads). */
   whenDurable(): Promise<void> {
-    if (!this.stampInFlight) return Promise.resolve()
-    return new Promise((resolve) => this.afterCommit.push(resolve))
+    if (this.isDurable()) return Promise.resolve()
+    return new Promise((resolve) => this.afterCommit.push({ since: Date.now(), run: resolve }))
   }
 
   /** Commit everything applied so far (and stamp it). */
@@ -292,6 +297,7 @@ export class Room {
     if (this.state !== 'poisoned') this.state = 'closed'
     if (this.commitTimer) clearTimeout(this.commitTimer)
     this.connections.clear()
+    for (const reply of this.afterCommit) reply.run()
     this.afterCommit = []
     this.awareness.off('update', this.onAwarenessUpdate)
     this.awareness.destroy()
@@ -366,9 +372,9 @@ export class Room {
       this.refuse(connection, 4400, 'malformed', 'malformed state vector')
       return
     }
-    // The doc may hold a stamp whose commit is in flight: answering now would reveal it early.
-    if (this.stampInFlight) this.afterCommit.push(reply)
-    else reply()
+    // The doc may hold updates or a stamp the store lacks: answering now would reveal them early.
+    if (this.isDurable()) reply()
+    else this.afterCommit.push({ since: Date.now(), run: reply })
   }
 
   private applyClientUpdate(connection: RoomConnection, update: Uint8Array): void {
@@ -420,8 +426,7 @@ export class Room {
       this.heldStamps.push(update)
       return
     }
-    this.unpersisted.push(update)
-    this.broadcast(writeUpdate(update), origin instanceof RoomConnection ? origin : null)
+    this.unpersisted.push({ update, origin: origin instanceof RoomConnection ? origin : null })
     this.scheduleCommit()
   }
 
@@ -456,17 +461,20 @@ export class Room {
     if (this.unpersisted.length === 0 && this.index.unsequenced().length === 0) return
     const batch = this.unpersisted
     this.unpersisted = []
-    this.stampInFlight = true
+    this.commitInFlight = true
     stampUnsequenced(this.index)
     const stamps = this.heldStamps
     this.heldStamps = []
     const started = performance.now()
     let size: Awaited<ReturnType<Store['append']>>
     try {
-      size = await this.store.append(this.id, [...batch, ...stamps], summarize(this.index, Date.now()))
+      const updates = [...batch.map((entry) => entry.update), ...stamps]
+      size = await this.store.append(this.id, updates, summarize(this.index, Date.now()))
     } catch (error) {
       this.poison(error)
       return
+    } finally {
+      this.commitInFlight = false
     }
     const seconds = (performance.now() - started) / 1000
     this.events.persisted?.(seconds, batch.length + stamps.length)
@@ -476,14 +484,34 @@ export class Room {
         'slow store commit',
       )
     }
-    this.stampInFlight = false
     if (this.isGone()) return
+    for (const { update, origin } of batch) this.broadcast(writeUpdate(update), origin)
     for (const stamp of stamps) this.broadcast(writeUpdate(stamp), null)
-    const waiting = this.afterCommit
-    this.afterCommit = []
-    for (const reply of waiting) reply()
+    this.releaseReplies()
     if (size.entries > this.compaction.maxEntries || size.bytes > this.compaction.maxBytes) {
       await this.compact(size.lastEntry)
+    }
+  }
+
+  /** True when the doc shows nothing the store lacks. */
+  private isDurable(): boolean {
+    return !this.commitInFlight && this.unpersisted.length === 0 && this.heldStamps.length === 0
+  }
+
+  /**
+   * Send the replies held back for durability. In a room that never goes quiet (updates keep
+   * arriving during each commit) a reply waits at most `maxReplyDelayMs`, then goes out showing the
+   * few updates of the current window: a joiner must not starve behind a busy room.
+   */
+  private releaseReplies(): void {
+    if (this.afterCommit.length === 0) return
+    const now = Date.now()
+    const quiet = this.isDurable()
+    const waiting = this.afterCommit
+    this.afterCommit = []
+    for (const reply of waiting) {
+      if (quiet || now - reply.since >= MAX_REPLY_DELAY_MS) reply.run()
+      else this.afterCommit.push(reply)
     }
   }
 

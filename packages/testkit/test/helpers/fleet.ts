@@ -18,33 +18,34 @@ export interface FleetMember {
 }
 
 function observe(member: Omit<FleetMember, 'drops' | 'observations'>): FleetMember {
-  const last = new Map<string, Status>()
-  const lastDetail = new Map<string, string>()
+  // Last status seen per message, and per message and recipient. This runs on every change of
+  // every client, so it compares ranks and builds a description only when a drop is seen.
+  const lastAggregate = new Map<string, number>()
+  const lastByRecipient = new Map<string, Map<string, number>>()
   const observed: FleetMember = { ...member, drops: [], observations: 0 }
+  const index = member.conversation.conversationIndex
+  const check = (seen: Map<string, number>, key: string, status: Status, what: () => string) => {
+    const now = rank(status)
+    const previous = seen.get(key)
+    if (previous === now) return
+    observed.observations++
+    if (previous !== undefined && now < previous) observed.drops.push(`${member.userId} saw ${what()}`)
+    seen.set(key, now)
+  }
   const record = () => {
     for (const message of member.conversation.messages()) {
-      const keys: [string, Status, string][] = [[message.id, message.status, `seq ${message.seq}`]]
-      if (message.seq !== undefined) {
-        const index = member.conversation.conversationIndex
-        for (const [user, status] of Object.entries(member.conversation.receipts(message.id))) {
+      check(lastAggregate, message.id, message.status, () => `${message.id} drop to ${message.status}`)
+      if (message.seq === undefined) continue
+      let seen = lastByRecipient.get(message.id)
+      if (!seen) lastByRecipient.set(message.id, (seen = new Map()))
+      for (const [user, status] of Object.entries(member.conversation.receipts(message.id))) {
+        check(seen, user, status, () => {
           const watermark = index.watermarkOf(user)
-          keys.push([
-            `${message.id} for ${user}`,
-            status,
-            `seq ${message.seq}, watermark d${watermark.d} r${watermark.r}, log ${index.order.length}`,
-          ])
-        }
-      }
-      for (const [key, status, detail] of keys) {
-        const previous = last.get(key)
-        if (previous === status) continue
-        observed.observations++
-        if (previous !== undefined && rank(status) < rank(previous))
-          observed.drops.push(
-            `${member.userId} saw ${key} go ${previous} (${lastDetail.get(key)}) → ${status} (${detail})`,
+          return (
+            `${message.id} for ${user} drop to ${status} (seq ${message.seq}, ` +
+            `watermark d${watermark.d} r${watermark.r}, log ${index.order.length})`
           )
-        last.set(key, status)
-        lastDetail.set(key, detail)
+        })
       }
     }
   }
