@@ -95,7 +95,10 @@ export class ConversationIndex {
   }
 
   private rebuild(): void {
-    for (const [name] of this.doc.share) this.readRoot(name, null)
+    // The order log first: messages read afterwards know their seq, and never pass through the
+    // unsequenced set on the way (it matters at 100,000 messages).
+    const names = [...this.doc.share.keys()].sort((a, b) => rebuildRank(a) - rebuildRank(b))
+    for (const name of names) this.readRoot(name, null)
   }
 
   private apply(tr: Y.Transaction): void {
@@ -123,7 +126,8 @@ export class ConversationIndex {
     if (name.startsWith(USER_ROOT_PREFIX)) {
       const map = this.doc.getMap(name)
       const user = name.slice(USER_ROOT_PREFIX.length)
-      for (const key of keys ?? map.keys()) if (key !== null) this.readUserKey(user, key, map.get(key))
+      if (keys === null) for (const [key, value] of map.entries()) this.readUserKey(user, key, value)
+      else for (const key of keys) if (key !== null) this.readUserKey(user, key, map.get(key))
     } else if (name === SERVER_ROOT) {
       this.readOrderLog(this.doc.getArray<string>(SERVER_ROOT))
     } else if (name === META_ROOT) {
@@ -175,7 +179,7 @@ export class ConversationIndex {
     // The sequencer only appends, so the common case is a pure append; anything else (two
     // sequencers interleaving, which the server forbids) falls back to a rebuild.
     const appendOnly = log.length >= known && (known === 0 || log.get(known - 1) === this.order[known - 1])
-    const entries = appendOnly ? log.slice(known) : log.toArray()
+    const entries = appendOnly && known > 0 ? log.slice(known) : log.toArray()
     if (!appendOnly) {
       this.order.length = 0
       this.seqById.clear()
@@ -190,3 +194,6 @@ export class ConversationIndex {
     }
   }
 }
+
+/** Rebuild order: the order log, then members, then everyone's entries. */
+const rebuildRank = (name: string): number => (name === SERVER_ROOT ? 0 : name === META_ROOT ? 1 : 2)

@@ -258,30 +258,36 @@ export class Conversation {
       return watermark
     }
     const messages = displayOrder(this.index).map((indexed) => {
-      const fresh = this.toMessage(indexed, watermarkOf)
-      // Unchanged messages keep their identity, so UIs can skip them cheaply.
-      const old = previous?.get(fresh.id)
-      const message = old && old.status === fresh.status && old.seq === fresh.seq ? old : fresh
-      byId.set(message.id, message)
+      const id = indexed.record.id
+      const seq = this.index.seqById.get(id)
+      const status = this.statusOf(indexed.record, seq, watermarkOf)
+      // Unchanged messages keep their identity, so UIs can skip them cheaply (and no garbage is
+      // made for the 100,000 that did not change).
+      const old = previous?.get(id)
+      const message =
+        old && old.status === status && old.seq === seq ? old : this.toMessage(indexed, seq, status)
+      byId.set(id, message)
       return message
     })
     this.cache = { version, failures: this.failureVersion, messages, byId }
     return this.cache
   }
 
-  private toMessage({ record, author }: IndexedMessage, watermarkOf: (user: string) => Watermark): Message {
-    const seq = this.index.seqById.get(record.id)
-    let status: Status
-    if (seq === undefined) {
-      status = this.failures.has(record.id) ? 'failed' : 'pending'
-    } else {
-      let weakest: LatticeStatus = record.to.length === 0 ? 'sent' : 'read'
-      for (const user of record.to) {
-        weakest = minStatus(weakest, recipientStatus(seq, watermarkOf(user)))
-        if (weakest === 'sent') break
-      }
-      status = weakest
+  private statusOf(
+    record: IndexedMessage['record'],
+    seq: number | undefined,
+    watermarkOf: (user: string) => Watermark,
+  ): Status {
+    if (seq === undefined) return this.failures.has(record.id) ? 'failed' : 'pending'
+    let weakest: LatticeStatus = record.to.length === 0 ? 'sent' : 'read'
+    for (const user of record.to) {
+      weakest = minStatus(weakest, recipientStatus(seq, watermarkOf(user)))
+      if (weakest === 'sent') break
     }
+    return weakest
+  }
+
+  private toMessage({ record, author }: IndexedMessage, seq: number | undefined, status: Status): Message {
     const message: Message = {
       id: record.id,
       author,
