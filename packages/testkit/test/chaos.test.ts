@@ -88,7 +88,7 @@ describe(`chaos: ${CLIENTS} clients through a misbehaving proxy (seed ${SEED})`,
       },
       CONVERGE_WITHIN_MS,
       () =>
-        `${summarizeGaps(convergenceGaps(fleet))}\nconnections: ${fleet.members.map((m) => `${m.userId} ${m.conversation.connection}${m.conversation.stopped ? ` (stopped ${m.conversation.stopped.code}: ${m.conversation.stopped.reason})` : ""}`).join(', ')}`,
+        `${summarizeGaps(convergenceGaps(fleet))}\nconnections: ${fleet.members.map((m) => `${m.userId} ${m.conversation.connection}${m.conversation.stopped ? ` (stopped ${m.conversation.stopped.code}: ${m.conversation.stopped.reason})` : ''}`).join(', ')}`,
     )
     const stats = proxy.stats()
     console.info(

@@ -80,7 +80,7 @@ describe(`crash: the SQLite server killed with SIGKILL under load (seed ${SEED})
       },
       25_000,
       () =>
-        `${summarizeGaps(convergenceGaps(fleet))}\nconnections: ${fleet.members.map((m) => `${m.userId} ${m.conversation.connection}${m.conversation.stopped ? ` (stopped ${m.conversation.stopped.code}: ${m.conversation.stopped.reason})` : ""}`).join(", ")}`,
+        `${summarizeGaps(convergenceGaps(fleet))}\nconnections: ${fleet.members.map((m) => `${m.userId} ${m.conversation.connection}${m.conversation.stopped ? ` (stopped ${m.conversation.stopped.code}: ${m.conversation.stopped.reason})` : ''}`).join(', ')}`,
     )
     console.info(
       `crash: ${fleet.allSent().length} messages, ${sentBeforeHeal} seen as sent before the last restart healed, ${CRASHES} SIGKILLs`,

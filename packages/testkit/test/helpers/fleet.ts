@@ -37,7 +37,10 @@ function observe(member: Omit<FleetMember, 'drops' | 'observations'>): FleetMemb
       check(lastAggregate, message.id, message.status, () => `${message.id} drop to ${message.status}`)
       if (message.seq === undefined) continue
       let seen = lastByRecipient.get(message.id)
-      if (!seen) lastByRecipient.set(message.id, (seen = new Map()))
+      if (!seen) {
+        seen = new Map()
+        lastByRecipient.set(message.id, seen)
+      }
       for (const [user, status] of Object.entries(member.conversation.receipts(message.id))) {
         check(seen, user, status, () => {
           const watermark = index.watermarkOf(user)
