@@ -1,0 +1,97 @@
+import { createServer as createHttpServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+import { afterEach, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
+import { startTestServer, type TestServer } from './helpers/server.js'
+
+/** An identity provider on 127.0.0.1: one RS256 key published as a JWKS, and a token minter. */
+async function identityProvider() {
+  const { publicKey, privateKey } = await generateKeyPair('RS256')
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' }
+  let fetches = 0
+  const http: Server = createHttpServer((_request, response) => {
+    fetches++
+    response.writeHead(200, { 'content-type': 'application/json' })
+    response.end(JSON.stringify({ keys: [jwk] }))
+  })
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+  const { port } = http.address() as AddressInfo
+  return {
+    jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+    fetches: () => fetches,
+    token: (userId: string) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
+        .setSubject(userId)
+        .setExpirationTime('5m')
+        .sign(privateKey),
+    close: () => new Promise<void>((resolve) => http.close(() => resolve())),
+  }
+}
+
+const closeCode = (url: string) =>
+  new Promise<number>((resolve) => {
+    const socket = new WebSocket(url)
+    socket.on('close', (code) => resolve(code))
+    socket.on('error', () => {})
+  })
+
+describe('auth modes', () => {
+  let server: TestServer | undefined
+  let provider: Awaited<ReturnType<typeof identityProvider>> | undefined
+  afterEach(async () => {
+    await server?.close()
+    await provider?.close()
+    server = undefined
+    provider = undefined
+  })
+
+  it('JWKS: accepts tokens signed by the published key, refuses others, offers no dev sessions', async () => {
+    provider = await identityProvider()
+    server = await startTestServer({ jwtSecret: undefined, jwksUrl: provider.jwksUrl })
+    const alice = await provider.token('alice')
+    const created = await fetch(`${server.url}/api/conversations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${alice}` },
+      body: JSON.stringify({ title: 'Signed in elsewhere', members: ['bob'] }),
+    })
+    expect(created.status).toBe(201)
+    expect(provider.fetches()).toBeGreaterThan(0)
+    const { id } = (await created.json()) as { id: string }
+
+    const stranger = await identityProvider() // same claims, another key
+    const forged = await stranger.token('alice')
+    await stranger.close()
+    const refused = await fetch(`${server.url}/api/conversations`, {
+      headers: { authorization: `Bearer ${forged}` },
+    })
+    expect(refused.status).toBe(401)
+    expect(await refused.json()).toEqual({ error: { code: expect.any(String), message: expect.any(String) } })
+
+    expect(await closeCode(`${server.wsUrl}/sync/${id}?token=${forged}`)).toBe(4401)
+    const session = await fetch(`${server.url}/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'mallory' }),
+    })
+    expect(session.status).toBe(404)
+  })
+
+  it('secret: an HS256 token with the configured secret works, one with another secret is 401', async () => {
+    server = await startTestServer({ jwtSecret: 'a-secret-shared-with-the-app-server' })
+    const sign = (secret: string) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('alice')
+        .sign(new TextEncoder().encode(secret))
+    const ok = await fetch(`${server.url}/api/conversations`, {
+      headers: { authorization: `Bearer ${await sign('a-secret-shared-with-the-app-server')}` },
+    })
+    expect(ok.status).toBe(200)
+    const wrong = await fetch(`${server.url}/api/conversations`, {
+      headers: { authorization: `Bearer ${await sign('not-the-secret')}` },
+    })
+    expect(wrong.status).toBe(401)
+  })
+})
