@@ -43,6 +43,13 @@ export class ConversationIndex {
   title = ''
   /** Bumped on every change that can alter what an observer sees. */
   version = 0
+  /**
+   * Bumped when a change is more than additions and raises — a message deleted or rewritten, the
+   * order log rebuilt — so incremental readers (the message list) know to start over.
+   */
+  structureVersion = 0
+  /** Every message id in the order it first appeared here: readers keep their own position in it. */
+  readonly addedIds: string[] = []
 
   private readonly replicaWatermarks = new Map<string, Map<string, Watermark>>()
   private readonly userWatermarks = new Map<string, Watermark>()
@@ -69,6 +76,11 @@ export class ConversationIndex {
   /** The merged watermark of a user: max over all of the user's replicas. */
   watermarkOf(userId: string): Watermark {
     return this.userWatermarks.get(userId) ?? NO_WATERMARK
+  }
+
+  /** Every user's merged watermark (users with no receipt yet are absent). */
+  watermarks(): ReadonlyMap<string, Watermark> {
+    return this.userWatermarks
   }
 
   /** The user's per-replica watermarks (key: replica id). */
@@ -140,9 +152,14 @@ export class ConversationIndex {
     if (key.startsWith(MESSAGE_KEY_PREFIX)) {
       const id = key.slice(MESSAGE_KEY_PREFIX.length)
       if (value === undefined) {
-        if (this.messages.delete(id)) this.discarded.add(id)
+        if (this.messages.delete(id)) {
+          this.discarded.add(id)
+          this.structureVersion++
+        }
         this.unsequencedIds.delete(id)
       } else if (messageRecordProblem(value, id) === undefined) {
+        if (this.messages.has(id)) this.structureVersion++
+        else this.addedIds.push(id)
         this.messages.set(id, { record: value as MessageRecord, author: user })
         this.discarded.delete(id)
         if (!this.seqById.has(id)) this.unsequencedIds.add(id)
@@ -181,6 +198,7 @@ export class ConversationIndex {
     const appendOnly = log.length >= known && (known === 0 || log.get(known - 1) === this.order[known - 1])
     const entries = appendOnly && known > 0 ? log.slice(known) : log.toArray()
     if (!appendOnly) {
+      this.structureVersion++
       this.order.length = 0
       this.seqById.clear()
       this.integratedUpTo = 0

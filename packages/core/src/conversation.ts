@@ -1,8 +1,8 @@
 import type * as Y from 'yjs'
-import { ConversationIndex, type IndexedMessage } from './conversation-index.js'
+import { ConversationIndex } from './conversation-index.js'
 import { TicksError } from './errors.js'
 import { randomId } from './ids.js'
-import { displayOrder } from './order.js'
+import { type Message, MessageList } from './message-list.js'
 import { raiseWatermark } from './receipts.js'
 import {
   DEFAULT_LIMITS,
@@ -15,22 +15,10 @@ import {
   TITLE_KEY,
   userRoot,
   utf8Length,
-  type Watermark,
 } from './schema.js'
-import { type LatticeStatus, minStatus, recipientStatus, type Status } from './status.js'
+import { recipientStatus, type Status } from './status.js'
 
-export interface Message {
-  id: string
-  author: string
-  text: string
-  createdAt: number
-  /** Position in the server's order log (1-based); absent until the server durably stamped it. */
-  seq?: number
-  /** Aggregate over the message's recipients (the weakest of them), or `failed`. */
-  status: Status
-  /** Recipients: the other writing members when it was sent. */
-  to: string[]
-}
+export type { Message }
 
 export interface Member {
   role: Role
@@ -63,9 +51,7 @@ export class Conversation {
   private readonly now: () => number
   private readonly failures = new Map<string, string>()
   private readonly listeners = new Set<() => void>()
-  private cache:
-    | { version: number; failures: number; messages: Message[]; byId: Map<string, Message> }
-    | undefined
+  private readonly list: MessageList
   private failureVersion = 0
   private lastCreatedAt = 0
   private readonly unsubscribe: () => void
@@ -78,6 +64,10 @@ export class Conversation {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
     this.now = options.now ?? Date.now
     this.index = new ConversationIndex(doc)
+    this.list = new MessageList(this.index, {
+      has: (id) => this.failures.has(id),
+      version: () => this.failureVersion,
+    })
     this.unsubscribe = this.index.onChange(() => this.emit())
   }
 
@@ -116,11 +106,11 @@ export class Conversation {
 
   /** Every message, in display order (DESIGN section 4). */
   messages(): Message[] {
-    return this.snapshot().messages
+    return this.list.current().messages
   }
 
   message(messageId: string): Message {
-    const message = this.snapshot().byId.get(messageId)
+    const message = this.list.current().byId.get(messageId)
     if (!message) throw new TicksError('unknown-message', `No message ${messageId} in this conversation`)
     return message
   }
@@ -240,64 +230,6 @@ export class Conversation {
 
   private emit(): void {
     for (const listener of this.listeners) listener()
-  }
-
-  private snapshot() {
-    const { version } = this.index
-    if (this.cache && this.cache.version === version && this.cache.failures === this.failureVersion) {
-      return this.cache
-    }
-    const previous = this.cache?.byId
-    const byId = new Map<string, Message>()
-    const watermarks = new Map<string, Watermark>()
-    const watermarkOf = (user: string): Watermark => {
-      const known = watermarks.get(user)
-      if (known) return known
-      const watermark = this.index.watermarkOf(user)
-      watermarks.set(user, watermark)
-      return watermark
-    }
-    const messages = displayOrder(this.index).map((indexed) => {
-      const id = indexed.record.id
-      const seq = this.index.seqById.get(id)
-      const status = this.statusOf(indexed.record, seq, watermarkOf)
-      // Unchanged messages keep their identity, so UIs can skip them cheaply (and no garbage is
-      // made for the 100,000 that did not change).
-      const old = previous?.get(id)
-      const message =
-        old && old.status === status && old.seq === seq ? old : this.toMessage(indexed, seq, status)
-      byId.set(id, message)
-      return message
-    })
-    this.cache = { version, failures: this.failureVersion, messages, byId }
-    return this.cache
-  }
-
-  private statusOf(
-    record: IndexedMessage['record'],
-    seq: number | undefined,
-    watermarkOf: (user: string) => Watermark,
-  ): Status {
-    if (seq === undefined) return this.failures.has(record.id) ? 'failed' : 'pending'
-    let weakest: LatticeStatus = record.to.length === 0 ? 'sent' : 'read'
-    for (const user of record.to) {
-      weakest = minStatus(weakest, recipientStatus(seq, watermarkOf(user)))
-      if (weakest === 'sent') break
-    }
-    return weakest
-  }
-
-  private toMessage({ record, author }: IndexedMessage, seq: number | undefined, status: Status): Message {
-    const message: Message = {
-      id: record.id,
-      author,
-      text: record.text,
-      createdAt: record.createdAt,
-      status,
-      to: record.to,
-    }
-    if (seq !== undefined) message.seq = seq
-    return message
   }
 
   /** The other members who write receipts; observers are read-only, so they would block `read`. */

@@ -238,6 +238,12 @@ function createWorld() {
   const checkObservations = (highest: Map<string, number>) => {
     for (const replica of replicas) {
       const { conversation, observed } = replica
+      // The incrementally patched list equals one built from scratch on the same document.
+      const fresh = new Conversation(replica.doc, { userId: replica.userId, replicaId: replica.name })
+      expect(view(conversation), `${replica.name}: incremental list differs from a rebuild`).toEqual(
+        view(fresh),
+      )
+      fresh.destroy()
       for (const message of conversation.messages()) {
         const observe = (key: string, status: LatticeStatus) => {
           const rank = statusRank(status)

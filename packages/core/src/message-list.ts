@@ -1,0 +1,194 @@
+import type { ConversationIndex, IndexedMessage } from './conversation-index.js'
+import { compareUnsequenced } from './order.js'
+import type { MessageRecord, Watermark } from './schema.js'
+import { type LatticeStatus, minStatus, NO_WATERMARK, recipientStatus, type Status } from './status.js'
+
+export interface Message {
+  id: string
+  author: string
+  text: string
+  createdAt: number
+  /** Position in the server's order log (1-based); absent until the server durably stamped it. */
+  seq?: number
+  /** Aggregate over the message's recipients (the weakest of them), or `failed`. */
+  status: Status
+  /** Recipients: the other writing members when it was sent. */
+  to: string[]
+}
+
+interface Snapshot {
+  version: number
+  failures: number
+  structure: number
+  /** How much of the order log and of the index's added-id journal this snapshot has seen. */
+  orderLength: number
+  addedSeen: number
+  /** Sequenced messages by seq (private: patched in place by the next snapshot). */
+  sequenced: Message[]
+  watermarks: Map<string, Watermark>
+  messages: Message[]
+  byId: Map<string, Message>
+}
+
+/**
+ * `messages()` in display order (DESIGN section 4), kept up to date incrementally. A status is a
+ * function of the message's seq and its recipients' watermarks, so a receipt raise from (d, r) to
+ * (d', r') can only change messages with seq in (r, d']; a stamp only appends. Rebuilding every
+ * message on every change cost ~150 ms per change at 100,000 messages; this touches only what
+ * moved, and starts over only when something was deleted, rewritten or reordered.
+ */
+export class MessageList {
+  private snapshot: Snapshot | undefined
+
+  constructor(
+    private readonly index: ConversationIndex,
+    /** Why a local, unsent message failed (it then shows `failed`), and a counter of such changes. */
+    private readonly failures: { has(id: string): boolean; version(): number },
+  ) {}
+
+  current(): { messages: Message[]; byId: Map<string, Message> } {
+    const previous = this.snapshot
+    const index = this.index
+    if (previous && previous.version === index.version && previous.failures === this.failures.version()) {
+      return previous
+    }
+    this.snapshot = (previous && this.patch(previous)) ?? this.build(previous)
+    return this.snapshot
+  }
+
+  /** From scratch; unchanged messages keep their identity, so UIs can skip them cheaply. */
+  private build(previous: Snapshot | undefined): Snapshot {
+    const index = this.index
+    const byId = new Map<string, Message>()
+    const place = (indexed: IndexedMessage, seq: number | undefined, status: Status): Message => {
+      const old = previous?.byId.get(indexed.record.id)
+      const message = old && old.status === status && old.seq === seq ? old : toMessage(indexed, seq, status)
+      byId.set(message.id, message)
+      return message
+    }
+    const sequenced: Message[] = []
+    index.order.forEach((id, position) => {
+      const indexed = index.messages.get(id)
+      // Skip a stamp whose message has not arrived yet, and a duplicate log entry.
+      if (!indexed || index.seqById.get(id) !== position + 1) return
+      sequenced.push(place(indexed, position + 1, this.sequencedStatus(indexed.record, position + 1)))
+    })
+    const pending = this.pending(place)
+    return this.snapshotOf(sequenced, pending, byId)
+  }
+
+  /** Additions and raises only: patch the previous snapshot, or undefined to start over. */
+  private patch(previous: Snapshot): Snapshot | undefined {
+    const index = this.index
+    if (previous.structure !== index.structureVersion || previous.failures !== this.failures.version()) {
+      return undefined
+    }
+    // A message whose stamp was already in the log arrived late: it belongs mid-list.
+    for (let i = previous.addedSeen; i < index.addedIds.length; i++) {
+      const seq = index.seqById.get(index.addedIds[i]!)
+      if (seq !== undefined && seq <= previous.orderLength) return undefined
+    }
+    const { sequenced, byId } = previous
+
+    // Receipt raises: only seqs in (old r, new d] of a user whose watermark moved can change.
+    let low = Number.POSITIVE_INFINITY
+    let high = 0
+    for (const [user, now] of index.watermarks()) {
+      const before = previous.watermarks.get(user) ?? NO_WATERMARK
+      if (before.d === now.d && before.r === now.r) continue
+      low = Math.min(low, Math.min(before.r, before.d) + 1)
+      high = Math.max(high, now.d, now.r)
+    }
+    for (let i = firstAtOrAfter(sequenced, low); i < sequenced.length; i++) {
+      const message = sequenced[i]!
+      const seq = message.seq!
+      if (seq > high) break
+      const indexed = index.messages.get(message.id)!
+      const status = this.sequencedStatus(indexed.record, seq)
+      if (status === message.status) continue
+      const fresh = toMessage(indexed, seq, status)
+      sequenced[i] = fresh
+      byId.set(fresh.id, fresh)
+    }
+
+    // New stamps: the order log only grew (anything else bumped the structure version).
+    for (let position = previous.orderLength; position < index.order.length; position++) {
+      const id = index.order[position]!
+      const indexed = index.messages.get(id)
+      if (!indexed || index.seqById.get(id) !== position + 1) continue
+      const fresh = toMessage(indexed, position + 1, this.sequencedStatus(indexed.record, position + 1))
+      sequenced.push(fresh)
+      byId.set(id, fresh)
+    }
+
+    const pending = this.pending((indexed, seq, status) => {
+      const old = byId.get(indexed.record.id)
+      const message = old && old.status === status && old.seq === seq ? old : toMessage(indexed, seq, status)
+      byId.set(message.id, message)
+      return message
+    })
+    return this.snapshotOf(sequenced, pending, byId)
+  }
+
+  private snapshotOf(sequenced: Message[], pending: Message[], byId: Map<string, Message>): Snapshot {
+    const index = this.index
+    return {
+      version: index.version,
+      failures: this.failures.version(),
+      structure: index.structureVersion,
+      orderLength: index.order.length,
+      addedSeen: index.addedIds.length,
+      sequenced,
+      watermarks: new Map(index.watermarks()),
+      messages: sequenced.concat(pending),
+      byId,
+    }
+  }
+
+  /** Unsequenced messages (few: this replica's outbox and others' in flight), sorted. */
+  private pending(place: (indexed: IndexedMessage, seq: undefined, status: Status) => Message): Message[] {
+    const index = this.index
+    const waiting: IndexedMessage[] = []
+    for (const id of index.unsequencedIds) waiting.push(index.messages.get(id)!)
+    return waiting
+      .sort(compareUnsequenced)
+      .map((indexed) =>
+        place(indexed, undefined, this.failures.has(indexed.record.id) ? 'failed' : 'pending'),
+      )
+  }
+
+  /** The weakest of the recipients' statuses. */
+  private sequencedStatus(record: MessageRecord, seq: number): LatticeStatus {
+    let weakest: LatticeStatus = record.to.length === 0 ? 'sent' : 'read'
+    for (const user of record.to) {
+      weakest = minStatus(weakest, recipientStatus(seq, this.index.watermarkOf(user)))
+      if (weakest === 'sent') break
+    }
+    return weakest
+  }
+}
+
+function toMessage({ record, author }: IndexedMessage, seq: number | undefined, status: Status): Message {
+  const message: Message = {
+    id: record.id,
+    author,
+    text: record.text,
+    createdAt: record.createdAt,
+    status,
+    to: record.to,
+  }
+  if (seq !== undefined) message.seq = seq
+  return message
+}
+
+/** Index of the first message with seq >= `seq` in a list sorted by seq. */
+function firstAtOrAfter(sequenced: Message[], seq: number): number {
+  let low = 0
+  let high = sequenced.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (sequenced[middle]!.seq! < seq) low = middle + 1
+    else high = middle
+  }
+  return low
+}
