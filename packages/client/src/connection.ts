@@ -228,13 +228,17 @@ export class Connection {
    * Sync step 1 on the open socket: the server answers with whatever this replica lacks. While
    * still syncing, the first answer (or our first ask) may have been lost on the way — a socket that
    * keeps receiving other peers' updates is not silent, so the watchdog would never notice — so the
-   * ask is repeated once a period has gone by without an answer.
+   * ask is repeated once a period has gone by without an answer, but only if other messages did
+   * arrive meanwhile: a large answer still in transit delivers nothing until it is complete, and
+   * asking again would only queue a second copy behind it.
    */
   private resync(): void {
     const ws = this.provider.ws
     if (ws?.readyState !== 1) return
     if (this.currentState === 'syncing') {
-      if (Date.now() - this.syncAskedAt < this.options.resyncIntervalMs) return
+      const internals = this.provider as unknown as ProviderInternals
+      const unanswered = Date.now() - this.syncAskedAt >= this.options.resyncIntervalMs
+      if (!unanswered || internals.wsLastMessageReceived <= this.syncAskedAt) return
       this.syncAskedAt = Date.now()
     } else if (this.currentState !== 'synced') return
     const encoder = encoding.createEncoder()

@@ -25,6 +25,11 @@ export interface ServerOptions {
 export interface ServerLimits extends RoomLimits {
   /** A socket with more unsent bytes than this is a slow consumer: it is closed, the room goes on. */
   maxBufferedBytes: number
+  /**
+   * How long a slow socket's close frame (1013) may wait behind the bytes its peer is not reading
+   * before the TCP connection is reset, which frees the buffers at once.
+   */
+  slowCloseGraceMs: number
   /** Ping interval; a socket that did not answer the previous ping is dropped. */
   heartbeatMs: number
   /** Frames a socket may send before its auth and room are ready. */
@@ -33,6 +38,7 @@ export interface ServerLimits extends RoomLimits {
 
 export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, keyof RoomLimits> = {
   maxBufferedBytes: 8 * 1024 * 1024,
+  slowCloseGraceMs: 1000,
   heartbeatMs: 30_000,
   maxQueuedFrames: 64,
 }

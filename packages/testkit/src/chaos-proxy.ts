@@ -53,6 +53,13 @@ export interface ChaosProxy {
    * dropped (control frames never), so each stream stays valid for its peer.
    */
   dropRate(p: number): void
+  /**
+   * A slow link or a slow reader: each connection reads at most this many bytes per second from
+   * each side (`Infinity`, the default, for no limit). What it does not read stays in the kernel's
+   * buffers, so the sender feels real TCP back-pressure — its socket's `bufferedAmount` grows once
+   * those are full (a few MB on loopback). Applies at once to open connections too.
+   */
+  bandwidth(bytesPerSecond: number): void
   stats(): ChaosProxyStats
   close(): Promise<void>
 }
@@ -64,6 +71,7 @@ interface Settings {
   latencyMs: number
   jitterMs: number
   dropRate: number
+  bytesPerSecond: number
   random: Random
   stats: ChaosProxyStats
 }
@@ -76,6 +84,7 @@ export async function createChaosProxy(options: ChaosProxyOptions): Promise<Chao
     latencyMs: 0,
     jitterMs: 0,
     dropRate: 0,
+    bytesPerSecond: Number.POSITIVE_INFINITY,
     random: createRandom(options.seed ?? 1),
     stats: {
       connectionsAccepted: 0,
@@ -133,6 +142,12 @@ export async function createChaosProxy(options: ChaosProxyOptions): Promise<Chao
       if (!(p >= 0 && p <= 1)) throw new Error('drop rate must be within [0, 1]')
       settings.dropRate = p
     },
+    bandwidth(bytesPerSecond) {
+      if (!(bytesPerSecond > 0))
+        throw new Error('bandwidth must be > 0 bytes per second (Infinity: no limit)')
+      settings.bytesPerSecond = bytesPerSecond
+      for (const connection of connections) connection.rethrottle()
+    },
     stats: () => ({ ...settings.stats, connectionsOpen: connections.size }),
     close: () =>
       new Promise<void>((resolve) => {
@@ -172,6 +187,11 @@ class ProxiedConnection {
     this.toClient.flush()
   }
 
+  rethrottle(): void {
+    this.toServer.rethrottle()
+    this.toClient.rethrottle()
+  }
+
   destroy(): void {
     if (this.destroyed) return
     this.destroyed = true
@@ -207,6 +227,9 @@ class Direction {
   private timer: NodeJS.Timeout | undefined
   private sourceEnded = false
   private waitingForDrain = false
+  /** Bandwidth limit: reading resumes at `readableAt` (ms), when the bytes read so far are paid for. */
+  private readableAt = 0
+  private throttleTimer: NodeJS.Timeout | undefined
   private stopped = false
   finished = false
 
@@ -231,7 +254,42 @@ class Direction {
   stop(): void {
     this.stopped = true
     clearTimeout(this.timer)
+    clearTimeout(this.throttleTimer)
     this.queue.length = 0
+  }
+
+  /** The bandwidth changed: forget the debt run up under the old limit and read on. */
+  rethrottle(): void {
+    clearTimeout(this.throttleTimer)
+    this.throttleTimer = undefined
+    this.readableAt = 0
+    this.resumeIfFree()
+  }
+
+  private resumeIfFree(): void {
+    if (!this.stopped && !this.waitingForDrain && this.throttleTimer === undefined) this.source.resume()
+  }
+
+  /** Pay for `bytes` just read: with a bandwidth limit, stop reading until they are paid for. */
+  private throttle(bytes: number): void {
+    const rate = this.settings.bytesPerSecond
+    if (!Number.isFinite(rate)) return
+    this.readableAt = Math.max(this.readableAt, Date.now()) + (bytes / rate) * 1000
+    this.waitForBandwidth()
+  }
+
+  private waitForBandwidth(): void {
+    if (this.throttleTimer !== undefined || this.stopped) return
+    const wait = this.readableAt - Date.now()
+    if (wait <= 0) {
+      this.resumeIfFree()
+      return
+    }
+    this.source.pause()
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = undefined
+      this.waitForBandwidth()
+    }, wait)
   }
 
   flush(): void {
@@ -249,7 +307,7 @@ class Direction {
         this.source.pause()
         this.sink.once('drain', () => {
           this.waitingForDrain = false
-          this.source.resume()
+          this.resumeIfFree()
         })
       }
     }
@@ -264,6 +322,7 @@ class Direction {
 
   private receive(chunk: Buffer): void {
     if (this.stopped) return
+    this.throttle(chunk.length)
     if (this.phase === 'head') {
       const parsed = this.headReader.push(chunk)
       if (!parsed) return

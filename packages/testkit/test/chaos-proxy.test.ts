@@ -160,4 +160,38 @@ describe('createChaosProxy', () => {
     expect(Date.now() - start).toBeGreaterThanOrEqual(75)
     expect(client.messages.map(String)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
   })
+
+  it('bandwidth() reads slowly, so the sender feels back-pressure; Infinity lifts it', async () => {
+    // A server that pushes; the proxy in front of its client reads at 64 KB/s.
+    const pusher = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+    await new Promise<void>((resolve) => pusher.once('listening', () => resolve()))
+    let serverSide: WebSocket | undefined
+    pusher.on('connection', (socket) => {
+      serverSide = socket
+    })
+    try {
+      const rate = 64 * 1024
+      proxy = await createChaosProxy({ target: (pusher.address() as AddressInfo).port })
+      proxy.bandwidth(rate)
+      const client = await open(proxy.url)
+      await until(() => serverSide !== undefined)
+      const size = 64 * 1024
+      const count = 128 // 8 MB: more than loopback's kernel buffers hold
+      const start = Date.now()
+      for (let i = 0; i < count; i++) serverSide!.send(Buffer.alloc(size, i))
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      const elapsed = Date.now() - start
+      const received = client.messages.length * size
+      // Never more than the rate allows, plus one read's worth (Node reads up to 64 KiB at a time).
+      expect(received).toBeLessThanOrEqual((rate * elapsed) / 1000 + 2 * size)
+      expect(serverSide!.bufferedAmount).toBeGreaterThan(0)
+      proxy.bandwidth(Number.POSITIVE_INFINITY)
+      await until(() => client.messages.length === count, 10_000)
+      expect(client.messages.every((m, i) => m.length === size && m[0] === i % 256)).toBe(true)
+      expect(() => proxy!.bandwidth(0)).toThrow(/bandwidth/)
+    } finally {
+      serverSide?.terminate()
+      await new Promise<void>((resolve) => pusher.close(() => resolve()))
+    }
+  })
 })

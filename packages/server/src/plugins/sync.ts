@@ -1,10 +1,15 @@
+import type { Socket } from 'node:net'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { AuthError } from '../auth/authenticator.js'
 import type { ServerContext } from '../context.js'
+import { MESSAGE_SYNC } from '../sync/protocol.js'
 import { type Connection, RoomError } from '../sync/room.js'
 import type { RoomLease } from '../sync/rooms.js'
+
+/** y-protocols' sync sub-type of a reply with the updates a peer lacks. */
+const SYNC_STEP_2 = 1
 
 const CLOSE_FOR_ROOM_ERROR: Record<RoomError['code'], [number, string]> = {
   'not-found': [4404, 'no such conversation'],
@@ -31,11 +36,12 @@ export async function syncPlugin(app: FastifyInstance, context: ServerContext): 
   })
 
   const alive = new WeakSet<WebSocket>()
+  const tcp = new WeakMap<WebSocket, Socket>()
   const heartbeat = setInterval(() => {
     for (const socket of sockets) {
       if (!alive.has(socket)) {
         app.log.info('dropped a socket that missed a heartbeat')
-        socket.terminate()
+        reset(socket, tcp.get(socket))
         continue
       }
       alive.delete(socket)
@@ -51,6 +57,8 @@ export async function syncPlugin(app: FastifyInstance, context: ServerContext): 
     (socket, request) => {
       sockets.add(socket)
       alive.add(socket)
+      // The TCP socket ws was handed on upgrade: what `reset` aborts.
+      tcp.set(socket, request.raw.socket)
       context.metrics.sockets.inc()
       socket.on('pong', () => alive.add(socket))
       attach(context, socket, request)
@@ -74,6 +82,45 @@ function attach(
   const close = (code: number, reason: string) => {
     if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING)
       socket.close(code, reason)
+  }
+
+  // Bytes of sync-step-2 replies still queued. A first sync (or a resync after a long absence) is
+  // one frame as large as what the peer lacks, megabytes for a big conversation, and the frames
+  // right behind it (our sync step 1, awareness, live traffic) would find it in `bufferedAmount`:
+  // counting it as backlog would drop every reconnect of a big conversation as a slow consumer,
+  // forever. A slow consumer is one whose *other* traffic piles up. One reply at a time is exempt:
+  // a peer asking for the whole document again and again without reading is a backlog.
+  let syncReplyBytes = 0
+  const send = (frame: Uint8Array): void => {
+    if (socket.readyState !== socket.OPEN) return
+    const backlog = socket.bufferedAmount - syncReplyBytes
+    if (backlog > limits.maxBufferedBytes) {
+      dropSlow(backlog)
+      return
+    }
+    const syncReply = syncReplyBytes === 0 && frame[0] === MESSAGE_SYNC && frame[1] === SYNC_STEP_2
+    if (syncReply) syncReplyBytes += frame.byteLength
+    socket.send(frame, { binary: true }, (error) => {
+      // Called once the frame is handed to the kernel (or with an error when the socket died).
+      if (syncReply) syncReplyBytes -= frame.byteLength
+      // An error here means the connection is gone (reset, cut): its 'close' follows; not worth a warning.
+      if (error) log.debug({ err: error }, 'failed to send to a socket')
+    })
+  }
+
+  // A slow consumer must never stall its room nor hold its memory: drop it; it resyncs when it
+  // reconnects. The room stops sending to it at once. The 1013 close frame is queued behind
+  // everything the peer has not read, and ws would wait up to 30 s for the closing handshake with
+  // those bytes (and the kernel's) held; after a short grace the TCP connection is reset instead,
+  // which frees both and tells the peer now.
+  const dropSlow = (backlog: number): void => {
+    log.warn({ bufferedAmount: socket.bufferedAmount, backlog }, 'closing a slow socket')
+    context.metrics.roomEvents.refused(1013, 'slow-consumer')
+    connection?.disconnect()
+    socket.close(1013, 'too slow: reconnect')
+    const timer = setTimeout(() => reset(socket, request.raw.socket), limits.slowCloseGraceMs)
+    timer.unref()
+    socket.once('close', () => clearTimeout(timer))
   }
 
   socket.on('message', (data: RawData) => {
@@ -121,32 +168,20 @@ function attach(
       return
     }
     log.info({ userId }, 'socket connected')
-    connection = lease.room.connect({
-      userId,
-      send: (frame) => send(socket, frame, limits.maxBufferedBytes, log),
-      close,
-    })
+    connection = lease.room.connect({ userId, send, close })
     for (const frame of early.splice(0)) connection.receive(frame)
   })()
 }
 
-function send(
-  socket: WebSocket,
-  frame: Uint8Array,
-  maxBufferedBytes: number,
-  log: FastifyRequest['log'],
-): void {
-  if (socket.readyState !== socket.OPEN) return
-  if (socket.bufferedAmount > maxBufferedBytes) {
-    // A slow consumer must never stall its room: drop it; it resyncs when it reconnects.
-    log.warn({ bufferedAmount: socket.bufferedAmount }, 'closing a slow socket')
-    socket.close(1013, 'too slow: reconnect')
-    setTimeout(() => socket.terminate(), 1000).unref()
-    return
-  }
-  socket.send(frame, { binary: true }, (error) => {
-    if (error) log.warn({ err: error }, 'failed to send to a socket')
-  })
+/**
+ * End a socket now, without a closing handshake: a TCP reset. `terminate()` would `destroy()` the
+ * TCP socket, which still leaves the kernel trying to deliver what is queued to a peer that is not
+ * reading (or gone); a reset discards it and the peer learns at once.
+ */
+function reset(socket: WebSocket, tcp: Socket | undefined): void {
+  if (socket.readyState === socket.CLOSED) return
+  if (tcp && !tcp.destroyed) tcp.resetAndDestroy()
+  else socket.terminate()
 }
 
 function tokenOf(request: FastifyRequest): string | undefined {

@@ -1,4 +1,4 @@
-import { createClient, type LiveConversation, type TicksClient } from '@ticks/client'
+import { type ClientOptions, createClient, type LiveConversation, type TicksClient } from '@ticks/client'
 import { type Status, statusRank } from '@ticks/core'
 import WS from 'ws'
 import type { Random } from '../../src/index.js'
@@ -70,11 +70,14 @@ export async function startFleet(options: {
   url: string
   size: number
   connection?: Record<string, number>
+  /** Per-member overrides (another URL, `connect: false`, a wrapped WebSocket…). */
+  clientOptions?: (userId: string, index: number) => Partial<ClientOptions>
 }): Promise<Fleet> {
   const users = Array.from({ length: options.size }, (_, i) => `user${i}`)
   const tokens = await Promise.all(users.map((user) => sessionToken(options.httpBase, user)))
   const conversationId = await newConversation(options.httpBase, tokens[0]!, users.slice(1))
   const members = users.map((userId, i) => {
+    const extra = options.clientOptions?.(userId, i) ?? {}
     const client = createClient({
       url: options.url,
       token: tokens[i]!,
@@ -83,6 +86,7 @@ export async function startFleet(options: {
       persistence: 'none',
       WebSocket: WS as unknown as typeof WebSocket,
       deliveredDelayMs: 20,
+      ...extra,
       // Short timers so a black hole is noticed and repaired within the test's budget.
       connection: {
         backoffBaseMs: 50,
@@ -90,6 +94,7 @@ export async function startFleet(options: {
         resyncIntervalMs: 500,
         silenceTimeoutMs: 2_000,
         ...options.connection,
+        ...extra.connection,
       },
     })
     return observe({ userId, client, conversation: client.open(conversationId), sentIds: [] })
