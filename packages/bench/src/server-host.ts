@@ -24,6 +24,7 @@ export type HostRequest =
   | { op: 'conversations'; rooms: { id: string; members: string[] }[] }
   | { op: 'seed'; id: string; file: string }
   | { op: 'loop' }
+  | { op: 'cpu' }
   | { op: 'close' }
 
 /** The server's event-loop delay since the previous `loop` request, in ms. */
@@ -148,6 +149,8 @@ async function main() {
         loop.reset()
         return reply(sample)
       }
+      case 'cpu':
+        return reply(process.cpuUsage())
       case 'conversations':
         await conversations(request.rooms)
         return reply(true)

@@ -24,6 +24,8 @@ export interface HostedServer {
   memory(): Promise<MemorySample>
   /** Event-loop delay of the server process since the last call. */
   loop(): Promise<LoopSample>
+  /** CPU time of the server process so far (µs, as `process.cpuUsage()`). */
+  cpu(): Promise<NodeJS.CpuUsage>
   /** Ticks only: the Prometheus text of GET /metrics. */
   metrics(): Promise<string>
   /** Ticks only: create conversations (meta with these members); the others need nothing. */
@@ -68,6 +70,7 @@ export async function startHosted(kind: ServerKind): Promise<HostedServer> {
     request,
     memory: () => request<MemorySample>({ op: 'memory' }),
     loop: () => request<LoopSample>({ op: 'loop' }),
+    cpu: () => request<NodeJS.CpuUsage>({ op: 'cpu' }),
     metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
     conversations: async (rooms) => {
       if (kind === 'ticks') await request({ op: 'conversations', rooms })
@@ -93,6 +96,12 @@ export function tokenFor(userId: string): string {
     tokens.set(userId, token)
   }
   return token
+}
+
+/** CPU use between two `cpuUsage()` readings, in % of one core over `seconds`. */
+export function cpuPercent(before: NodeJS.CpuUsage, after: NodeJS.CpuUsage, seconds: number): number {
+  const micros = after.user - before.user + (after.system - before.system)
+  return seconds > 0 ? micros / 1e4 / seconds : Number.NaN
 }
 
 export const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
