@@ -85,6 +85,22 @@ export function runStoreContract(
       expect(await store.listConversations('nobody')).toEqual([])
     })
 
+    it('takes concurrent appends to several documents, each in order and each with its own size', async () => {
+      // What a server under load does: many rooms commit at once (adapters may share a transaction).
+      const [a1, b1, a2] = await Promise.all([
+        store.append('a', [bytes(1)], summary('a', ['alice'], 1)),
+        store.append('b', [bytes(2), bytes(3, 4)], summary('b', ['bob'], 2)),
+        store.append('a', [bytes(5, 6, 7)], summary('a', ['alice', 'bob'], 3)),
+      ])
+      expect(a1).toMatchObject({ entries: 1, bytes: 1 })
+      expect(b1).toMatchObject({ entries: 2, bytes: 3 })
+      expect(a2).toMatchObject({ entries: 2, bytes: 4 })
+      expect(a2.lastEntry).toBeGreaterThan(a1.lastEntry)
+      expect(await store.load('a')).toEqual([bytes(1), bytes(5, 6, 7)])
+      expect(await store.load('b')).toEqual([bytes(2), bytes(3, 4)])
+      expect((await store.listConversations('bob')).map((s) => s.id).sort()).toEqual(['a', 'b'])
+    })
+
     it('keeps documents apart', async () => {
       await store.append('a', [bytes(1)])
       await store.append('b', [bytes(2)])

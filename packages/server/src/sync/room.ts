@@ -485,11 +485,38 @@ export class Room {
       )
     }
     if (this.isGone()) return
-    for (const { update, origin } of batch) this.broadcast(writeUpdate(update), origin)
-    for (const stamp of stamps) this.broadcast(writeUpdate(stamp), null)
+    this.broadcastCommitted(batch, stamps)
     this.releaseReplies()
     if (size.entries > this.compaction.maxEntries || size.bytes > this.compaction.maxBytes) {
       await this.compact(size.lastEntry)
+    }
+  }
+
+  /**
+   * One frame per peer per commit: the window's updates (minus the peer's own) merged with their
+   * stamps. A message and its `sent` then arrive together, and a busy room sends each peer one
+   * frame per commit instead of one per update plus one per stamp.
+   */
+  private broadcastCommitted(
+    batch: readonly { update: Uint8Array; origin: RoomConnection | null }[],
+    stamps: readonly Uint8Array[],
+  ): void {
+    const origins = new Set(batch.map((entry) => entry.origin))
+    const frames = new Map<RoomConnection | null, Uint8Array | null>()
+    const frameWithout = (excluded: RoomConnection | null): Uint8Array | null => {
+      let frame = frames.get(excluded)
+      if (frame !== undefined) return frame
+      const parts = batch
+        .filter((entry) => excluded === null || entry.origin !== excluded)
+        .map((e) => e.update)
+      parts.push(...stamps)
+      frame = parts.length === 0 ? null : writeUpdate(parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts))
+      frames.set(excluded, frame)
+      return frame
+    }
+    for (const connection of this.connections) {
+      const frame = frameWithout(origins.has(connection) ? connection : null)
+      if (frame) connection.send(frame)
     }
   }
 
