@@ -493,30 +493,31 @@ export class Room {
   }
 
   /**
-   * One frame per peer per commit: the window's updates (minus the peer's own) merged with their
-   * stamps. A message and its `sent` then arrive together, and a busy room sends each peer one
-   * frame per commit instead of one per update plus one per stamp.
+   * After a commit: peers that wrote nothing in the window get one frame, the window's updates
+   * merged with their stamps (a message and its `sent` arrive together: one frame per commit instead
+   * of one per update plus one per stamp). A writer gets the others' updates as they came and the
+   * stamps merged: merging "everything but mine" once per writer would cost O(writers × window).
    */
   private broadcastCommitted(
     batch: readonly { update: Uint8Array; origin: RoomConnection | null }[],
     stamps: readonly Uint8Array[],
   ): void {
-    const origins = new Set(batch.map((entry) => entry.origin))
-    const frames = new Map<RoomConnection | null, Uint8Array | null>()
-    const frameWithout = (excluded: RoomConnection | null): Uint8Array | null => {
-      let frame = frames.get(excluded)
-      if (frame !== undefined) return frame
-      const parts = batch
-        .filter((entry) => excluded === null || entry.origin !== excluded)
-        .map((e) => e.update)
-      parts.push(...stamps)
-      frame = parts.length === 0 ? null : writeUpdate(parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts))
-      frames.set(excluded, frame)
-      return frame
-    }
+    const writers = new Set(batch.map((entry) => entry.origin))
+    let everything: Uint8Array | undefined
+    let stampsOnly: Uint8Array | undefined
+    const merged = (parts: Uint8Array[]) =>
+      writeUpdate(parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts))
     for (const connection of this.connections) {
-      const frame = frameWithout(origins.has(connection) ? connection : null)
-      if (frame) connection.send(frame)
+      if (!writers.has(connection)) {
+        if (batch.length + stamps.length === 0) continue
+        everything ??= merged([...batch.map((entry) => entry.update), ...stamps])
+        connection.send(everything)
+        continue
+      }
+      for (const { update, origin } of batch) if (origin !== connection) connection.send(writeUpdate(update))
+      if (stamps.length === 0) continue
+      stampsOnly ??= merged([...stamps])
+      connection.send(stampsOnly)
     }
   }
 
