@@ -106,11 +106,11 @@ export class Conversation {
 
   /** Every message, in display order (DESIGN section 4). */
   messages(): Message[] {
-    return this.list.current().messages
+    return this.list.current()
   }
 
   message(messageId: string): Message {
-    const message = this.list.current().byId.get(messageId)
+    const message = this.list.get(messageId)
     if (!message) throw new TicksError('unknown-message', `No message ${messageId} in this conversation`)
     return message
   }

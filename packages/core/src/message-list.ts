@@ -27,7 +27,8 @@ interface Snapshot {
   sequenced: Message[]
   watermarks: Map<string, Watermark>
   messages: Message[]
-  byId: Map<string, Message>
+  /** Built on first use: a cold list of 100,000 would otherwise pay 100,000 hash inserts up front. */
+  byId: Map<string, Message> | undefined
 }
 
 /**
@@ -46,7 +47,15 @@ export class MessageList {
     private readonly failures: { has(id: string): boolean; version(): number },
   ) {}
 
-  current(): { messages: Message[]; byId: Map<string, Message> } {
+  current(): Message[] {
+    return this.fresh().messages
+  }
+
+  get(messageId: string): Message | undefined {
+    return byIdOf(this.fresh()).get(messageId)
+  }
+
+  private fresh(): Snapshot {
     const previous = this.snapshot
     const index = this.index
     if (previous && previous.version === index.version && previous.failures === this.failures.version()) {
@@ -59,22 +68,19 @@ export class MessageList {
   /** From scratch; unchanged messages keep their identity, so UIs can skip them cheaply. */
   private build(previous: Snapshot | undefined): Snapshot {
     const index = this.index
-    const byId = new Map<string, Message>()
+    const reuse = previous && byIdOf(previous)
     const place = (indexed: IndexedMessage, seq: number | undefined, status: Status): Message => {
-      const old = previous?.byId.get(indexed.record.id)
-      const message = old && old.status === status && old.seq === seq ? old : toMessage(indexed, seq, status)
-      byId.set(message.id, message)
-      return message
+      const old = reuse?.get(indexed.record.id)
+      return old && old.status === status && old.seq === seq ? old : toMessage(indexed, seq, status)
     }
     const sequenced: Message[] = []
-    index.order.forEach((id, position) => {
-      const indexed = index.messages.get(id)
-      // Skip a stamp whose message has not arrived yet, and a duplicate log entry.
-      if (!indexed || index.seqById.get(id) !== position + 1) return
-      sequenced.push(place(indexed, position + 1, this.sequencedStatus(indexed.record, position + 1)))
-    })
-    const pending = this.pending(place)
-    return this.snapshotOf(sequenced, pending, byId)
+    const statusOf = this.statusFunction()
+    const bySeq = index.bySeq
+    for (let position = 0; position < bySeq.length; position++) {
+      const indexed = bySeq[position]
+      if (indexed) sequenced.push(place(indexed, position + 1, statusOf(indexed.record, position + 1)))
+    }
+    return this.snapshotOf(sequenced, this.pending(place), undefined)
   }
 
   /** Additions and raises only: patch the previous snapshot, or undefined to start over. */
@@ -88,7 +94,9 @@ export class MessageList {
       const seq = index.seqById.get(index.addedIds[i]!)
       if (seq !== undefined && seq <= previous.orderLength) return undefined
     }
-    const { sequenced, byId } = previous
+    const { sequenced } = previous
+    const byId = previous.byId
+    const statusOf = this.statusFunction()
 
     // Receipt raises: only seqs in (old r, new d] of a user whose watermark moved can change.
     let low = Number.POSITIVE_INFINITY
@@ -103,34 +111,39 @@ export class MessageList {
       const message = sequenced[i]!
       const seq = message.seq!
       if (seq > high) break
-      const indexed = index.messages.get(message.id)!
-      const status = this.sequencedStatus(indexed.record, seq)
+      const indexed = index.bySeq[seq - 1]!
+      const status = statusOf(indexed.record, seq)
       if (status === message.status) continue
       const fresh = toMessage(indexed, seq, status)
       sequenced[i] = fresh
-      byId.set(fresh.id, fresh)
+      byId?.set(fresh.id, fresh)
     }
 
     // New stamps: the order log only grew (anything else bumped the structure version).
-    for (let position = previous.orderLength; position < index.order.length; position++) {
-      const id = index.order[position]!
-      const indexed = index.messages.get(id)
-      if (!indexed || index.seqById.get(id) !== position + 1) continue
-      const fresh = toMessage(indexed, position + 1, this.sequencedStatus(indexed.record, position + 1))
+    for (let position = previous.orderLength; position < index.bySeq.length; position++) {
+      const indexed = index.bySeq[position]
+      if (!indexed) continue
+      const fresh = toMessage(indexed, position + 1, statusOf(indexed.record, position + 1))
       sequenced.push(fresh)
-      byId.set(id, fresh)
+      byId?.set(fresh.id, fresh)
     }
 
+    // Unsequenced messages are few: reuse the previous ones that did not change.
+    const previousPending = new Map<string, Message>()
+    for (let i = sequenced.length; i < previous.messages.length; i++) {
+      const message = previous.messages[i]!
+      if (message.seq === undefined) previousPending.set(message.id, message)
+    }
     const pending = this.pending((indexed, seq, status) => {
-      const old = byId.get(indexed.record.id)
-      const message = old && old.status === status && old.seq === seq ? old : toMessage(indexed, seq, status)
-      byId.set(message.id, message)
+      const old = previousPending.get(indexed.record.id)
+      const message = old && old.status === status ? old : toMessage(indexed, seq, status)
+      byId?.set(message.id, message)
       return message
     })
     return this.snapshotOf(sequenced, pending, byId)
   }
 
-  private snapshotOf(sequenced: Message[], pending: Message[], byId: Map<string, Message>): Snapshot {
+  private snapshotOf(sequenced: Message[], pending: Message[], byId: Map<string, Message> | undefined): Snapshot {
     const index = this.index
     return {
       version: index.version,
@@ -157,14 +170,28 @@ export class MessageList {
       )
   }
 
-  /** The weakest of the recipients' statuses. */
-  private sequencedStatus(record: MessageRecord, seq: number): LatticeStatus {
-    let weakest: LatticeStatus = record.to.length === 0 ? 'sent' : 'read'
-    for (const user of record.to) {
-      weakest = minStatus(weakest, recipientStatus(seq, this.index.watermarkOf(user)))
-      if (weakest === 'sent') break
+  /**
+   * The weakest of the recipients' statuses, for this moment's watermarks. Messages of one author
+   * usually share their recipients, so the watermarks of the last recipient list are kept at hand.
+   */
+  private statusFunction(): (record: MessageRecord, seq: number) => LatticeStatus {
+    const index = this.index
+    let lastTo: readonly string[] = []
+    let lastWatermarks: Watermark[] = []
+    return (record, seq) => {
+      const to = record.to
+      if (to.length === 0) return 'sent'
+      if (!sameList(to, lastTo)) {
+        lastTo = to
+        lastWatermarks = to.map((user) => index.watermarkOf(user))
+      }
+      let weakest: LatticeStatus = 'read'
+      for (const watermark of lastWatermarks) {
+        weakest = minStatus(weakest, recipientStatus(seq, watermark))
+        if (weakest === 'sent') break
+      }
+      return weakest
     }
-    return weakest
   }
 }
 
@@ -179,6 +206,18 @@ function toMessage({ record, author }: IndexedMessage, seq: number | undefined, 
   }
   if (seq !== undefined) message.seq = seq
   return message
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+function byIdOf(snapshot: Snapshot): Map<string, Message> {
+  snapshot.byId ??= new Map(snapshot.messages.map((message) => [message.id, message]))
+  return snapshot.byId
 }
 
 /** Index of the first message with seq >= `seq` in a list sorted by seq. */
