@@ -24,6 +24,8 @@ import { connectWire, type WireClient } from './wire.js'
  */
 
 export interface StormOptions {
+  /** What the table is called: the 200-client storm, or one room coming back at once. */
+  title: string
   rooms: number
   perRoom: number
   messages: number
@@ -326,7 +328,7 @@ export async function runStorm(options: StormOptions): Promise<string> {
   ])
   return [
     table(
-      `Reconnect storm: ${options.rooms} rooms × ${options.perRoom} clients, ${options.messages} offline messages each (${(options.rooms * options.perRoom * options.messages).toLocaleString()} in all), all reconnect at once — ms per client after reconnect(), median of ${options.rounds} round(s)`,
+      `${options.title}: ${options.rooms} room${options.rooms === 1 ? '' : 's'} × ${options.perRoom} clients, ${options.messages} offline messages each (${(options.rooms * options.perRoom * options.messages).toLocaleString()} in all), all reconnect at once — ms per client after reconnect(), median of ${options.rounds} round(s)`,
       [
         'server',
         'all msgs p50',
@@ -344,11 +346,11 @@ export async function runStorm(options: StormOptions): Promise<string> {
       rows,
     ),
     table(
-      'Reconnect storm, every round (spread)',
+      `${options.title}, every round (spread)`,
       ['server', 'all msgs p99', 'all read p99', 'read after all msgs p50, p99'],
       perRound,
     ),
     '',
-    "A client is done with messages when it holds every message of its room (its own and the 3 others' offline messages); with statuses when every message's aggregate status over all its recipients is `delivered` (resp. `read`) as that client sees it. Ticks SDK: @ticks/client (y-websocket provider, persistence none, auto-delivered batched 30 ms, the bench calls `markRead()` 30 ms after a change as an app with the conversation on screen would). Lean client: the bench's Y.Doc-over-ws client reconnecting with its offline doc (no statuses). Ticks shows a sync reply only once the room holds nothing undurable (at most 250 ms in a busy room). CPU: % of one core from reconnection until the last client finished (2 cores shared by the server and the bench process holding all 200 clients). 'read after all msgs': per Ticks client, from holding every message to seeing every message `read`. Target: statuses within 500 ms of reconnection; aim 50 ms p99 per client.",
+    "A client is done with messages when it holds every message of its room (its own and the 3 others' offline messages); with statuses when every message's aggregate status over all its recipients is `delivered` (resp. `read`) as that client sees it. Ticks SDK: @ticks/client (y-websocket provider, persistence none, auto-delivered batched 30 ms, the bench calls `markRead()` 30 ms after a change as an app with the conversation on screen would). Lean client: the bench's Y.Doc-over-ws client reconnecting with its offline doc (no statuses). Ticks shows a sync reply only once the room holds nothing undurable (at most 250 ms in a busy room). CPU: % of one core from reconnection until the last client finished (2 cores shared by the server and the bench process holding all ${options.rooms * options.perRoom} clients). 'read after all msgs': per Ticks client, from holding every message to seeing every message `read`. Target: statuses within 500 ms of reconnection; aim 50 ms p99 per client.",
   ].join('\n')
 }

@@ -373,8 +373,20 @@ export class Room {
       return
     }
     // The doc may hold updates or a stamp the store lacks: answering now would reveal them early.
-    if (this.isDurable()) reply()
-    else this.afterCommit.push({ since: Date.now(), run: reply })
+    if (this.isDurable()) {
+      reply()
+      return
+    }
+    // Until the reply goes out, commits skip this connection: the reply, encoded from the doc at
+    // that moment, carries them anyway (in a reconnect storm they would otherwise arrive twice).
+    connection.repliesPending++
+    this.afterCommit.push({
+      since: Date.now(),
+      run: () => {
+        connection.repliesPending--
+        reply()
+      },
+    })
   }
 
   private applyClientUpdate(connection: RoomConnection, update: Uint8Array): void {
@@ -395,12 +407,20 @@ export class Room {
       return
     }
     if (verdict.newStructs === 0 && verdict.deletions === 0) return // a re-send after reconnect
+    // An update that applies whole is stored and relayed as it came, sparing Yjs re-encoding it.
+    // One naming deletions the room cannot check is stored as Yjs re-encodes it, without them.
+    const asItCame = verdict.unknownDeletions === 0
+    if (asItCame) this.doc.off('update', this.onDocUpdate)
     try {
       applyCheckedUpdate(this.doc, update, connection)
     } catch (error) {
       this.log.error({ room: this.id, err: error }, 'applying a checked update failed')
       this.refuse(connection, 4400, 'malformed', 'update could not be applied')
+      return
+    } finally {
+      if (asItCame) this.doc.on('update', this.onDocUpdate)
     }
+    if (asItCame) this.onDocUpdate(update, connection)
   }
 
   private refuse(connection: RoomConnection, closeCode: number, code: string, reason: string): void {
@@ -508,6 +528,7 @@ export class Room {
     const merged = (parts: Uint8Array[]) =>
       writeUpdate(parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts))
     for (const connection of this.connections) {
+      if (connection.repliesPending > 0) continue
       if (!writers.has(connection)) {
         if (batch.length + stamps.length === 0) continue
         everything ??= merged([...batch.map((entry) => entry.update), ...stamps])
@@ -570,6 +591,8 @@ class RoomConnection {
   readonly rate: RateLimiter
   readonly awarenessClients = new Set<number>()
   closed = false
+  /** Sync replies held back until the room is durable (see `answerSyncStep1`). */
+  repliesPending = 0
 
   constructor(
     readonly peer: Peer,
