@@ -183,7 +183,8 @@ export class ConversationIndex {
     const indexed: IndexedMessage = { record, author }
     const known = this.messages.size
     this.messages.set(id, indexed)
-    if (this.messages.size === known) this.structureVersion++ // rewritten in place
+    // Same size after the set: the id was there already, its entry rewritten in place.
+    if (this.messages.size === known) this.structureVersion++
     else this.addedIds.push(id)
     if (this.discarded.size > 0) this.discarded.delete(id)
     const seq = this.seqById.get(id)

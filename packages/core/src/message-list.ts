@@ -143,7 +143,11 @@ export class MessageList {
     return this.snapshotOf(sequenced, pending, byId)
   }
 
-  private snapshotOf(sequenced: Message[], pending: Message[], byId: Map<string, Message> | undefined): Snapshot {
+  private snapshotOf(
+    sequenced: Message[],
+    pending: Message[],
+    byId: Map<string, Message> | undefined,
+  ): Snapshot {
     const index = this.index
     return {
       version: index.version,
