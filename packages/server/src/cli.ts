@@ -10,6 +10,7 @@ const HELP = `ticks-server — the Ticks sync server
   --store <kind>      TICKS_STORE       sqlite | memory (default sqlite)
   --jwt-secret <s>    TICKS_JWT_SECRET  HS256 secret for bearer tokens
   --jwks-url <url>    TICKS_JWKS_URL    verify tokens against a JWKS
+  --redis <url>       TICKS_REDIS       cross-node fan-out (not available yet: one node only)
 With neither --jwt-secret nor --jwks-url the server runs in dev mode (POST /api/session).`
 
 const { values } = parseArgs({
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     store: { type: 'string' },
     'jwt-secret': { type: 'string' },
     'jwks-url': { type: 'string' },
+    redis: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -34,6 +36,13 @@ const pick = (flag: string | undefined, name: string): string | undefined => fla
 const port = Number(pick(values.port, 'TICKS_PORT') ?? 8080)
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`invalid port: ${values.port ?? env.TICKS_PORT}`)
+  process.exit(2)
+}
+
+// Accepted so a deployment script written against the documented flags fails with a reason,
+// not with "unknown option".
+if (pick(values.redis, 'TICKS_REDIS')) {
+  console.error('ticks-server: Redis fan-out is not implemented yet; run a single node without --redis')
   process.exit(2)
 }
 

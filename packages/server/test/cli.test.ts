@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
+const dataDir = mkdtempSync(join(tmpdir(), 'ticks-cli-'))
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
+
+/** Run the CLI from its sources until it exits by itself (every case here refuses to start). */
+function runCli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', join(packageDir, 'src/cli.ts'), '--data', dataDir, ...args],
+    { cwd: packageDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
+  )
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+  })
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    }),
+  )
+}
+
+describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
+  it('--help lists the flags and exits 0', async () => {
+    const { code, stdout } = await runCli(['--help'])
+    expect(code).toBe(0)
+    for (const flag of ['--port', '--host', '--data', '--store', '--jwt-secret', '--jwks-url', '--redis']) {
+      expect(stdout).toContain(flag)
+    }
+  })
+
+  it('--redis (or TICKS_REDIS): not available yet, exit 2 before listening', async () => {
+    const byFlag = await runCli(['--port', '0', '--redis', 'redis://127.0.0.1:6379'])
+    expect(byFlag.code).toBe(2)
+    expect(byFlag.stderr).toMatch(/Redis fan-out is not implemented yet/)
+    expect(byFlag.stdout).not.toMatch(/listening/)
+    const byEnv = await runCli(['--port', '0'], { TICKS_REDIS: 'redis://127.0.0.1:6379' })
+    expect(byEnv.code).toBe(2)
+  }, 30_000)
+
+  it('a postgres:// store is named as not implemented; a bad port is refused', async () => {
+    const postgres = await runCli([
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--store',
+      'postgres://x@127.0.0.1/ticks',
+    ])
+    expect(postgres.code).toBe(1)
+    expect(postgres.stderr).toMatch(/postgres store is not implemented yet/)
+    const port = await runCli(['--port', '99999'])
+    expect(port.code).toBe(2)
+    expect(port.stderr).toMatch(/invalid port: 99999/)
+  }, 30_000)
+})
