@@ -1,181 +1,159 @@
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import Database from 'better-sqlite3'
+import { createRequire } from 'node:module'
+import { pathToFileURL } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { type AppendRequest, SqliteLog } from './sqlite-log.js'
 import type { ConversationSummary, LogSize, Store } from './store.js'
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS documents (
-  id TEXT PRIMARY KEY,
-  snapshot BLOB,
-  -- The highest entry ever written: entries are never reused, even once compaction emptied the log.
-  entry_mark INTEGER NOT NULL DEFAULT 0,
-  summary TEXT,
-  updated_at INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS updates (
-  doc_id TEXT NOT NULL,
-  entry INTEGER NOT NULL,
-  data BLOB NOT NULL,
-  PRIMARY KEY (doc_id, entry)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS members (
-  user_id TEXT NOT NULL,
-  doc_id TEXT NOT NULL,
-  PRIMARY KEY (user_id, doc_id)
-) WITHOUT ROWID;
-`
+export type SqliteRequest = { id: number } & (
+  | { op: 'load'; docId: string }
+  | { op: 'append'; batch: AppendRequest[] }
+  | { op: 'compact'; docId: string; snapshot: Uint8Array; throughEntry: number }
+  | { op: 'list'; userId: string }
+  | { op: 'close' }
+)
+
+export type SqliteReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; message: string; code: string | undefined }
+
+type Operation<R> = R extends unknown ? Omit<R, 'id'> : never
 
 /**
- * The embedded default store: one SQLite file, WAL, `synchronous=FULL` so a committed transaction
- * survives power loss, not only a process crash. better-sqlite3 is synchronous: a commit blocks
- * the event loop for one fsync, which group commit amortises over every update in the window.
+ * The embedded default store: SQLite (WAL, `synchronous=FULL`) on a worker thread. better-sqlite3
+ * is synchronous, and on the server's own thread every commit held the event loop for its fsync
+ * (20–40 % of the loop under the fan-out bench); here the loop keeps serving sockets meanwhile.
+ *
+ * Group commit: appends arriving while a transaction is on disk wait and then share the next one,
+ * so the busier the server, the more updates each fsync carries. Every caller still resolves only
+ * after its own transaction committed.
  */
 export class SqliteStore implements Store {
-  private readonly db: Database.Database
-  private readonly statements
+  private readonly worker: Worker
+  private readonly calls = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (error: Error) => void }
+  >()
+  private nextId = 1
   private pendingAppends: PendingAppend[] = []
-  private readonly logSizes = new Map<string, { entries: number; bytes: number }>()
-  private readonly storedMembers = new Map<string, string>()
+  private appending = false
+  private flushScheduled = false
+  private failure: Error | undefined
+  private closed: Promise<void> | undefined
 
   constructor(readonly file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
-    this.db = new Database(file)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = FULL')
-    this.db.pragma('busy_timeout = 5000')
-    this.db.exec(SCHEMA)
-    this.statements = {
-      document: this.db.prepare<[string], { snapshot: Buffer | null }>(
-        'SELECT snapshot FROM documents WHERE id = ?',
-      ),
-      log: this.db.prepare<[string], { data: Buffer }>(
-        'SELECT data FROM updates WHERE doc_id = ? ORDER BY entry',
-      ),
-      ensureDocument: this.db.prepare('INSERT OR IGNORE INTO documents (id) VALUES (?)'),
-      entryMark: this.db.prepare<[string], { mark: number }>(
-        'SELECT entry_mark AS mark FROM documents WHERE id = ?',
-      ),
-      setEntryMark: this.db.prepare('UPDATE documents SET entry_mark = ? WHERE id = ?'),
-      insertUpdate: this.db.prepare('INSERT INTO updates (doc_id, entry, data) VALUES (?, ?, ?)'),
-      logSize: this.db.prepare<[string], { entries: number; bytes: number | null }>(
-        'SELECT COUNT(*) AS entries, SUM(LENGTH(data)) AS bytes FROM updates WHERE doc_id = ?',
-      ),
-      setSummary: this.db.prepare('UPDATE documents SET summary = ?, updated_at = ? WHERE id = ?'),
-      deleteMembers: this.db.prepare('DELETE FROM members WHERE doc_id = ?'),
-      insertMember: this.db.prepare('INSERT INTO members (user_id, doc_id) VALUES (?, ?)'),
-      setSnapshot: this.db.prepare('UPDATE documents SET snapshot = ? WHERE id = ?'),
-      deleteLog: this.db.prepare('DELETE FROM updates WHERE doc_id = ? AND entry <= ?'),
-      list: this.db.prepare<[string], { summary: string }>(
-        `SELECT d.summary FROM members m JOIN documents d ON d.id = m.doc_id
-         WHERE m.user_id = ? AND d.summary IS NOT NULL ORDER BY d.updated_at DESC, d.id`,
-      ),
-    }
-  }
-
-  async load(docId: string): Promise<Uint8Array[] | undefined> {
-    const read = this.db.transaction(() => {
-      const document = this.statements.document.get(docId)
-      if (!document) return undefined
-      const updates = this.statements.log.all(docId).map((row) => toBytes(row.data))
-      return document.snapshot ? [toBytes(document.snapshot), ...updates] : updates
+    // Opened once here, synchronously, so a bad path or a corrupt file fails at startup, and the
+    // schema exists before the worker starts.
+    new SqliteLog(file).close()
+    this.worker = startWorker(file)
+    this.worker.on('message', (reply: SqliteReply) => {
+      const call = this.calls.get(reply.id)
+      if (!call) return
+      this.calls.delete(reply.id)
+      if (reply.ok) call.resolve(reply.value)
+      else call.reject(Object.assign(new Error(reply.message), { code: reply.code }))
     })
-    return read()
+    this.worker.on('error', (error) => this.fail(error))
+    this.worker.on('exit', (code) => this.fail(new Error(`the SQLite worker exited (code ${code})`)))
   }
 
-  /**
-   * Appends arriving in the same turn of the event loop — the commits of every room whose window
-   * closed together, which is what happens under load — share one transaction and one fsync.
-   * Each caller still resolves only after that transaction committed.
-   */
+  load(docId: string): Promise<Uint8Array[] | undefined> {
+    return this.call({ op: 'load', docId }) as Promise<Uint8Array[] | undefined>
+  }
+
   append(docId: string, updates: readonly Uint8Array[], summary?: ConversationSummary): Promise<LogSize> {
     return new Promise((resolve, reject) => {
-      this.pendingAppends.push({ docId, updates, summary, resolve, reject })
-      if (this.pendingAppends.length === 1) setImmediate(() => this.flushAppends())
+      this.pendingAppends.push({ request: { docId, updates, summary }, resolve, reject })
+      this.scheduleFlush()
     })
-  }
-
-  private flushAppends(): void {
-    const batch = this.pendingAppends
-    this.pendingAppends = []
-    if (batch.length === 0) return
-    let sizes: LogSize[]
-    try {
-      sizes = this.db
-        .transaction(() =>
-          batch.map(({ docId, updates, summary }) => this.appendOne(docId, updates, summary)),
-        )
-        .immediate()
-    } catch (error) {
-      // Rolled back as a whole: what is cached for these documents may be ahead of the disk.
-      for (const { docId } of batch) {
-        this.logSizes.delete(docId)
-        this.storedMembers.delete(docId)
-      }
-      for (const { reject } of batch) reject(error)
-      return
-    }
-    for (const [i, { resolve }] of batch.entries()) resolve(sizes[i]!)
-  }
-
-  private appendOne(docId: string, updates: readonly Uint8Array[], summary?: ConversationSummary): LogSize {
-    this.statements.ensureDocument.run(docId)
-    let entry = this.statements.entryMark.get(docId)!.mark
-    // The log's size is counted once per document, then kept here: a COUNT/SUM over the log on
-    // every commit read every stored update again.
-    const size = this.logSizes.get(docId) ?? this.countLog(docId)
-    for (const update of updates) {
-      this.statements.insertUpdate.run(docId, ++entry, update)
-      size.entries++
-      size.bytes += update.byteLength
-    }
-    this.logSizes.set(docId, size)
-    this.statements.setEntryMark.run(entry, docId)
-    if (summary) {
-      this.statements.setSummary.run(JSON.stringify(summary), summary.updatedAt, docId)
-      // Membership rarely changes; rewriting its rows on every commit did.
-      const members = Object.keys(summary.members).sort().join('\n')
-      if (this.storedMembers.get(docId) !== members) {
-        this.statements.deleteMembers.run(docId)
-        for (const userId of Object.keys(summary.members)) this.statements.insertMember.run(userId, docId)
-        this.storedMembers.set(docId, members)
-      }
-    }
-    return { entries: size.entries, bytes: size.bytes, lastEntry: entry }
-  }
-
-  private countLog(docId: string): { entries: number; bytes: number } {
-    const size = this.statements.logSize.get(docId)!
-    return { entries: size.entries, bytes: size.bytes ?? 0 }
   }
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
-    const write = this.db.transaction(() => {
-      if (!this.statements.document.get(docId)) throw new Error(`no document ${docId}`)
-      this.statements.setSnapshot.run(snapshot, docId)
-      this.statements.deleteLog.run(docId, throughEntry)
+    await this.call({ op: 'compact', docId, snapshot, throughEntry })
+  }
+
+  listConversations(userId: string): Promise<ConversationSummary[]> {
+    return this.call({ op: 'list', userId }) as Promise<ConversationSummary[]>
+  }
+
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      while (this.appending || this.pendingAppends.length > 0) {
+        if (!this.appending) await this.flushAppends()
+        else await new Promise((resolve) => setImmediate(resolve))
+      }
+      if (!this.failure) await this.call({ op: 'close' }).catch(() => undefined)
+      this.failure ??= new Error('the store is closed')
+      await this.worker.terminate()
+    })()
+    return this.closed
+  }
+
+  /** Appends of the same event-loop turn, or that arrived during the last commit, go together. */
+  private scheduleFlush(): void {
+    if (this.appending || this.flushScheduled) return
+    this.flushScheduled = true
+    setImmediate(() => {
+      this.flushScheduled = false
+      void this.flushAppends()
     })
-    write.immediate()
-    this.logSizes.delete(docId)
   }
 
-  async listConversations(userId: string): Promise<ConversationSummary[]> {
-    return this.statements.list.all(userId).map((row) => JSON.parse(row.summary) as ConversationSummary)
+  private async flushAppends(): Promise<void> {
+    if (this.appending || this.pendingAppends.length === 0) return
+    const batch = this.pendingAppends
+    this.pendingAppends = []
+    this.appending = true
+    try {
+      const sizes = (await this.call({
+        op: 'append',
+        batch: batch.map((entry) => entry.request),
+      })) as LogSize[]
+      for (const [i, { resolve }] of batch.entries()) resolve(sizes[i]!)
+    } catch (error) {
+      for (const { reject } of batch) reject(error)
+    } finally {
+      this.appending = false
+      if (this.pendingAppends.length > 0) this.scheduleFlush()
+    }
   }
 
-  async close(): Promise<void> {
-    if (!this.db.open) return
-    this.flushAppends()
-    this.db.close()
+  private call(operation: Operation<SqliteRequest>): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure)
+    const id = this.nextId++
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject })
+      this.worker.postMessage({ ...operation, id })
+    })
+  }
+
+  /** The worker is gone: nothing in flight can be known to be on disk. */
+  private fail(error: Error): void {
+    this.failure ??= error
+    for (const call of this.calls.values()) call.reject(this.failure)
+    this.calls.clear()
   }
 }
 
 interface PendingAppend {
-  docId: string
-  updates: readonly Uint8Array[]
-  summary: ConversationSummary | undefined
+  request: AppendRequest
   resolve: (size: LogSize) => void
   reject: (error: unknown) => void
 }
 
-const toBytes = (buffer: Buffer): Uint8Array =>
-  new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength).slice()
+/**
+ * The built package runs `sqlite-worker.js` directly. Run from its TypeScript sources (the test
+ * suites, the bench), the worker loads `sqlite-worker.ts` through tsx, as its parent did.
+ */
+function startWorker(file: string): Worker {
+  const here = import.meta.url
+  if (!here.endsWith('.ts')) return new Worker(new URL('./sqlite-worker.js', here), { workerData: { file } })
+  // tsx's ESM entry (its CommonJS one fails to load its own ESM half from a worker).
+  const tsxApi = pathToFileURL(
+    createRequire(here)
+      .resolve('tsx/esm/api')
+      .replace(/\.cjs$/, '.mjs'),
+  ).href
+  const entry = new URL('./sqlite-worker.ts', here).href
+  const source = `import(${JSON.stringify(tsxApi)}).then((tsx) => tsx.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(here)}))`
+  return new Worker(source, { eval: true, workerData: { file } })
+}

@@ -1,0 +1,159 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import type { ConversationSummary, LogSize } from './store.js'
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS documents (
+  id TEXT PRIMARY KEY,
+  snapshot BLOB,
+  -- The highest entry ever written: entries are never reused, even once compaction emptied the log.
+  entry_mark INTEGER NOT NULL DEFAULT 0,
+  summary TEXT,
+  updated_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS updates (
+  doc_id TEXT NOT NULL,
+  entry INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (doc_id, entry)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS members (
+  user_id TEXT NOT NULL,
+  doc_id TEXT NOT NULL,
+  PRIMARY KEY (user_id, doc_id)
+) WITHOUT ROWID;
+`
+
+/**
+ * The SQLite side of the embedded store: synchronous (better-sqlite3), run on a worker thread by
+ * `SqliteStore` so a commit's fsync never blocks the server's event loop. One file, WAL,
+ * `synchronous=FULL` so a committed transaction survives power loss, not only a process crash.
+ */
+export class SqliteLog {
+  private readonly db: Database.Database
+  private readonly statements
+  private readonly logSizes = new Map<string, { entries: number; bytes: number }>()
+  private readonly storedMembers = new Map<string, string>()
+
+  constructor(readonly file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
+    this.db = new Database(file)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = FULL')
+    this.db.pragma('busy_timeout = 5000')
+    this.db.exec(SCHEMA)
+    this.statements = {
+      document: this.db.prepare<[string], { snapshot: Buffer | null }>(
+        'SELECT snapshot FROM documents WHERE id = ?',
+      ),
+      log: this.db.prepare<[string], { data: Buffer }>(
+        'SELECT data FROM updates WHERE doc_id = ? ORDER BY entry',
+      ),
+      ensureDocument: this.db.prepare('INSERT OR IGNORE INTO documents (id) VALUES (?)'),
+      entryMark: this.db.prepare<[string], { mark: number }>(
+        'SELECT entry_mark AS mark FROM documents WHERE id = ?',
+      ),
+      setEntryMark: this.db.prepare('UPDATE documents SET entry_mark = ? WHERE id = ?'),
+      insertUpdate: this.db.prepare('INSERT INTO updates (doc_id, entry, data) VALUES (?, ?, ?)'),
+      logSize: this.db.prepare<[string], { entries: number; bytes: number | null }>(
+        'SELECT COUNT(*) AS entries, SUM(LENGTH(data)) AS bytes FROM updates WHERE doc_id = ?',
+      ),
+      setSummary: this.db.prepare('UPDATE documents SET summary = ?, updated_at = ? WHERE id = ?'),
+      deleteMembers: this.db.prepare('DELETE FROM members WHERE doc_id = ?'),
+      insertMember: this.db.prepare('INSERT INTO members (user_id, doc_id) VALUES (?, ?)'),
+      setSnapshot: this.db.prepare('UPDATE documents SET snapshot = ? WHERE id = ?'),
+      deleteLog: this.db.prepare('DELETE FROM updates WHERE doc_id = ? AND entry <= ?'),
+      list: this.db.prepare<[string], { summary: string }>(
+        `SELECT d.summary FROM members m JOIN documents d ON d.id = m.doc_id
+         WHERE m.user_id = ? AND d.summary IS NOT NULL ORDER BY d.updated_at DESC, d.id`,
+      ),
+    }
+  }
+
+  load(docId: string): Uint8Array[] | undefined {
+    const read = this.db.transaction(() => {
+      const document = this.statements.document.get(docId)
+      if (!document) return undefined
+      const updates = this.statements.log.all(docId).map((row) => toBytes(row.data))
+      return document.snapshot ? [toBytes(document.snapshot), ...updates] : updates
+    })
+    return read()
+  }
+
+  /** Append for several documents in one transaction and one fsync: all or none. */
+  appendBatch(batch: readonly AppendRequest[]): LogSize[] {
+    try {
+      return this.db
+        .transaction(() =>
+          batch.map(({ docId, updates, summary }) => this.appendOne(docId, updates, summary)),
+        )
+        .immediate()
+    } catch (error) {
+      // Rolled back as a whole: what is cached for these documents may be ahead of the disk.
+      for (const { docId } of batch) {
+        this.logSizes.delete(docId)
+        this.storedMembers.delete(docId)
+      }
+      throw error
+    }
+  }
+
+  private appendOne(docId: string, updates: readonly Uint8Array[], summary?: ConversationSummary): LogSize {
+    this.statements.ensureDocument.run(docId)
+    let entry = this.statements.entryMark.get(docId)!.mark
+    // The log's size is counted once per document, then kept here: a COUNT/SUM over the log on
+    // every commit read every stored update again.
+    const size = this.logSizes.get(docId) ?? this.countLog(docId)
+    for (const update of updates) {
+      this.statements.insertUpdate.run(docId, ++entry, update)
+      size.entries++
+      size.bytes += update.byteLength
+    }
+    this.logSizes.set(docId, size)
+    this.statements.setEntryMark.run(entry, docId)
+    if (summary) {
+      this.statements.setSummary.run(JSON.stringify(summary), summary.updatedAt, docId)
+      // Membership rarely changes; rewriting its rows on every commit did.
+      const members = Object.keys(summary.members).sort().join('\n')
+      if (this.storedMembers.get(docId) !== members) {
+        this.statements.deleteMembers.run(docId)
+        for (const userId of Object.keys(summary.members)) this.statements.insertMember.run(userId, docId)
+        this.storedMembers.set(docId, members)
+      }
+    }
+    return { entries: size.entries, bytes: size.bytes, lastEntry: entry }
+  }
+
+  private countLog(docId: string): { entries: number; bytes: number } {
+    const size = this.statements.logSize.get(docId)!
+    return { entries: size.entries, bytes: size.bytes ?? 0 }
+  }
+
+  compact(docId: string, snapshot: Uint8Array, throughEntry: number): void {
+    const write = this.db.transaction(() => {
+      if (!this.statements.document.get(docId)) throw new Error(`no document ${docId}`)
+      this.statements.setSnapshot.run(snapshot, docId)
+      this.statements.deleteLog.run(docId, throughEntry)
+    })
+    write.immediate()
+    this.logSizes.delete(docId)
+  }
+
+  listConversations(userId: string): ConversationSummary[] {
+    return this.statements.list.all(userId).map((row) => JSON.parse(row.summary) as ConversationSummary)
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close()
+  }
+}
+
+export interface AppendRequest {
+  docId: string
+  updates: readonly Uint8Array[]
+  summary: ConversationSummary | undefined
+}
+
+const toBytes = (buffer: Buffer): Uint8Array =>
+  new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength).slice()

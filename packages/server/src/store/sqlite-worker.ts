@@ -1,0 +1,40 @@
+import { parentPort, workerData } from 'node:worker_threads'
+import { SqliteLog } from './sqlite-log.js'
+import type { SqliteReply, SqliteRequest } from './sqlite-store.js'
+
+/** The worker thread behind `SqliteStore`: runs each request on the database, in arrival order. */
+
+const port = parentPort!
+const log = new SqliteLog((workerData as { file: string }).file)
+
+function run(request: SqliteRequest): unknown {
+  switch (request.op) {
+    case 'load':
+      return log.load(request.docId)
+    case 'append':
+      return log.appendBatch(request.batch)
+    case 'compact':
+      return log.compact(request.docId, request.snapshot, request.throughEntry)
+    case 'list':
+      return log.listConversations(request.userId)
+    case 'close':
+      return log.close()
+  }
+}
+
+port.on('message', (request: SqliteRequest) => {
+  let reply: SqliteReply
+  let transfer: ArrayBuffer[] = []
+  try {
+    const value = run(request)
+    reply = { id: request.id, ok: true, value }
+    // Loaded updates are fresh copies: hand their memory over instead of cloning it again.
+    if (request.op === 'load' && value)
+      transfer = (value as Uint8Array[]).map((bytes) => bytes.buffer as ArrayBuffer)
+  } catch (error) {
+    const { message, code } = error as { message?: string; code?: string }
+    reply = { id: request.id, ok: false, message: message ?? String(error), code }
+  }
+  port.postMessage(reply, transfer)
+  if (request.op === 'close') port.close()
+})
