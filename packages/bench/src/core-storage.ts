@@ -109,6 +109,15 @@ export function runCoreStorage(messageCount = 100_000) {
     samples.push(performance.now() - t0)
     return value
   }
+  // For scale: what opening such a conversation costs before Ticks does anything, i.e. Yjs
+  // loading the stored document (as y-indexeddb or a first sync does).
+  const stored = Y.encodeStateAsUpdate(watermarks)
+  const docLoad: number[] = []
+  for (let run = 0; run < 3; run++) {
+    const loaded = new Y.Doc({ guid: watermarks.guid })
+    time(docLoad, () => Y.applyUpdate(loaded, stored))
+    loaded.destroy()
+  }
   for (let run = 0; run < 5; run++) {
     let conversation: Conversation | undefined
     const listed = time(cold, () => {
@@ -154,6 +163,11 @@ export function runCoreStorage(messageCount = 100_000) {
           ['after one new message (own send)', median(afterSend), '< 100'],
           ['after its stamp arrives (order log + 1)', median(afterStamp), '< 100'],
           ["after another member's receipt raise", median(afterReceipt), '< 100'],
+          [
+            `for scale, not Ticks: Yjs loading the document (Y.applyUpdate, ${(stored.byteLength / 1024 / 1024).toFixed(1)} MiB, median of ${docLoad.length})`,
+            median(docLoad),
+            '',
+          ],
         ],
       ),
     ].join('\n'),

@@ -115,6 +115,9 @@ const LOAD_ORIGIN = Symbol('ticks-load')
 /** Origin of writes the server makes on a user's behalf (REST sends). */
 const LOCAL_ORIGIN = Symbol('ticks-local')
 
+/** A writer's own updates up to this size come back in the shared frame (see `broadcastCommitted`). */
+const ECHO_LIMIT_BYTES = 4096
+
 /** Longest a sync reply waits for a quiet moment in a busy room (see `releaseReplies`). */
 const MAX_REPLY_DELAY_MS = 250
 const silentLog: RoomLogger = { info() {}, warn() {}, error() {} }
@@ -513,32 +516,37 @@ export class Room {
   }
 
   /**
-   * After a commit: peers that wrote nothing in the window get one frame, the window's updates
-   * merged with their stamps (a message and its `sent` arrive together: one frame per commit instead
-   * of one per update plus one per stamp). A writer gets the others' updates as they came and the
-   * stamps merged: merging "everything but mine" once per writer would cost O(writers × window).
+   * After a commit, one frame per peer: the window's updates merged with their stamps, so a
+   * message and its `sent` arrive together and a busy room costs each client one decode per
+   * commit, not one per update plus one per stamp. A writer gets its own small updates echoed in
+   * that frame (applying known structs is a no-op, and cheaper for both sides than a frame merged
+   * for it alone); a writer that sent more than `ECHO_LIMIT_BYTES` in the window — a reconnecting
+   * client's outbox — gets a frame without them.
    */
   private broadcastCommitted(
     batch: readonly { update: Uint8Array; origin: RoomConnection | null }[],
     stamps: readonly Uint8Array[],
   ): void {
-    const writers = new Set(batch.map((entry) => entry.origin))
+    if (batch.length + stamps.length === 0) return
+    const written = new Map<RoomConnection | null, number>()
+    for (const { update, origin } of batch)
+      written.set(origin, (written.get(origin) ?? 0) + update.byteLength)
+    const frameOf = (exclude: RoomConnection | null): Uint8Array | undefined => {
+      const parts = batch.filter((entry) => entry.origin !== exclude || exclude === null).map((e) => e.update)
+      parts.push(...stamps)
+      if (parts.length === 0) return undefined
+      return writeUpdate(parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts))
+    }
     let everything: Uint8Array | undefined
-    let stampsOnly: Uint8Array | undefined
-    const merged = (parts: Uint8Array[]) =>
-      writeUpdate(parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts))
     for (const connection of this.connections) {
       if (connection.repliesPending > 0) continue
-      if (!writers.has(connection)) {
-        if (batch.length + stamps.length === 0) continue
-        everything ??= merged([...batch.map((entry) => entry.update), ...stamps])
-        connection.send(everything)
-        continue
+      if ((written.get(connection) ?? 0) <= ECHO_LIMIT_BYTES) {
+        everything ??= frameOf(null)
+        if (everything) connection.send(everything)
+      } else {
+        const frame = frameOf(connection)
+        if (frame) connection.send(frame)
       }
-      for (const { update, origin } of batch) if (origin !== connection) connection.send(writeUpdate(update))
-      if (stamps.length === 0) continue
-      stampsOnly ??= merged([...stamps])
-      connection.send(stampsOnly)
     }
   }
 
