@@ -115,8 +115,8 @@ const LOAD_ORIGIN = Symbol('ticks-load')
 /** Origin of writes the server makes on a user's behalf (REST sends). */
 const LOCAL_ORIGIN = Symbol('ticks-local')
 
-/** A writer's own updates up to this size come back in the shared frame (see `broadcastCommitted`). */
-const ECHO_LIMIT_BYTES = 4096
+/** Updates up to this size are merged into a commit's shared frame (see `broadcastCommitted`). */
+const MERGE_LIMIT_BYTES = 2048
 
 /** Longest a sync reply waits for a quiet moment in a busy room (see `releaseReplies`). */
 const MAX_REPLY_DELAY_MS = 250
@@ -516,37 +516,28 @@ export class Room {
   }
 
   /**
-   * After a commit, one frame per peer: the window's updates merged with their stamps, so a
-   * message and its `sent` arrive together and a busy room costs each client one decode per
-   * commit, not one per update plus one per stamp. A writer gets its own small updates echoed in
-   * that frame (applying known structs is a no-op, and cheaper for both sides than a frame merged
-   * for it alone); a writer that sent more than `ECHO_LIMIT_BYTES` in the window — a reconnecting
-   * client's outbox — gets a frame without them.
+   * After a commit: the window's small updates and its stamps merged into one frame shared by
+   * every peer, so a message and its `sent` arrive together and a busy room costs each client one
+   * decode per commit instead of one per update plus one per stamp. A writer's own small updates
+   * come back in it (applying known structs is a no-op, and cheaper for both sides than a frame
+   * merged for it alone). Large updates (a reconnecting client's outbox) go as they came, before
+   * the shared frame, to everyone but their writer: merging re-encodes every byte, which only pays
+   * off when frames are many and small.
    */
   private broadcastCommitted(
     batch: readonly { update: Uint8Array; origin: RoomConnection | null }[],
     stamps: readonly Uint8Array[],
   ): void {
-    if (batch.length + stamps.length === 0) return
-    const written = new Map<RoomConnection | null, number>()
-    for (const { update, origin } of batch)
-      written.set(origin, (written.get(origin) ?? 0) + update.byteLength)
-    const frameOf = (exclude: RoomConnection | null): Uint8Array | undefined => {
-      const parts = batch.filter((entry) => entry.origin !== exclude || exclude === null).map((e) => e.update)
-      parts.push(...stamps)
-      if (parts.length === 0) return undefined
-      return writeUpdate(parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts))
-    }
-    let everything: Uint8Array | undefined
+    const large = batch.filter((entry) => entry.update.byteLength > MERGE_LIMIT_BYTES)
+    const small = batch.filter((entry) => entry.update.byteLength <= MERGE_LIMIT_BYTES).map((e) => e.update)
+    small.push(...stamps)
+    const shared =
+      small.length === 0 ? undefined : writeUpdate(small.length === 1 ? small[0]! : Y.mergeUpdates(small))
+    const largeFrames = large.map(({ update, origin }) => ({ frame: writeUpdate(update), origin }))
     for (const connection of this.connections) {
       if (connection.repliesPending > 0) continue
-      if ((written.get(connection) ?? 0) <= ECHO_LIMIT_BYTES) {
-        everything ??= frameOf(null)
-        if (everything) connection.send(everything)
-      } else {
-        const frame = frameOf(connection)
-        if (frame) connection.send(frame)
-      }
+      for (const { frame, origin } of largeFrames) if (origin !== connection) connection.send(frame)
+      if (shared) connection.send(shared)
     }
   }
 
