@@ -414,7 +414,7 @@ export async function runFanout(options: FanoutOptions): Promise<string> {
       perRound,
     ),
     '',
-    "Latency: writer send → the message is integrated in another socket's Y.Doc (one sample per receiver). Ticks broadcasts a client update only after the group commit that stores it is durable (by design, a few ms), so its delivery latency includes the commit window (2 ms) and the commit; the baselines relay at once and persist nothing. `sent`: the message id appears in the order log on the writer, i.e. written and stamped in SQLite (WAL, synchronous=FULL, group commit per room) and the stamp broadcast. CPU: % of one core (the machine's 2 cores are shared by the server process and the bench process holding every client). lost/closed: deliveries missing 5 s after a phase, sockets closed by the server (all rounds). Goals: max deliveries/s ≥ 1.0× baseline; steady p99 < 20 ms.",
+    "Latency: writer send → the message is integrated in another socket's Y.Doc (one sample per receiver). Ticks broadcasts a client update only after the group commit that stores it is durable (by design, a few ms), so its delivery latency includes one store commit (an fsync on a worker thread); the baselines relay at once and persist nothing. `sent`: the message id appears in the order log on the writer, i.e. written and stamped in SQLite (WAL, synchronous=FULL, group commit per room) and the stamp broadcast. CPU: % of one core (the machine's 2 cores are shared by the server process and the bench process holding every client). lost/closed: deliveries missing 5 s after a phase, sockets closed by the server (all rounds). Goals: max deliveries/s ≥ 1.0× baseline; steady p99 < 20 ms.",
     commitLine(
       'Ticks steady',
       ticksResults.map((r) => r.steady),

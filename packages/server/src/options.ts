@@ -14,7 +14,7 @@ export interface ServerOptions {
   jwksUrl?: string
   logger?: FastifyServerOptions['logger']
   limits?: Partial<ServerLimits>
-  /** Group-commit window of every room. */
+  /** Extra wait before each room commit, so more updates share it (default 0: the next turn). */
   commitWindowMs?: number
   maxRooms?: number
   idleUnloadMs?: number

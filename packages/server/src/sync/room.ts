@@ -87,7 +87,7 @@ export interface RoomEvents {
 export interface RoomOptions {
   id: string
   store: Store
-  /** Group-commit window: updates arriving within it share one store transaction. */
+  /** Extra wait before a commit, so more updates share it (default 0: the next turn). */
   commitWindowMs?: number
   limits?: Partial<RoomLimits>
   compaction?: CompactionPolicy
@@ -195,7 +195,9 @@ export class Room {
     this.store = options.store
     this.limits = { ...DEFAULT_ROOM_LIMITS, ...options.limits }
     this.compaction = options.compaction ?? DEFAULT_COMPACTION
-    this.commitWindowMs = options.commitWindowMs ?? 2
+    // 0: commit on the next turn. Group commit still happens: updates that arrive while a commit is
+    // on disk wait for it and share the next one (and the store merges rooms' commits likewise).
+    this.commitWindowMs = options.commitWindowMs ?? 0
     this.slowCommitMs = options.slowCommitMs ?? 100
     this.log = options.log ?? silentLog
     this.events = options.events ?? {}
