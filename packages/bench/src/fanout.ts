@@ -381,7 +381,7 @@ export async function runFanout(options: FanoutOptions): Promise<string> {
     )
     if (c.count === 0) return ''
     const elapsed = phases.reduce((sum, phase) => sum + phase.seconds, 0)
-    return `- ${name}: ${(c.count / elapsed).toFixed(0)} room commits/s, ${((c.seconds / c.count) * 1000).toFixed(2)} ms on average from a room's commit to durable, ${(c.updates / c.count).toFixed(1)} updates per room commit (rooms committing in the same turn of the event loop share one SQLite transaction, so these times overlap).`
+    return `- ${name}: ${(c.count / elapsed).toFixed(0)} room commits/s, ${((c.seconds / c.count) * 1000).toFixed(2)} ms on average from a room's commit to durable, ${(c.updates / c.count).toFixed(1)} updates per room commit (commits overlap: those queued behind one on disk share the next transaction).`
   }
   const ticksResults = byKind.get('ticks') ?? []
   const sockets = options.rooms * options.perRoom
