@@ -8,9 +8,12 @@ class ControlledStore extends MemoryStore {
   appends: Uint8Array[][] = []
   gate: Promise<void> | null = null
   failNext = false
+  /** A slow disk: every append takes this long. */
+  delayMs = 0
 
   override async append(docId: string, updates: readonly Uint8Array[], summary?: ConversationSummary) {
     await this.gate
+    if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs))
     if (this.failNext) {
       this.failNext = false
       throw new Error('disk full')
@@ -75,6 +78,50 @@ describe('durability of the sequencer', () => {
     for (const peer of [alice, bob, late]) expect(peer.doc.getArray('server').length).toBe(0)
     open()
     await until(() => [alice, bob, late].every((p) => p.conversation.message(message.id)?.seq === 1), 3000)
+    await room.close()
+  })
+
+  it('answers a newcomer in a room that never goes quiet within a bound, showing only stored state', async () => {
+    const store = new ControlledStore()
+    const id = await createConversation(store, { title: 'T', members })
+    const room = await createRoom({ id, store })
+    const alice = connectMemoryPeer(room, 'alice')
+    await until(() => alice.conversation.title() === 'T')
+    store.delayMs = 30 // every commit takes 30 ms, and alice writes every 5 ms: never a quiet moment
+    let sending = true
+    const writing = (async () => {
+      for (let n = 0; sending; n++) {
+        alice.conversation.send(`busy ${n}`)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    })()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const storedMessages = () => {
+      const replay = new Y.Doc()
+      for (const batch of store.appends) for (const update of batch) Y.applyUpdate(replay, update)
+      return new Set(replay.getMap('u:alice').keys())
+    }
+    const doc = new Y.Doc({ guid: id })
+    let shown: string[] | undefined
+    let storedThen = new Set<string>()
+    doc.on('update', (_update: Uint8Array, origin: unknown) => {
+      if (origin !== 'room' || shown) return
+      shown = [...doc.getMap('u:alice').keys()]
+      storedThen = storedMessages()
+    })
+    const started = Date.now()
+    connectMemoryPeer(room, 'bob', doc)
+    await until(() => shown !== undefined, 3000, 'the sync reply')
+    const waited = Date.now() - started
+    sending = false
+    await writing
+    expect(shown!.length).toBeGreaterThan(0)
+    // Nothing the store did not hold yet: a crash at that moment would have lost it.
+    expect(shown!.filter((key) => !storedThen.has(key))).toEqual([])
+    // The reply waited for the busy room a bounded time (250 ms, then one commit), not forever.
+    expect(waited).toBeLessThan(1000)
+    // And alice's writes held meanwhile were applied after all.
+    await until(() => alice.conversation.messages().every((m) => m.status !== 'pending'), 3000, 'all stamped')
     await room.close()
   })
 

@@ -185,6 +185,8 @@ export class Room {
   private commitInFlight = false
   /** Replies that would reveal what the store lacks, sent once the doc holds nothing undurable. */
   private afterCommit: { since: number; run: () => void }[] = []
+  /** Frames taken while the room drains to a durable moment for a starving reply (else null). */
+  private heldFrames: { connection: RoomConnection; frame: Uint8Array }[] | null = null
   private commitTimer: ReturnType<typeof setTimeout> | null = null
   private commitChain: Promise<void> = Promise.resolve()
   private state: 'open' | 'closing' | 'closed' | 'poisoned' = 'open'
@@ -330,6 +332,14 @@ export class Room {
       this.refuse(connection, 4429, 'rate-limited', 'rate limit exceeded')
       return
     }
+    if (this.heldFrames) {
+      this.heldFrames.push({ connection, frame })
+      return
+    }
+    this.handle(connection, frame)
+  }
+
+  private handle(connection: RoomConnection, frame: Uint8Array): void {
     let message: ReturnType<typeof readMessage>
     try {
       message = readMessage(frame)
@@ -549,19 +559,36 @@ export class Room {
   }
 
   /**
-   * Send the replies held back for durability. In a room that never goes quiet (updates keep
-   * arriving during each commit) a reply waits at most `maxReplyDelayMs`, then goes out showing the
-   * few updates of the current window: a joiner must not starve behind a busy room.
+   * Send the replies held back for durability, once the room shows nothing the store lacks. A room
+   * that never goes quiet (updates keep arriving during each commit) would starve a joiner, so once
+   * a reply has waited `MAX_REPLY_DELAY_MS` the room stops taking frames: the commit under way
+   * stores what it holds, the replies go out showing only stored state, and the held frames are
+   * handled in the order they came. Their senders wait a commit longer; nobody is shown an update a
+   * crash could still take away.
    */
   private releaseReplies(): void {
-    if (this.afterCommit.length === 0) return
+    if (this.afterCommit.length === 0) {
+      this.resumeFrames()
+      return
+    }
+    if (this.isDurable()) {
+      const waiting = this.afterCommit
+      this.afterCommit = []
+      for (const reply of waiting) reply.run()
+      this.resumeFrames()
+      return
+    }
     const now = Date.now()
-    const quiet = this.isDurable()
-    const waiting = this.afterCommit
-    this.afterCommit = []
-    for (const reply of waiting) {
-      if (quiet || now - reply.since >= MAX_REPLY_DELAY_MS) reply.run()
-      else this.afterCommit.push(reply)
+    if (this.afterCommit.some((reply) => now - reply.since >= MAX_REPLY_DELAY_MS)) this.heldFrames ??= []
+  }
+
+  private resumeFrames(): void {
+    const held = this.heldFrames
+    if (!held) return
+    this.heldFrames = null
+    for (const { connection, frame } of held) {
+      if (this.state !== 'open') return
+      if (!connection.closed) this.handle(connection, frame)
     }
   }
 
