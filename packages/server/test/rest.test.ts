@@ -14,6 +14,7 @@ describe('REST', () => {
       headers,
       ...(body !== undefined && { body: JSON.stringify(body) }),
     })
+    // biome-ignore lint/suspicious/noExplicitAny: bodies of every route, checked by the assertions below
     return { status: response.status, body: (await response.json()) as Record<string, any> }
   }
 
