@@ -35,7 +35,8 @@ export class SqliteStore implements Store {
   >()
   private nextId = 1
   private pendingAppends: PendingAppend[] = []
-  private appending = false
+  /** The append transaction on disk now, if any: the next batch waits for it. */
+  private inFlight: Promise<void> | undefined
   private flushScheduled = false
   private failure: Error | undefined
   private closed: Promise<void> | undefined
@@ -77,10 +78,7 @@ export class SqliteStore implements Store {
 
   close(): Promise<void> {
     this.closed ??= (async () => {
-      while (this.appending || this.pendingAppends.length > 0) {
-        if (!this.appending) await this.flushAppends()
-        else await new Promise((resolve) => setImmediate(resolve))
-      }
+      while (this.inFlight || this.pendingAppends.length > 0) await (this.inFlight ?? this.flushAppends())
       if (!this.failure) await this.call({ op: 'close' }).catch(() => undefined)
       this.failure ??= new Error('the store is closed')
       await this.worker.terminate()
@@ -90,7 +88,7 @@ export class SqliteStore implements Store {
 
   /** Appends of the same event-loop turn, or that arrived during the last commit, go together. */
   private scheduleFlush(): void {
-    if (this.appending || this.flushScheduled) return
+    if (this.inFlight || this.flushScheduled) return
     this.flushScheduled = true
     setImmediate(() => {
       this.flushScheduled = false
@@ -98,11 +96,18 @@ export class SqliteStore implements Store {
     })
   }
 
-  private async flushAppends(): Promise<void> {
-    if (this.appending || this.pendingAppends.length === 0) return
+  private flushAppends(): Promise<void> {
+    if (this.inFlight || this.pendingAppends.length === 0) return this.inFlight ?? Promise.resolve()
     const batch = this.pendingAppends
     this.pendingAppends = []
-    this.appending = true
+    this.inFlight = this.commit(batch).finally(() => {
+      this.inFlight = undefined
+      if (this.pendingAppends.length > 0) this.scheduleFlush()
+    })
+    return this.inFlight
+  }
+
+  private async commit(batch: readonly PendingAppend[]): Promise<void> {
     try {
       const sizes = (await this.call({
         op: 'append',
@@ -111,9 +116,6 @@ export class SqliteStore implements Store {
       for (const [i, { resolve }] of batch.entries()) resolve(sizes[i]!)
     } catch (error) {
       for (const { reject } of batch) reject(error)
-    } finally {
-      this.appending = false
-      if (this.pendingAppends.length > 0) this.scheduleFlush()
     }
   }
 
