@@ -6,6 +6,7 @@ import {
   stockClient,
   type TestServer,
   tokenFor,
+  until,
 } from './helpers/server.js'
 
 /** What only a socket has: back-pressure (slow consumers) and the heartbeat. */
@@ -35,19 +36,6 @@ async function metric(server: TestServer, line: string): Promise<number> {
   return found ? Number(found.slice(line.length + 1)) : 0
 }
 
-/** Poll a (possibly async) condition every 10 ms. */
-async function until(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
-
 const SLOW_CLOSES = 'ticks_refused_total{close_code="1013",code="slow-consumer"}'
 const TEXT = 'x'.repeat(15_000) // just under the 16 KiB text bound
 
@@ -68,12 +56,18 @@ describe('socket limits', () => {
     await server?.close()
   })
 
-  it('drops a socket that stops reading within about a second (1013), and the room goes on', async () => {
+  /** A server allowing 256 KiB of backlog per socket, and alice synced in a conversation with bob. */
+  const aliceOnASmallAllowance = async () => {
     server = await startTestServer({ limits: { maxBufferedBytes: 256 * 1024 } })
     const id = await server.conversation('alice', { bob: 'member' })
     const alice = await stockClient(server, id, 'alice')
     clients.push(alice)
     await until(() => alice.provider.synced, 5000, 'alice synced')
+    return { id, alice }
+  }
+
+  it('drops a socket that stops reading within about a second (1013), and the room goes on', async () => {
+    const { id, alice } = await aliceOnASmallAllowance()
     const bob = await rawSocket(server, id, 'bob')
     sockets.push(bob.socket)
     bob.socket.pause() // bob's kernel buffers fill, then the server's, then ws's queue
@@ -111,11 +105,7 @@ describe('socket limits', () => {
   }, 30_000)
 
   it('does not take a big first sync for a slow consumer', async () => {
-    server = await startTestServer({ limits: { maxBufferedBytes: 256 * 1024 } })
-    const id = await server.conversation('alice', { bob: 'member' })
-    const alice = await stockClient(server, id, 'alice')
-    clients.push(alice)
-    await until(() => alice.provider.synced, 5000, 'alice synced')
+    const { id, alice } = await aliceOnASmallAllowance()
     for (let i = 0; i < 50; i++) sendBatch(alice) // ~7.5 MB of history, far above the allowance
     await until(
       () => alice.conversation.messages().every((m) => m.status === 'sent'),
@@ -141,11 +131,7 @@ describe('socket limits', () => {
   }, 30_000)
 
   it('exempts one sync reply at a time: asking for the whole document again without reading is a backlog', async () => {
-    server = await startTestServer({ limits: { maxBufferedBytes: 256 * 1024 } })
-    const id = await server.conversation('alice', { bob: 'member' })
-    const alice = await stockClient(server, id, 'alice')
-    clients.push(alice)
-    await until(() => alice.provider.synced, 5000, 'alice synced')
+    const { id, alice } = await aliceOnASmallAllowance()
     for (let i = 0; i < 50; i++) sendBatch(alice) // ~7.5 MB
     const bob = await rawSocket(server, id, 'bob')
     sockets.push(bob.socket)

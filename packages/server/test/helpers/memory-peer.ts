@@ -4,6 +4,7 @@ import * as encoding from 'lib0/encoding'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import type { Connection, Room } from '../../src/index.js'
+import { pollUntil } from './until.js'
 
 /** A replica linked to a room in memory, speaking the y-websocket sync protocol like a real client. */
 export interface MemoryPeer {
@@ -58,14 +59,8 @@ export function connectMemoryPeer(
   return peer
 }
 
-export const until = async (
-  condition: () => boolean,
+export const until = (
+  condition: () => boolean | Promise<boolean>,
   timeoutMs = 3000,
   what = 'a condition',
-): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+): Promise<void> => pollUntil(condition, timeoutMs, what, 5)

@@ -4,6 +4,7 @@ import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { type ServerOptions, startServer } from '../../src/index.js'
+import { pollUntil } from './until.js'
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough'
 
@@ -87,14 +88,8 @@ export async function stockClient(
   }
 }
 
-export const until = async (
-  condition: () => boolean,
+export const until = (
+  condition: () => boolean | Promise<boolean>,
   timeoutMs = 5000,
   what = 'a condition',
-): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
+): Promise<void> => pollUntil(condition, timeoutMs, what, 10)
