@@ -1,21 +1,20 @@
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { SERVER_CLI_FROM_SOURCES, SERVER_DIR } from './helpers/cli-command.js'
 
-const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dataDir = mkdtempSync(join(tmpdir(), 'ticks-cli-'))
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
 /** Run the CLI from its sources until it exits by itself (every case here refuses to start). */
 function runCli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', join(packageDir, 'src/cli.ts'), '--data', dataDir, ...args],
-    { cwd: packageDir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
-  )
+  const child = spawn(process.execPath, [...SERVER_CLI_FROM_SOURCES, '--data', dataDir, ...args], {
+    cwd: SERVER_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => {

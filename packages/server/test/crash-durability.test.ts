@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,43 +8,14 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
+import { builtCliIsCurrent, SERVER_CLI, SERVER_CLI_FROM_SOURCES } from './helpers/cli-command.js'
 import { JWT_SECRET, tokenFor, until } from './helpers/server.js'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
-const coreDir = join(packageDir, '../core')
 const ROUNDS = 10
 
-/** Newest mtime under a directory (ms). */
-function newest(dir: string): number {
-  let latest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs)
-  }
-  return latest
-}
-
-/**
- * Run the built CLI when dist is up to date (starts in ~1 s; `npm test` builds first), else the
- * sources through tsx (slower, always current).
- */
-function serverCommand(): string[] {
-  try {
-    statSync(join(packageDir, 'dist/cli.js'))
-    statSync(join(coreDir, 'dist/index.js'))
-    // tsc -b leaves unchanged outputs alone, so its build info tells when it last checked them.
-    const built = Math.min(
-      statSync(join(packageDir, 'tsconfig.tsbuildinfo')).mtimeMs,
-      statSync(join(coreDir, 'tsconfig.tsbuildinfo')).mtimeMs,
-    )
-    if (built >= Math.max(newest(join(packageDir, 'src')), newest(join(coreDir, 'src')))) {
-      return [join(packageDir, 'dist/cli.js')]
-    }
-  } catch {
-    // not built
-  }
-  return ['--conditions=source', '--import', 'tsx', join(packageDir, 'src/cli.ts')]
-}
+/** The built CLI when dist is current (starts in ~1 s; `npm test` builds first), else the sources. */
+const serverCommand = (): string[] => (builtCliIsCurrent() ? [SERVER_CLI] : SERVER_CLI_FROM_SOURCES)
 
 interface Child {
   process: ChildProcess

@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const SERVER_DIR = fileURLToPath(new URL('../../../server', import.meta.url))
-const CORE_DIR = join(SERVER_DIR, '../core')
-const CLI = join(SERVER_DIR, 'dist/cli.js')
+import {
+  builtCliIsCurrent,
+  SERVER_CLI,
+  SERVER_CLI_FROM_SOURCES,
+  SERVER_DIR,
+} from '../../../server/test/helpers/cli-command.js'
 
 /** A free loopback port, so a restarted server can come back on the same one. */
 export async function freePort(): Promise<number> {
@@ -16,30 +16,6 @@ export async function freePort(): Promise<number> {
   const port = typeof address === 'object' && address ? address.port : 0
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
-}
-
-/** Newest mtime under a directory (ms). */
-function newest(dir: string): number {
-  let latest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs)
-  }
-  return latest
-}
-
-/** Whether `dist` of the server and of core is at least as new as its sources (tsc -b touches its build info). */
-function builtIsCurrent(): boolean {
-  try {
-    return (
-      existsSync(CLI) &&
-      [SERVER_DIR, CORE_DIR].every(
-        (dir) => statSync(join(dir, 'tsconfig.tsbuildinfo')).mtimeMs >= newest(join(dir, 'src')),
-      )
-    )
-  } catch {
-    return false
-  }
 }
 
 /**
@@ -54,12 +30,10 @@ export function serverProcess(options: {
   /** Every line the server prints (pino JSON on stdout, anything on stderr). */
   onLine?: (line: string) => void
 }) {
-  const useSources = options.fromSources === 'if-stale' && !builtIsCurrent()
-  if (!useSources && !existsSync(CLI))
-    throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does) first`)
-  const entry = useSources
-    ? ['--conditions=source', '--import', 'tsx', join(SERVER_DIR, 'src/cli.ts')]
-    : [CLI]
+  const useSources = options.fromSources === 'if-stale' && !builtCliIsCurrent()
+  if (!useSources && !existsSync(SERVER_CLI))
+    throw new Error(`${SERVER_CLI} is missing: run \`npm run build\` (npm test does) first`)
+  const entry = useSources ? SERVER_CLI_FROM_SOURCES : [SERVER_CLI]
   let child: ChildProcess | undefined
 
   const signal = async (name: NodeJS.Signals): Promise<number | null> => {
