@@ -28,7 +28,9 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createChaosProxy, createNetwork, createRandom, type Random } from '../src/index.js'
 import {
+  applyFault,
   convergenceGaps,
+  type Fault,
   type Fleet,
   markAllRead,
   randomTraffic,
@@ -161,8 +163,7 @@ const TRAFFIC_MS = 20
 const ROUND_CHAOS_MS = 40_000
 const MIN_ROUND_CHAOS_MS = 8_000
 const CONVERGE_WITHIN_MS = 60_000
-const FAULTS = ['cut', 'blackhole', 'latency', 'dropRate', 'slowLink'] as const
-type Fault = (typeof FAULTS)[number]
+const FAULTS: readonly Fault[] = ['cut', 'blackhole', 'latency', 'dropRate', 'slowLink']
 
 interface RealTotals {
   rounds: number
@@ -349,23 +350,14 @@ async function realRound(
         const fault = scripted.shift() ?? random.pick(FAULTS)
         totals.faults[fault]++
         faults[fault] = (faults[fault] ?? 0) + 1
-        if (fault === 'cut') {
-          proxy.cut()
-          await sleep(random.int(50, 500))
-          proxy.restore()
-        } else if (fault === 'blackhole') {
-          proxy.blackhole()
-          await sleep(random.int(200, 3_000))
-          proxy.restore()
-        } else if (fault === 'latency') {
-          proxy.latency(random.int(0, 200), random.int(0, 100))
-        } else if (fault === 'dropRate') {
-          proxy.dropRate(random.pick([0, 0.01, 0.05, 0.1]))
-        } else {
-          proxy.bandwidth(random.pick([4_096, 16_384, 65_536]))
-          await sleep(random.int(500, 3_000))
-          proxy.bandwidth(Number.POSITIVE_INFINITY)
-        }
+        await applyFault(proxy, fault, random, {
+          cutMs: [50, 500],
+          blackholeMs: [200, 3_000],
+          latencyMs: [0, 200],
+          jitterMs: [0, 100],
+          dropRates: [0, 0.01, 0.05, 0.1],
+          slowLink: { bytesPerSecond: [4_096, 16_384, 65_536], ms: [500, 3_000] },
+        })
         await sleep(random.int(200, 1_000))
       }
     } finally {

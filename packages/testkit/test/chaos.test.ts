@@ -2,6 +2,7 @@ import { createServer } from '@ticks/server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ChaosProxy, createChaosProxy, createRandom } from '../src/index.js'
 import {
+  applyFault,
   convergenceGaps,
   type Fleet,
   markAllRead,
@@ -60,19 +61,13 @@ describe(`chaos: ${CLIENTS} clients through a misbehaving proxy (seed ${SEED})`,
       for (let round = 0; Date.now() < end || (!enough() && Date.now() < end + CHAOS_MS); round++) {
         const fault = scripted[round] ?? chaos.pick(scripted)
         faults[fault]!++
-        if (fault === 'cut') {
-          proxy.cut()
-          await sleep(chaos.int(50, 400))
-          proxy.restore()
-        } else if (fault === 'blackhole') {
-          proxy.blackhole()
-          await sleep(chaos.int(200, 1_500))
-          proxy.restore()
-        } else if (fault === 'latency') {
-          proxy.latency(chaos.int(0, 150), chaos.int(0, 100))
-        } else {
-          proxy.dropRate(chaos.pick([0.02, 0.05, 0.1]))
-        }
+        await applyFault(proxy, fault, chaos, {
+          cutMs: [50, 400],
+          blackholeMs: [200, 1_500],
+          latencyMs: [0, 150],
+          jitterMs: [0, 100],
+          dropRates: [0.02, 0.05, 0.1],
+        })
         await sleep(chaos.int(100, 500))
       }
     } finally {

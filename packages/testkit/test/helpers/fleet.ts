@@ -1,8 +1,8 @@
 import { type ClientOptions, createClient, type LiveConversation, type TicksClient } from '@ticks/client'
 import { type Status, statusRank } from '@ticks/core'
 import WS from 'ws'
-import type { Random } from '../../src/index.js'
-import { newConversation, sessionToken } from './http.js'
+import type { ChaosProxy, Random } from '../../src/index.js'
+import { newConversation, sessionToken, sleep } from './http.js'
 
 const rank = (status: Status): number => (status === 'failed' ? -1 : statusRank(status))
 
@@ -163,4 +163,42 @@ export const summarizeGaps = (gaps: string[]): string =>
 
 export const markAllRead = (fleet: Fleet): void => {
   for (const member of fleet.members) member.conversation.markRead()
+}
+
+/** The bounds one suite draws its faults from (ms, or bytes per second for a slow link). */
+export interface FaultBounds {
+  cutMs: [number, number]
+  blackholeMs: [number, number]
+  latencyMs: [number, number]
+  jitterMs: [number, number]
+  dropRates: number[]
+  /** Only for suites that throttle the link. */
+  slowLink?: { bytesPerSecond: number[]; ms: [number, number] }
+}
+
+export type Fault = 'cut' | 'blackhole' | 'latency' | 'dropRate' | 'slowLink'
+
+/**
+ * One fault on the proxy. Cuts, black holes and slow links last a random while and are lifted
+ * before this returns; latency and drop rate stay until the next fault of their kind.
+ */
+export async function applyFault(proxy: ChaosProxy, fault: Fault, random: Random, bounds: FaultBounds) {
+  if (fault === 'cut') {
+    proxy.cut()
+    await sleep(random.int(...bounds.cutMs))
+    proxy.restore()
+  } else if (fault === 'blackhole') {
+    proxy.blackhole()
+    await sleep(random.int(...bounds.blackholeMs))
+    proxy.restore()
+  } else if (fault === 'latency') {
+    proxy.latency(random.int(...bounds.latencyMs), random.int(...bounds.jitterMs))
+  } else if (fault === 'dropRate') {
+    proxy.dropRate(random.pick(bounds.dropRates))
+  } else {
+    if (!bounds.slowLink) throw new Error('this suite has no slow-link bounds')
+    proxy.bandwidth(random.pick(bounds.slowLink.bytesPerSecond))
+    await sleep(random.int(...bounds.slowLink.ms))
+    proxy.bandwidth(Number.POSITIVE_INFINITY)
+  }
 }
