@@ -91,7 +91,7 @@ export class MessageList {
     }
     // A message whose stamp was already in the log arrived late: it belongs mid-list.
     for (let i = previous.addedSeen; i < index.addedIds.length; i++) {
-      const seq = index.seqById.get(index.addedIds[i]!)
+      const seq = index.seqOf(index.addedIds[i]!)
       if (seq !== undefined && seq <= previous.orderLength) return undefined
     }
     const { sequenced } = previous

@@ -17,7 +17,7 @@ describe('a room without sockets (the testkit seam)', () => {
     await until(() => alice.conversation.status(sent.id) === 'sent')
     expect(alice.conversation.message(sent.id).seq).toBe(1)
     const reloaded = await createRoom({ id, store })
-    expect(reloaded.index.seqById.get(sent.id)).toBe(1)
+    expect(reloaded.index.seqOf(sent.id)).toBe(1)
     await room.close()
     await reloaded.close()
   })
@@ -52,7 +52,7 @@ describe('a room without sockets (the testkit seam)', () => {
     await until(
       () => alice.conversation.status(lost) === 'sent' && alice.conversation.status(next.id) === 'sent',
     )
-    expect([lost, next.id].map((m) => room.index.seqById.get(m))).toEqual([1, 2])
+    expect([lost, next.id].map((m) => room.index.seqOf(m))).toEqual([1, 2])
     await room.close()
   })
 

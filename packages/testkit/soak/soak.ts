@@ -312,11 +312,11 @@ async function realRound(
     for (const member of members) {
       const unsequenced = new Set<string>()
       let seen = 0
-      const seqById = member.conversation.conversationIndex.seqById
+      const index = member.conversation.conversationIndex
       member.conversation.onChange(() => {
         for (; seen < member.sentIds.length; seen++) unsequenced.add(member.sentIds[seen]!)
         for (const id of unsequenced) {
-          const seq = seqById.get(id)
+          const seq = index.seqOf(id)
           if (seq === undefined) continue
           unsequenced.delete(id)
           firstSeq.set(id, seq)

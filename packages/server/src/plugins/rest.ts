@@ -192,8 +192,7 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
 
 function messagesOf(room: Room): MessageView[] {
   const { index } = room
-  return displayOrder(index).map(({ record, author }) => {
-    const seq = index.seqById.get(record.id)
+  return displayOrder(index).map(({ record, author, seq }) => {
     const receipts: Record<string, Status> = {}
     for (const user of record.to) receipts[user] = recipientStatus(seq, index.watermarkOf(user))
     return {

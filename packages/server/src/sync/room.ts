@@ -269,7 +269,7 @@ export class Room {
       LOCAL_ORIGIN,
     )
     await this.flush()
-    const seq = this.index.seqById.get(record.id)
+    const seq = this.index.seqOf(record.id)
     if (seq === undefined) throw new RoomError('closed', 'the message could not be stored')
     return { id: record.id, seq, createdAt: record.createdAt }
   }

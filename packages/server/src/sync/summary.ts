@@ -15,7 +15,7 @@ export function summarize(index: ConversationIndex, updatedAt: number): Conversa
           author: last.author,
           text: last.record.text,
           createdAt: last.record.createdAt,
-          seq: index.seqById.get(last.record.id)!,
+          seq: last.seq!,
         }
       : null,
     updatedAt,

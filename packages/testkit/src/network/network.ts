@@ -288,7 +288,7 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
         () => scheduler.now,
         history,
         violations,
-        (messageId) => durable.index.seqById.get(messageId),
+        (messageId) => durable.index.seqOf(messageId),
         holdsMessage,
       )
       replica.conversation.onChange(() => observer.observe())
