@@ -113,10 +113,22 @@ export function runCoreStorage(messageCount = 100_000) {
   // loading the stored document (as y-indexeddb or a first sync does).
   const stored = Y.encodeStateAsUpdate(watermarks)
   const docLoad: number[] = []
+  // How a client opens it: a Conversation on an empty doc, then the stored document loaded into
+  // it in one transaction (y-indexeddb, a first sync), then messages(). Its cost over Yjs's own
+  // load is what Ticks adds to opening the conversation.
+  const openedThenLoaded: number[] = []
   for (let run = 0; run < 3; run++) {
     const loaded = new Y.Doc({ guid: watermarks.guid })
     time(docLoad, () => Y.applyUpdate(loaded, stored))
     loaded.destroy()
+    const opened = new Y.Doc({ guid: watermarks.guid })
+    const conversation = new Conversation(opened, { userId: 'ann', replicaId: 'ann-phone' })
+    time(openedThenLoaded, () => {
+      Y.applyUpdate(opened, stored)
+      return conversation.messages()
+    })
+    conversation.destroy()
+    opened.destroy()
   }
   for (let run = 0; run < 5; run++) {
     let conversation: Conversation | undefined
@@ -166,6 +178,11 @@ export function runCoreStorage(messageCount = 100_000) {
           [
             `for scale, not Ticks: Yjs loading the document (Y.applyUpdate, ${(stored.byteLength / 1024 / 1024).toFixed(1)} MiB, median of ${docLoad.length})`,
             median(docLoad),
+            '',
+          ],
+          [
+            `opened as a client does: new Conversation, the document loaded into it, messages() (median of ${openedThenLoaded.length}); Ticks adds ${(median(openedThenLoaded) - median(docLoad)).toFixed(0)} ms to the Yjs load above`,
+            median(openedThenLoaded),
             '',
           ],
         ],
