@@ -126,20 +126,36 @@ export class ConversationIndex {
 
   private rebuilding = false
 
+  private knowsNothing(): boolean {
+    return (
+      this.messages.size === 0 &&
+      this.order.length === 0 &&
+      this.discarded.size === 0 &&
+      this.members.size === 0 &&
+      this.title === '' &&
+      this.replicaWatermarks.size === 0
+    )
+  }
+
   private rebuild(): void {
     // Messages first, then the order log stamps them in place. Meanwhile the unsequenced set is
     // left alone and filled once at the end: at 100,000 messages, every pass through it costs.
     this.rebuilding = true
-    const names = [...this.doc.share.keys()].sort((a, b) => rebuildRank(a) - rebuildRank(b))
-    for (const name of names) this.readRoot(name, null)
-    this.rebuilding = false
+    try {
+      const names = [...this.doc.share.keys()].sort((a, b) => rebuildRank(a) - rebuildRank(b))
+      for (const name of names) this.readRoot(name, null)
+    } finally {
+      this.rebuilding = false
+    }
     for (const [id, indexed] of this.messages) if (indexed.seq === undefined) this.unsequencedIds.add(id)
   }
 
   private apply(tr: Y.Transaction): void {
-    if (this.messages.size === 0 && this.order.length === 0 && tr.changed.size > 0) {
+    if (this.knowsNothing() && changesARoot(tr)) {
       // The first load (IndexedDB, a first sync) into an empty index: one pass over the roots is
-      // cheaper than following 100,000 changed keys one at a time.
+      // cheaper than following 100,000 changed keys one at a time. Only when the index holds
+      // nothing at all: a deleted key then has nothing here to remove, so reading what is left
+      // is all the per-key path would have done.
       this.rebuild()
       this.version++
       for (const listener of this.listeners) listener()
@@ -265,7 +281,7 @@ export class ConversationIndex {
       this.integratedUpTo = 0
       for (const [id, indexed] of this.messages) {
         indexed.seq = undefined
-        if (!this.rebuilding) this.unsequencedIds.add(id)
+        this.unsequencedIds.add(id)
       }
     }
     for (const id of entries) {
@@ -286,6 +302,12 @@ export class ConversationIndex {
       }
     }
   }
+}
+
+/** Whether a transaction changed a root type (nested types are not part of the schema). */
+function changesARoot(tr: Y.Transaction): boolean {
+  for (const type of tr.changed.keys()) if (type._item === null) return true
+  return false
 }
 
 /** Rebuild order: members, everyone's entries, then the order log that stamps them. */

@@ -71,7 +71,7 @@ export class MessageList {
     const reuse = previous && byIdOf(previous)
     const place = (indexed: IndexedMessage, seq: number | undefined, status: Status): Message => {
       const old = reuse?.get(indexed.record.id)
-      return old && old.status === status && old.seq === seq ? old : toMessage(indexed, seq, status)
+      return old && isCurrent(old, indexed, status) && old.seq === seq ? old : toMessage(indexed, seq, status)
     }
     const sequenced: Message[] = []
     const statusOf = this.statusFunction()
@@ -136,7 +136,7 @@ export class MessageList {
     }
     const pending = this.pending((indexed, seq, status) => {
       const old = previousPending.get(indexed.record.id)
-      const message = old && old.status === status ? old : toMessage(indexed, seq, status)
+      const message = old && isCurrent(old, indexed, status) ? old : toMessage(indexed, seq, status)
       byId?.set(message.id, message)
       return message
     })
@@ -210,6 +210,16 @@ function toMessage({ record, author }: IndexedMessage, seq: number | undefined, 
   }
   if (seq !== undefined) message.seq = seq
   return message
+}
+
+/** Whether a listed message still shows its record (which a rewrite in place replaces) and status. */
+function isCurrent(message: Message, { record }: IndexedMessage, status: Status): boolean {
+  return (
+    message.status === status &&
+    message.text === record.text &&
+    message.createdAt === record.createdAt &&
+    message.to === record.to
+  )
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -84,4 +84,27 @@ describe('the conversation index', () => {
     expect(view(alice).map((m) => [m.id, m.seq])).toEqual([[sent[1]!.id, 2]])
     alice.destroy()
   })
+
+  it('follows deletions in a conversation that holds no message yet', () => {
+    const doc = new Y.Doc({ guid: 'c' })
+    initConversation(doc, { title: 't', members: { alice: 'owner', bob: 'member' } })
+    const index = new ConversationIndex(doc)
+    doc.transact(() => doc.getMap('meta').delete('member|bob'))
+    doc.transact(() => doc.getMap('meta').delete('title'))
+    expect([...index.members.keys()]).toEqual(['alice'])
+    expect(index.title).toBe('')
+    index.destroy()
+  })
+
+  it('shows the new text of a record rewritten in place', () => {
+    const { server, sent } = stampedConversation(2)
+    const bob = new Conversation(server, { userId: 'bob', replicaId: 'bob-phone' })
+    expect(bob.messages().map((m) => m.text)).toEqual(['message 0', 'message 1'])
+    // The server refuses rewrites, but a replica may still meet one (an old server, a peer).
+    const root = server.getMap('u:alice')
+    const record = root.get(`m|${sent[0]!.id}`) as object
+    root.set(`m|${sent[0]!.id}`, { ...record, text: 'rewritten' })
+    expect(bob.messages().map((m) => m.text)).toEqual(['rewritten', 'message 1'])
+    bob.destroy()
+  })
 })
