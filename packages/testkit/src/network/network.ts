@@ -174,17 +174,6 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
       return index.messages.has(messageId) || index.discarded.has(messageId)
     })
 
-  /**
-   * Work-around for a livelock in core's `raiseWatermark` (receipts.ts): a replica whose own key
-   * was deleted by a sibling device's dominating raise writes again (and deletes the sibling's
-   * key) even though the user's watermark already covers it, so two devices that auto-deliver on
-   * every remote change ping-pong forever. Only raise when the user's watermark is really behind.
-   */
-  const needsDeliveredReceipt = (replica: Replica): boolean => {
-    const index = replica.conversation.conversationIndex
-    return index.watermarkOf(replica.userId).d < index.integratedPrefix()
-  }
-
   const disconnect = (replica: Replica): void => {
     const live = connections.get(replica)
     if (!live) return
@@ -280,7 +269,7 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
       const existing = replicas.find((r) => r.userId === userId && r.deviceId === deviceId)
       if (existing) return existing
       const replica = new Replica(userId, deviceId, conversationId, nextClientId(), clock, (r) => {
-        if (autoDeliver && needsDeliveredReceipt(r)) r.markDelivered()
+        if (autoDeliver) r.markDelivered()
       })
       const observer = new StatusObserver(
         replica.name,
