@@ -24,6 +24,11 @@ export interface Writer {
   userId: string
   role: Role | undefined
   limits?: Limits
+  /**
+   * Whether a Yjs client id the document holds nothing of yet is already another user's (the
+   * server knows this from awareness, where every peer announces its client id).
+   */
+  clientClaimedByOther?: (client: number) => boolean
 }
 
 export type RefusalCode =
@@ -38,6 +43,7 @@ export type RefusalCode =
   | 'immutable'
   | 'receipt-lowered'
   | 'receipt-ahead'
+  | 'foreign-client'
 
 /** The WebSocket close code that goes with a refusal (DESIGN section 6). */
 export type RefusalCloseCode = 4400 | 4403 | 4413
@@ -72,6 +78,7 @@ const CLOSE_CODE: Record<RefusalCode, RefusalCloseCode> = {
   immutable: 4400,
   'receipt-lowered': 4400,
   'receipt-ahead': 4400,
+  'foreign-client': 4403,
 }
 
 const INCOMPLETE: Verdict = Object.freeze({
@@ -168,6 +175,11 @@ class UpdateCheck {
     if (this.writer.role === undefined) refuse('not-a-member', `${this.writer.userId} is not a member`)
     if (this.writer.role === 'observer') refuse('read-only', `${this.writer.userId} is an observer`)
 
+    for (const [client, list] of this.structsByClient) {
+      const known = Y.getState(this.doc.store, client)
+      if (list.some((struct) => struct.id.clock + struct.length > known)) this.checkClient(client, known)
+    }
+
     for (const item of fresh) this.checkItem(item)
     const deletedItems = new Set(deletions)
     for (const item of deletions) this.checkDeletion(item, deletedItems)
@@ -187,6 +199,39 @@ class UpdateCheck {
     const value = (item.content as Y.ContentAny).arr[0]
     if (root === META_ROOT) this.checkMetaEntry(key!, value)
     else this.checkUserEntry(root, key!, value, Y.isDeleted(this.deleteSet, item.id))
+  }
+
+  /**
+   * A Yjs client id writes for one user. Structs under another user's client id, placed at clocks
+   * the document does not hold yet, would make the document treat that user's own structs at those
+   * clocks as re-sends and drop them: a member could silently block another's writes. The owner
+   * is read from the latest struct of that client the document holds (or, for a client new to
+   * it, from who announced it in awareness, through the writer's `clientClaimedByOther`).
+   */
+  private checkClient(client: number, known: number): void {
+    if (known === 0) {
+      if (this.writer.clientClaimedByOther?.(client)) {
+        refuse('foreign-client', `client id ${client} belongs to another user`)
+      }
+      return
+    }
+    const root = this.rootOfClient(client)
+    if (root === undefined || root === this.ownRoot) return
+    if (root === META_ROOT && this.writer.role === 'owner') return
+    refuse('foreign-client', `client id ${client} belongs to another writer (${root})`)
+  }
+
+  /** The root the latest resolvable struct of a client the document holds writes to. */
+  private rootOfClient(client: number): string | undefined {
+    const structs = this.doc.store.clients.get(client) ?? []
+    for (let i = structs.length - 1; i >= 0; i--) {
+      const struct = structs[i]
+      if (struct instanceof Y.Item) {
+        const place = this.placeOf(struct)
+        if (place) return place.root
+      }
+    }
+    return undefined
   }
 
   private checkRootAccess(root: string): void {
@@ -209,6 +254,13 @@ class UpdateCheck {
       const problem = messageRecordProblem(value, id, this.limits)
       if (problem) refuse(problem.includes('exceeds') ? 'too-large' : 'bad-shape', problem)
       if (this.existingEntry(root, key)) refuse('immutable', `message ${id} already exists`)
+      // Ids are global: another author's entry (even a discarded one) keeps its id, its seq and
+      // its place in everyone's list.
+      for (const name of this.doc.share.keys()) {
+        if (name !== root && userOfRoot(name) !== undefined && this.existingEntry(name, key)) {
+          refuse('immutable', `message ${id} belongs to another author`)
+        }
+      }
       return
     }
     if (key.startsWith(RECEIPT_KEY_PREFIX)) {

@@ -126,6 +126,39 @@ describe('write rules', () => {
     })
   })
 
+  it("refuses a message id another author's root already holds", () => {
+    applyCheckedUpdate(
+      server,
+      updateFrom((doc) => doc.getMap('u:alice').set('m|a', message('a'))),
+    )
+    const claim = updateFrom((doc) => doc.getMap('u:bob').set('m|a', message('a', 'mine now')))
+    expect(checkUpdate(server, claim, as('bob'))).toMatchObject({ ok: false, code: 'immutable' })
+  })
+
+  it("refuses structs under a Yjs client id that writes another user's entries", () => {
+    const alice = new Y.Doc({ guid: 'c' })
+    Y.applyUpdate(alice, Y.encodeStateAsUpdate(server))
+    const before = Y.encodeStateVector(alice)
+    alice.getMap('u:alice').set('m|a', message('a'))
+    applyCheckedUpdate(server, Y.encodeStateAsUpdate(alice, before))
+    const squat = updateFrom((doc) => {
+      doc.clientID = alice.clientID
+      doc.getMap('u:bob').set('r|x', { d: 0, r: 0 })
+    })
+    expect(checkUpdate(server, squat, as('bob'))).toMatchObject({
+      ok: false,
+      code: 'foreign-client',
+      closeCode: 4403,
+    })
+    // A client id new to the document is refused only when the host says another user has it.
+    const fresh = updateFrom((doc) => doc.getMap('u:bob').set('r|x', { d: 0, r: 0 }))
+    expect(checkUpdate(server, fresh, as('bob'))).toMatchObject({ ok: true })
+    expect(checkUpdate(server, fresh, { ...as('bob'), clientClaimedByOther: () => true })).toMatchObject({
+      ok: false,
+      code: 'foreign-client',
+    })
+  })
+
   it('keeps messages immutable once the room holds them', () => {
     applyCheckedUpdate(
       server,

@@ -70,6 +70,11 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
     }
     try {
       return await use(lease.room)
+    } catch (error) {
+      // The room closed or failed under the request (a restart, a store failure): retryable.
+      if (error instanceof RoomError)
+        throw new HttpError(503, 'unavailable', 'conversation unavailable, try again later')
+      throw error
     } finally {
       lease.release()
     }

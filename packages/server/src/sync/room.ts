@@ -14,6 +14,8 @@ import {
   TicksError,
   userRoot,
 } from '@ticks/core'
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { Store } from '../store/store.js'
@@ -168,6 +170,10 @@ export class Room {
   readonly doc: Y.Doc
   readonly index: ConversationIndex
   readonly awareness: awarenessProtocol.Awareness
+  /** Who announced each awareness client id (see `ownAwarenessEntries`). */
+  private readonly clientOwners = new Map<number, string>()
+  /** How many members the index listed when connections were last checked against it. */
+  private knownMembers = 0
   private readonly store: Store
   private readonly limits: RoomLimits
   private readonly compaction: CompactionPolicy
@@ -209,6 +215,7 @@ export class Room {
     this.awareness.setLocalState(null)
     this.awareness.on('update', this.onAwarenessUpdate)
     doc.on('update', this.onDocUpdate)
+    this.index.onChange(() => this.dropFormerMembers())
     // Messages stored without a stamp (a store written by something else): stamp them now.
     if (this.index.unsequenced().length > 0) this.scheduleCommit()
   }
@@ -269,15 +276,23 @@ export class Room {
       LOCAL_ORIGIN,
     )
     await this.flush()
-    const seq = this.index.seqOf(record.id)
+    // A failed commit poisons the room without failing the flush: the stamp is in the doc but
+    // not in the store, so it must not be reported as sent.
+    const seq = this.isPoisoned() ? undefined : this.index.seqOf(record.id)
     if (seq === undefined) throw new RoomError('closed', 'the message could not be stored')
     return { id: record.id, seq, createdAt: record.createdAt }
   }
 
-  /** Resolves when no stamp is held back, i.e. the doc shows nothing the store lacks (REST reads). */
-  whenDurable(): Promise<void> {
-    if (this.isDurable()) return Promise.resolve()
-    return new Promise((resolve) => this.afterCommit.push({ since: Date.now(), run: resolve }))
+  /**
+   * Resolves when no stamp is held back, i.e. the doc shows nothing the store lacks (REST reads).
+   * Rejects with RoomError('closed') when a failed commit poisoned the room meanwhile: its doc then
+   * shows stamps the store never got.
+   */
+  async whenDurable(): Promise<void> {
+    if (!this.isDurable() && !this.isPoisoned()) {
+      await new Promise<void>((resolve) => this.afterCommit.push({ since: Date.now(), run: resolve }))
+    }
+    if (this.isPoisoned()) throw new RoomError('closed', 'the conversation could not be stored')
   }
 
   /** Commit everything applied so far (and stamp it). */
@@ -311,6 +326,20 @@ export class Room {
     this.doc.off('update', this.onDocUpdate)
     this.index.destroy()
     this.doc.destroy()
+  }
+
+  /** A member an owner removed stops receiving the conversation at once. */
+  private dropFormerMembers(): void {
+    if (this.index.members.size === this.knownMembers) return
+    this.knownMembers = this.index.members.size
+    for (const connection of [...this.connections]) {
+      if (this.roleOf(connection.peer) !== undefined) continue
+      this.refuse(connection, 4403, 'not-a-member', `${connection.peer.userId} is no longer a member`)
+    }
+  }
+
+  private isPoisoned(): boolean {
+    return this.state === 'poisoned'
   }
 
   /** Read through a method: the state changes across awaits, which TypeScript's narrowing ignores. */
@@ -358,7 +387,8 @@ export class Room {
         return
       case 'awareness':
         try {
-          awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, connection)
+          const update = this.ownAwarenessEntries(message.update, connection.peer.userId)
+          if (update) awarenessProtocol.applyAwarenessUpdate(this.awareness, update, connection)
         } catch {
           this.refuse(connection, 4400, 'malformed', 'malformed awareness update')
         }
@@ -405,10 +435,12 @@ export class Room {
   }
 
   private applyClientUpdate(connection: RoomConnection, update: Uint8Array): void {
+    const userId = connection.peer.userId
     const verdict = checkUpdate(this.doc, update, {
-      userId: connection.peer.userId,
+      userId,
       role: this.roleOf(connection.peer),
       limits: this.limits.model,
+      clientClaimedByOther: (client) => (this.clientOwners.get(client) ?? userId) !== userId,
     })
     if (!verdict.ok) {
       this.refuse(connection, verdict.closeCode, verdict.code, verdict.reason)
@@ -436,6 +468,24 @@ export class Room {
       if (asItCame) this.doc.on('update', this.onDocUpdate)
     }
     if (asItCame) this.onDocUpdate(update, connection)
+  }
+
+  /**
+   * The entries of an awareness update that `userId` may speak for, re-encoded (undefined: none).
+   * The first user to announce a client id with a state owns it for the room's lifetime (ids are
+   * random per document session): presence cannot be spoofed, and the write rules refuse structs
+   * under a client id another user announced. Stock y-websocket clients echo every awareness
+   * change they see, others' included, so foreign entries are dropped, not refused.
+   */
+  private ownAwarenessEntries(update: Uint8Array, userId: string): Uint8Array | undefined {
+    const entries = readAwarenessEntries(update)
+    const own = entries.filter(({ client, state }) => {
+      const owner = this.clientOwners.get(client)
+      if (owner === undefined && state !== 'null') this.clientOwners.set(client, userId)
+      return owner === undefined || owner === userId
+    })
+    if (own.length === entries.length) return update
+    return own.length === 0 ? undefined : writeAwarenessEntries(own)
   }
 
   private refuse(connection: RoomConnection, closeCode: number, code: string, reason: string): void {
@@ -652,4 +702,35 @@ class RoomConnection {
       // The transport is already gone.
     }
   }
+}
+
+interface AwarenessEntry {
+  client: number
+  clock: number
+  /** The JSON-encoded state; 'null' when the client left. */
+  state: string
+}
+
+/** y-protocols' awareness update: a count, then client id, clock and JSON state for each. */
+function readAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
+  const decoder = decoding.createDecoder(update)
+  const entries: AwarenessEntry[] = []
+  const count = decoding.readVarUint(decoder)
+  for (let i = 0; i < count; i++) {
+    const client = decoding.readVarUint(decoder)
+    const clock = decoding.readVarUint(decoder)
+    entries.push({ client, clock, state: decoding.readVarString(decoder) })
+  }
+  return entries
+}
+
+function writeAwarenessEntries(entries: AwarenessEntry[]): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, entries.length)
+  for (const { client, clock, state } of entries) {
+    encoding.writeVarUint(encoder, client)
+    encoding.writeVarUint(encoder, clock)
+    encoding.writeVarString(encoder, state)
+  }
+  return encoding.toUint8Array(encoder)
 }
