@@ -1,3 +1,4 @@
+import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
 import {
   DEFAULT_LIMITS,
@@ -165,6 +166,12 @@ class UpdateCheck {
       if (struct instanceof Y.Skip || struct.id.clock > expectedClock) return INCOMPLETE
       newStructs++
       if (struct instanceof Y.Item) fresh.push(struct)
+    }
+    // A v1 update starts with its number of per-client runs. Yjs keeps only the last run of a
+    // client named twice, while the structs above came from every run: what was checked would
+    // not be what integrates (and the rest would sit pending, stored and relayed as it came).
+    if (decoding.readVarUint(decoding.createDecoder(update)) > this.structsByClient.size) {
+      refuse('malformed', 'an update names one client twice')
     }
     const deletions = this.countDeletions(ds)
     const { unknownDeletions } = this

@@ -238,12 +238,29 @@ function createWorld() {
   const checkObservations = (highest: Map<string, number>) => {
     for (const replica of replicas) {
       const { conversation, observed } = replica
-      // The incrementally patched list equals one built from scratch on the same document.
+      // The incrementally patched list equals one built from scratch on the same document. While
+      // Yjs holds structs back (their predecessors were lost or reordered), a receipt raise can be
+      // pending while the deletion it made of a sibling device's key is applied: the document
+      // alone then shows that user's watermark lower than it was. The index remembers the higher
+      // one (law 2), so then the list may only be ahead of a rebuild, never behind.
       const fresh = new Conversation(replica.doc, { userId: replica.userId, replicaId: replica.name })
-      expect(view(conversation), `${replica.name}: incremental list differs from a rebuild`).toEqual(
-        view(fresh),
-      )
+      const incremental = view(conversation)
+      const rebuilt = view(fresh)
       fresh.destroy()
+      if (replica.doc.store.pendingStructs === null) {
+        expect(incremental, `${replica.name}: incremental list differs from a rebuild`).toEqual(rebuilt)
+      } else {
+        const withoutStatus = (list: typeof rebuilt) => list.map(({ status: _, ...rest }) => rest)
+        expect(withoutStatus(incremental), `${replica.name}: incremental list differs`).toEqual(
+          withoutStatus(rebuilt),
+        )
+        incremental.forEach((message, i) => {
+          const rank = (status: string) => statusRank(status as LatticeStatus)
+          expect(rank(message.status), `${replica.name}: behind a rebuild`).toBeGreaterThanOrEqual(
+            rank(rebuilt[i]!.status),
+          )
+        })
+      }
       for (const message of conversation.messages()) {
         const observe = (key: string, status: LatticeStatus) => {
           const rank = statusRank(status)

@@ -159,6 +159,20 @@ describe('write rules', () => {
     })
   })
 
+  it('refuses an update that names one client twice (Yjs would integrate only the last run)', () => {
+    const bob = new Y.Doc({ guid: 'c' })
+    Y.applyUpdate(bob, Y.encodeStateAsUpdate(server))
+    const runs: Uint8Array[] = []
+    bob.on('update', (update: Uint8Array) => runs.push(update))
+    bob.getMap('u:bob').set('r|a', { d: 0, r: 0 })
+    bob.getMap('u:bob').set('r|b', { d: 0, r: 0 })
+    // Each update is [1 client run, …run…, empty delete set]: splice the two runs into one update.
+    const body = (update: Uint8Array) => update.slice(1, -1)
+    const crafted = new Uint8Array([2, ...body(runs[0]!), ...body(runs[1]!), 0])
+    expect(checkUpdate(server, crafted, as('bob'))).toMatchObject({ ok: false, code: 'malformed' })
+    expect(checkUpdate(server, Y.mergeUpdates(runs), as('bob'))).toMatchObject({ ok: true, newStructs: 2 })
+  })
+
   it('keeps messages immutable once the room holds them', () => {
     applyCheckedUpdate(
       server,
