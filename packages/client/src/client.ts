@@ -2,7 +2,9 @@ import { TicksError } from '@ticks/core'
 import * as Y from 'yjs'
 import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS } from './connection.js'
 import { LiveConversation } from './live-conversation.js'
-import { resolveReplicaId } from './replica-id.js'
+import { claimReplicaId } from './replica-id.js'
+
+const noop = () => {}
 
 export interface ClientOptions {
   /** The server's base URL, `ws(s)://host[:port]`; conversations connect to `<url>/sync/<id>`. */
@@ -13,7 +15,10 @@ export interface ClientOptions {
   persistence?: 'indexeddb' | 'none'
   /** A WebSocket implementation, e.g. the `ws` package in Node. Default: the global one. */
   WebSocket?: typeof WebSocket
-  /** This device's receipt key; by default a stable per-device, per-tab id (see replica-id.ts). */
+  /**
+   * This replica's receipt key; by default a per-device, per-tab id, stable across reloads and
+   * never shared with another live client (see replica-id.ts). One given here must not be either.
+   */
   replicaId?: string
   /** Connect when a conversation is opened (default true); false: offline until `reconnect()`. */
   connect?: boolean
@@ -29,11 +34,15 @@ export interface TicksClient {
   open(conversationId: string): LiveConversation
   /** Every open conversation. */
   conversations(): LiveConversation[]
-  /** Try every conversation now (the browser's `online` event does this by itself). */
+  /**
+   * Try every conversation now, clearing stops: a "retry now" button, or resuming after
+   * `setToken`. (The browser's `online` event only cuts short the back-offs of conversations
+   * waiting to retry.)
+   */
   reconnectAll(): void
   /** Use this token for every later connection attempt (e.g. after a 4401, then `reconnectAll()`). */
   setToken(token: string): void
-  /** Close every conversation: sockets, awareness timers and IndexedDB handles. */
+  /** Close every conversation (those still closing included): sockets, timers, IndexedDB handles. */
   close(): Promise<void>
 }
 
@@ -47,18 +56,28 @@ export function createClient(options: ClientOptions): TicksClient {
   if (persistence === 'indexeddb' && !globalThis.indexedDB) {
     throw new TicksError('invalid-argument', 'persistence "indexeddb" needs a global indexedDB')
   }
-  const replicaId = options.replicaId ?? resolveReplicaId(options.userId)
+  // An id given by the app is its own to keep unique; ours is held until close().
+  const claim =
+    options.replicaId === undefined
+      ? claimReplicaId(options.userId)
+      : { id: options.replicaId, release: noop }
+  const replicaId = claim.id
   const connection = { ...DEFAULT_CONNECTION_OPTIONS, ...options.connection }
   const open = new Map<string, LiveConversation>()
+  /** Teardowns still running, per conversation: the next instance's storage opens after them. */
+  const closing = new Map<string, Promise<void>>()
   let token = options.token
   let closed = false
 
   const reconnectAll = () => {
     for (const conversation of open.values()) conversation.reconnect()
   }
-  // Back online: every socket tries at once rather than waiting out its back-off. The jitter that
-  // spreads a server restart does not apply here; this client's own sockets are few.
-  const onOnline = () => reconnectAll()
+  // Back online: every socket waiting out a back-off tries at once. The jitter that spreads a
+  // server restart does not apply here; this client's own sockets are few. Nothing else changes:
+  // a conversation disconnected on purpose, not connected yet or stopped by the server stays so.
+  const onOnline = () => {
+    for (const conversation of open.values()) conversation.skipBackoff()
+  }
   const events = globalThis as { addEventListener?: typeof addEventListener }
   events.addEventListener?.('online', onOnline)
 
@@ -81,8 +100,16 @@ export function createClient(options: ClientOptions): TicksClient {
         autoConnect: options.connect ?? true,
         deliveredDelayMs: options.deliveredDelayMs ?? 30,
         typingTimeoutMs: options.typingTimeoutMs ?? 5000,
-        onClosed: () => {
+        after: closing.get(conversationId),
+        onReleased: (teardown) => {
           if (open.get(conversationId) === conversation) open.delete(conversationId)
+          // With IndexedDB, an instance's storage opens only after its predecessor's teardown,
+          // and its own teardown waits for that: so the latest teardown covers every earlier one.
+          const settled = teardown.then(noop, noop)
+          closing.set(conversationId, settled)
+          void settled.then(() => {
+            if (closing.get(conversationId) === settled) closing.delete(conversationId)
+          })
         },
       })
       open.set(conversationId, conversation)
@@ -95,18 +122,26 @@ export function createClient(options: ClientOptions): TicksClient {
       for (const conversation of open.values()) conversation.setToken(next)
     },
     async close() {
-      closed = true
-      ;(globalThis as { removeEventListener?: typeof removeEventListener }).removeEventListener?.(
-        'online',
-        onOnline,
-      )
+      if (!closed) {
+        closed = true
+        ;(globalThis as { removeEventListener?: typeof removeEventListener }).removeEventListener?.(
+          'online',
+          onOnline,
+        )
+      }
       const all = [...open.values()]
-      // Closing releases every holder's handle: the client owns them all.
-      await Promise.all(
-        all.map(async (conversation) => {
-          while (open.get(conversation.id) === conversation) await conversation.close()
-        }),
-      )
+      try {
+        // Closing releases every holder's handle: the client owns them all.
+        await Promise.all([
+          ...all.map(async (conversation) => {
+            while (open.get(conversation.id) === conversation) await conversation.close()
+          }),
+          ...closing.values(),
+        ])
+      } finally {
+        // Only now may another client write this replica's receipts: ours are all sent or stored.
+        claim.release()
+      }
     },
   }
 }

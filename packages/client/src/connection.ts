@@ -66,8 +66,9 @@ interface ProviderInternals {
  * One conversation's socket: y-websocket's `WebsocketProvider` for the protocol, with the retry
  * policy taken over. The provider is told never to reconnect by itself (`shouldReconnect` false),
  * and this class schedules every attempt: jittered back-off, no retry after 4401/4403/4404, a pause
- * after a refusal, an immediate attempt on `reconnect()` (the browser's `online` event and the app's
- * "retry now"). Its fixed 30 s watchdog is replaced by one that lets a long first sync finish.
+ * after a refusal, an immediate attempt on `reconnect()` (the app's "retry now", or resuming after
+ * a new token), and a back-off cut short by `skipBackoff()` (the browser's `online` event). Its
+ * fixed 30 s watchdog is replaced by one that lets a long first sync finish.
  */
 export class Connection {
   readonly provider: WebsocketProvider
@@ -75,6 +76,8 @@ export class Connection {
   private stopReason: ConnectionStop | undefined
   private attempts = 0
   private retryTimer: ReturnType<typeof setTimeout> | undefined
+  /** The pending retry waits because the server said 4429: a better network does not change that. */
+  private retryRateLimited = false
   private readonly resyncTimer: ReturnType<typeof setInterval> | undefined
   private readonly watchdogTimer: ReturnType<typeof setInterval>
   private readonly listeners = new Set<(state: ConnectionState) => void>()
@@ -167,6 +170,20 @@ export class Connection {
     this.provider.connect()
   }
 
+  /**
+   * The network is back: if waiting out a back-off, try now, with the back-off restarted (earlier
+   * failures say nothing about the new network). Anything else stays as it is: a connection that
+   * is up or already trying, not started yet, disconnected on purpose, stopped by the server, or
+   * slowed down by it (4429).
+   */
+  skipBackoff(): void {
+    if (this.closed || this.stopReason !== undefined) return
+    if (this.retryTimer === undefined || this.retryRateLimited) return
+    this.clearRetry()
+    this.attempts = 0
+    this.provider.connect()
+  }
+
   /** Go offline on purpose (no retries) until `reconnect()`. */
   disconnect(): void {
     this.clearRetry()
@@ -213,6 +230,7 @@ export class Connection {
     const attempt = rateLimited ? Math.max(this.attempts, 3) : this.attempts
     const delay = reconnectDelay(attempt, { baseMs: backoffBaseMs, maxMs: maxBackoffMs })
     this.attempts++
+    this.retryRateLimited = rateLimited
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
       if (!this.closed && this.stopReason === undefined) this.provider.connect()

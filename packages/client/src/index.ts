@@ -9,6 +9,12 @@ export {
   TERMINAL_CLOSE_CODES,
 } from './connection.js'
 export { databaseName, LiveConversation } from './live-conversation.js'
-export { COMPACT_AFTER_ENTRIES, indexedDbStore, type LocalStore, memoryOnlyStore } from './local-store.js'
+export {
+  COMPACT_AFTER_ENTRIES,
+  type IndexedDbStoreOptions,
+  indexedDbStore,
+  type LocalStore,
+  memoryOnlyStore,
+} from './local-store.js'
 export type { PresenceState } from './presence.js'
-export { resolveReplicaId } from './replica-id.js'
+export { claimReplicaId, type ReplicaIdClaim } from './replica-id.js'

@@ -27,7 +27,13 @@ export interface LiveConversationSetup {
   deliveredDelayMs: number
   /** `setTyping(true)` expires after this long unless renewed, so a closed laptop stops "typing". */
   typingTimeoutMs: number
-  onClosed: () => void
+  /**
+   * The teardown of an earlier instance of this conversation that is still closing: local storage
+   * opens after it, so the load reads everything that instance wrote, its last receipt included.
+   */
+  after?: Promise<void>
+  /** Called as soon as the last holder lets go (`teardown` settles when all is closed). */
+  onReleased: (teardown: Promise<void>) => void
 }
 
 /** The name of a conversation's IndexedDB database: scoped by user, so accounts never mix. */
@@ -45,7 +51,7 @@ export class LiveConversation extends Conversation {
   private readonly store: LocalStore
   private readonly delivered: ReturnType<typeof createDeliveredBatcher>
   private readonly typingTimeoutMs: number
-  private readonly onClosed: () => void
+  private readonly onReleased: (teardown: Promise<void>) => void
   private readonly onRemoteTransaction: (transaction: Y.Transaction) => void
   private typingTimer: ReturnType<typeof setTimeout> | undefined
   private holders = 1
@@ -54,12 +60,12 @@ export class LiveConversation extends Conversation {
   constructor(setup: LiveConversationSetup) {
     super(setup.doc, { userId: setup.userId, replicaId: setup.replicaId, now: monotonicClock() })
     this.typingTimeoutMs = setup.typingTimeoutMs
-    this.onClosed = setup.onClosed
+    this.onReleased = setup.onReleased
     this.awareness = new Awareness(setup.doc)
     this.awareness.setLocalState({ user: setup.userId, typing: false })
     this.store =
       setup.persistence === 'indexeddb'
-        ? indexedDbStore(databaseName(setup.userId, setup.doc.guid), setup.doc)
+        ? indexedDbStore(databaseName(setup.userId, setup.doc.guid), setup.doc, { after: setup.after })
         : memoryOnlyStore()
     this.link = new Connection({
       url: setup.url,
@@ -141,7 +147,10 @@ export class LiveConversation extends Conversation {
     return this.store.onDisk()
   }
 
-  /** Resolves true once every write made so far is on disk; false without persistence. */
+  /**
+   * Resolves true once every write made so far is on disk; false without persistence, or when the
+   * conversation was closed before they all reached it. Closing settles it: never left pending.
+   */
   whenPersisted(): Promise<boolean> {
     return this.store.whenPersisted()
   }
@@ -188,7 +197,8 @@ export class LiveConversation extends Conversation {
 
   /**
    * Release this handle. `client.open()` of an open conversation returns the same instance, so
-   * the socket and the database close when the last holder closes.
+   * the socket and the database close when the last holder closes. From then on `open()` makes a
+   * new instance, even while this one is still closing (a component remounted in the same tick).
    */
   close(): Promise<void> {
     if (this.holders > 1) {
@@ -196,7 +206,10 @@ export class LiveConversation extends Conversation {
       return Promise.resolve()
     }
     this.holders = 0
-    this.closing ??= this.teardown()
+    if (!this.closing) {
+      this.closing = this.teardown()
+      this.onReleased(this.closing)
+    }
     return this.closing
   }
 
@@ -204,6 +217,15 @@ export class LiveConversation extends Conversation {
   retain(): this {
     this.holders++
     return this
+  }
+
+  /**
+   * @internal the browser's `online` event: if waiting out a back-off, try now. Unlike
+   * `reconnect()` it never starts a connection the app disconnected or has not connected yet
+   * (`connect: false`, storage still loading), and never clears a stop.
+   */
+  skipBackoff(): void {
+    if (!this.closing) this.link.skipBackoff()
   }
 
   private async teardown(): Promise<void> {
@@ -217,7 +239,6 @@ export class LiveConversation extends Conversation {
     this.destroy()
     await this.store.destroy()
     this.doc.destroy()
-    this.onClosed()
   }
 
   /** The server closed with a refusal while these were unsent: show them as failed, with why. */

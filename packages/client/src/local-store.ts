@@ -7,15 +7,22 @@ import type * as Y from 'yjs'
  */
 export interface LocalStore {
   readonly kind: 'indexeddb' | 'none'
-  /** Resolves once whatever was stored has been applied to the document. */
+  /**
+   * Resolves once whatever was stored has been applied to the document, or once the store is
+   * destroyed before that (y-indexeddb never reports a load it was destroyed during).
+   */
   readonly whenLoaded: Promise<void>
   /** After `whenLoaded`: whether anything had been stored (y-indexeddb's `synced` cannot tell). */
   loadedFromDisk(): boolean
   /** Whether every change made to the document so far is committed to disk. */
   onDisk(): boolean
-  /** Resolves true once every change made so far is committed; false without persistence. */
+  /**
+   * Resolves true once every change made so far is committed; false without persistence, or when
+   * the store was destroyed before they all were (never left pending, never rejected by a close).
+   */
   whenPersisted(): Promise<boolean>
   onDiskChange(listener: () => void): () => void
+  /** Closes the database once the writes already made are committed (their outcome is kept). */
   destroy(): Promise<void>
 }
 
@@ -44,8 +51,16 @@ interface PersistenceInternals {
   _db: Promise<IDBDatabase>
 }
 
+export interface IndexedDbStoreOptions {
+  /**
+   * Open the database only once this settles: the teardown of an earlier instance of the same
+   * conversation, so that this load reads everything that instance wrote, its last writes included.
+   */
+  after?: Promise<unknown>
+}
+
 /**
- * y-indexeddb with the three gaps DESIGN section 8 lists closed:
+ * y-indexeddb with these gaps closed (the first three are those DESIGN section 8 lists):
  *
  * - *No durability signal* (#28). y-indexeddb adds every update in its own readwrite transaction,
  *   created synchronously in its `update` handler. IndexedDB runs readwrite transactions over the
@@ -56,31 +71,58 @@ interface PersistenceInternals {
  * - *Growth on every construction* (#31): each load appends the pre-load state as a new entry and
  *   y-indexeddb compacts only past 500 entries; we compact as soon as a load finds more than
  *   `COMPACT_AFTER_ENTRIES`, so the log stays short however often the app is reloaded.
+ * - *Destroyed during its load, it never reports the load, and drops what the document held
+ *   before it* (its pre-load state is written only by a load that finishes). `destroy()` lets the
+ *   load finish and waits for the writes already made, then closes; `whenLoaded` settles at once.
  *
  * y-indexeddb (through lib0) uses the global `indexedDB` and `IDBKeyRange`; in Node, install
  * `fake-indexeddb/auto` first.
  */
-export function indexedDbStore(name: string, doc: Y.Doc): LocalStore {
-  const persistence = new IndexeddbPersistence(name, doc)
-  const internals = persistence as unknown as PersistenceInternals
+export function indexedDbStore(name: string, doc: Y.Doc, { after }: IndexedDbStoreOptions = {}): LocalStore {
   const listeners = new Set<() => void>()
+  let persistence: IndexeddbPersistence | undefined
   let changesMade = 0
   let changesOnDisk = 0
   let markerScheduled = false
   let hadStoredState = false
-  let destroyed = false
-
-  const whenLoaded = persistence.whenSynced.then(async () => {
-    // y-indexeddb emits `synced` before it counts the entries, so count them ourselves. One entry
-    // is the pre-load state it has just written; more means there was a stored document.
-    const entries = await countEntries(await internals._db)
-    hadStoredState = entries > 1
-    if (entries > COMPACT_AFTER_ENTRIES && !destroyed) void storeState(persistence, true)
+  /** `destroy()` was called: skip optional work, stop counting changes. */
+  let stopping = false
+  /** The database is (being) closed: no new transaction may be created. */
+  let closed = false
+  let destruction: Promise<void> | undefined
+  let onStopping = () => {}
+  const stopped = new Promise<void>((resolve) => {
+    onStopping = resolve
   })
 
-  /** Resolves once every transaction created on the updates store before this call has committed. */
-  const marker = async (): Promise<void> => {
-    const db = await internals._db
+  const open = () => {
+    persistence = new IndexeddbPersistence(name, doc)
+    return persistence
+  }
+  // Without a predecessor still closing, the database opens at once.
+  const opened: Promise<IndexeddbPersistence> = after ? after.then(open, open) : Promise.resolve(open())
+
+  const loaded = opened.then(async (current) => {
+    await current.whenSynced
+    // y-indexeddb emits `synced` before it counts the entries, so count them ourselves. One entry
+    // is the pre-load state it has just written; more means there was a stored document.
+    const db = await (current as unknown as PersistenceInternals)._db
+    if (stopping) return
+    const entries = await countEntries(db)
+    hadStoredState = entries > 1
+    if (entries > COMPACT_AFTER_ENTRIES && !stopping) void storeState(current, true)
+  })
+  const whenLoaded = Promise.race([loaded, stopped])
+
+  /**
+   * Resolves true once every transaction created on the updates store before this call has
+   * committed, the load's write of the pre-load state included; false if the database was closed
+   * (or the load abandoned) first.
+   */
+  const marker = async (): Promise<boolean> => {
+    const current = await opened
+    const db = await (current as unknown as PersistenceInternals)._db
+    if (closed) return false
     await new Promise<void>((resolve, reject) => {
       const transaction = db.transaction(['updates'], 'readwrite', { durability: 'strict' })
       transaction.objectStore('updates').count()
@@ -88,28 +130,30 @@ export function indexedDbStore(name: string, doc: Y.Doc): LocalStore {
       transaction.onerror = () => reject(transaction.error)
       transaction.onabort = () => reject(transaction.error ?? new Error('IndexedDB transaction aborted'))
     })
+    // The load's transaction came first, so it has run: it wrote the pre-load state unless abandoned.
+    return current.synced
   }
 
   const emit = () => {
     for (const listener of listeners) listener()
   }
 
-  // Registered after y-indexeddb's own handler, so its transaction for this update already exists.
   const onUpdate = (_update: Uint8Array, origin: unknown) => {
     if (origin === persistence) return
     changesMade++
     if (changesMade === changesOnDisk + 1) emit() // just left the on-disk state
     if (markerScheduled) return
     markerScheduled = true
-    // One marker per burst of updates (a transaction each would be wasteful).
+    // One marker per burst of updates (a transaction each would be wasteful). Deferred, so
+    // y-indexeddb's handler for this update has created its transaction first.
     queueMicrotask(() => {
       markerScheduled = false
       const covered = changesMade
       marker().then(
-        () => {
-          if (destroyed || covered <= changesOnDisk) return
+        (committed) => {
+          if (!committed || covered <= changesOnDisk) return
           changesOnDisk = covered
-          emit()
+          if (!stopping) emit()
         },
         () => {}, // a failed write leaves onDisk() false, which is the truth
       )
@@ -124,18 +168,28 @@ export function indexedDbStore(name: string, doc: Y.Doc): LocalStore {
     onDisk: () => changesOnDisk === changesMade,
     async whenPersisted() {
       await whenLoaded
-      await marker()
-      return true
+      const covered = changesMade
+      if (await marker()) return true
+      // Closed first: destroy() waited for every write made before it, so the count is final.
+      return changesOnDisk >= covered
     },
     onDiskChange(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
-    async destroy() {
-      destroyed = true
-      doc.off('update', onUpdate)
-      listeners.clear()
-      await persistence.destroy()
+    destroy() {
+      destruction ??= (async () => {
+        stopping = true
+        onStopping()
+        doc.off('update', onUpdate)
+        listeners.clear()
+        const covered = changesMade
+        const committed = await marker().catch(() => false)
+        if (committed && covered > changesOnDisk) changesOnDisk = covered
+        closed = true
+        await persistence?.destroy()
+      })()
+      return destruction
     },
   }
 }

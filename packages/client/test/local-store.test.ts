@@ -35,6 +35,10 @@ const readStored = (name: string) =>
     }
   })
 
+/** The promise's value, or 'pending' if it has not settled within `ms`. */
+const within = <T>(promise: Promise<T>, ms = 2000) =>
+  Promise.race([promise, new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms))])
+
 async function reload(name: string) {
   const doc = new Y.Doc()
   const store = indexedDbStore(name, doc)
@@ -75,6 +79,31 @@ describe('IndexedDB store (y-indexeddb wrapped)', () => {
     const again = await reload(name)
     expect([...again.doc.getMap('u:alice').keys()].sort()).toEqual(['m|0', 'm|1', 'm|2', 'm|3', 'm|4'])
     await again.store.destroy()
+  })
+
+  it('destroyed during its load: whenLoaded and whenPersisted settle, and the write still lands', async () => {
+    const name = `test:${randomId()}`
+    const doc = new Y.Doc()
+    doc.getMap('u:alice').set('m|early', { text: 'before the load' })
+    const store = indexedDbStore(name, doc)
+    const persisted = store.whenPersisted()
+    const destroyed = store.destroy() // y-indexeddb's load has not finished
+    expect(await within(store.whenLoaded)).toBeUndefined()
+    expect(await within(persisted)).toBe(true)
+    await destroyed
+    expect(await within(store.whenPersisted())).toBe(true)
+    const again = await reload(name)
+    expect(again.doc.getMap('u:alice').get('m|early')).toEqual({ text: 'before the load' })
+    await again.store.destroy()
+  })
+
+  it('destroyed right after a write: whenPersisted still says true (destroy waits for it)', async () => {
+    const name = `test:${randomId()}`
+    const { doc, store } = await reload(name)
+    doc.getMap('u:alice').set('m|last', { text: 'just before closing' })
+    await store.destroy()
+    expect(await within(store.whenPersisted())).toBe(true)
+    expect((await readStored(name)).getMap('u:alice').get('m|last')).toEqual({ text: 'just before closing' })
   })
 
   it('keeps the stored log bounded however often the document is reloaded', async () => {
