@@ -20,34 +20,37 @@ function lossyWebSocket() {
     /** Hold the first sync step 2 (the server's state) this long: a big first sync on a slow link. */
     holdFirstSyncMs: 0,
   }
+  const filtered =
+    (handler: (event: WS.MessageEvent) => void) =>
+    (event: WS.MessageEvent): void => {
+      const bytes = new Uint8Array(event.data as ArrayBuffer)
+      if (control.blackhole) return
+      if (control.holdFirstSyncMs > 0 && bytes[0] === 0 && bytes[1] === 1) {
+        const hold = control.holdFirstSyncMs
+        control.holdFirstSyncMs = 0
+        setTimeout(() => handler(event), hold)
+        return
+      }
+      if (control.dropNextUpdate && bytes[0] === 0 && bytes[1] === 2) {
+        control.dropNextUpdate = false
+        control.dropped++
+        return
+      }
+      handler(event)
+    }
   class LossyWebSocket extends WS {
     constructor(url: string, protocols?: string | string[]) {
       super(url, protocols)
       control.sockets++
       control.blackhole = false // a new connection goes through a working network
-    }
-    override set onmessage(handler: ((event: WS.MessageEvent) => void) | null) {
-      super.onmessage =
-        handler &&
-        ((event) => {
-          const bytes = new Uint8Array(event.data as ArrayBuffer)
-          if (control.blackhole) return
-          if (control.holdFirstSyncMs > 0 && bytes[0] === 0 && bytes[1] === 1) {
-            const hold = control.holdFirstSyncMs
-            control.holdFirstSyncMs = 0
-            setTimeout(() => handler(event), hold)
-            return
-          }
-          if (control.dropNextUpdate && bytes[0] === 0 && bytes[1] === 2) {
-            control.dropNextUpdate = false
-            control.dropped++
-            return
-          }
-          handler(event)
-        })
-    }
-    override get onmessage() {
-      return super.onmessage
+      // y-websocket listens through `onmessage`: wrap whatever handler it sets.
+      const accessor = Object.getOwnPropertyDescriptor(WS.prototype, 'onmessage')!
+      Object.defineProperty(this, 'onmessage', {
+        configurable: true,
+        get: () => accessor.get!.call(this),
+        set: (handler: ((event: WS.MessageEvent) => void) | null) =>
+          accessor.set!.call(this, handler && filtered(handler)),
+      })
     }
   }
   return { WebSocket: LossyWebSocket as unknown as typeof WebSocket, control }
