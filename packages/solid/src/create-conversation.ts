@@ -6,7 +6,7 @@ import type {
   TicksClient,
 } from '@ticks/client'
 import type { Member, Message, Status } from '@ticks/core'
-import { createSignal, getOwner, onCleanup } from 'solid-js'
+import { batch, getOwner, onCleanup } from 'solid-js'
 import { createStore, reconcile } from 'solid-js/store'
 
 /** A live conversation as Solid state: read it in JSX and only what changed re-renders. */
@@ -41,6 +41,11 @@ export interface ConversationState {
   close(): Promise<void>
 }
 
+interface Details {
+  receipts: Record<string, Status>
+  failureReason: string | undefined
+}
+
 interface Snapshot {
   messages: Message[]
   connection: ConnectionState
@@ -69,15 +74,43 @@ export function createConversation(
     presence: conversation.presence(),
     outboxOnDisk: conversation.outboxOnDisk(),
   })
-  // Per-message details that are not fields of the message (receipts, failure reasons) follow
-  // this counter; the messages themselves are fine-grained through `reconcile`.
-  const [version, setVersion] = createSignal(0)
+  // Per-message details that are not fields of the message (receipts, failure reasons), kept in
+  // a store for the messages something has read them for (the bubbles on screen), and reconciled
+  // on every change: a receipt raise re-renders the bubbles whose receipts moved, not every one.
+  const [details, setDetails] = createStore<Record<string, Details | undefined>>({})
+  const watched = new Set<string>()
+  const detailsOf = (messageId: string): Details | undefined => {
+    try {
+      return {
+        receipts: conversation.receipts(messageId),
+        failureReason: conversation.failureReason(messageId),
+      }
+    } catch {
+      return undefined // discarded meanwhile
+    }
+  }
+  const watch = (messageId: string): Details | undefined => {
+    if (!watched.has(messageId)) {
+      watched.add(messageId)
+      setDetails(messageId, detailsOf(messageId))
+    }
+    return details[messageId]
+  }
 
   const readModel = () => {
-    setState('messages', reconcile(conversation.messages(), { key: 'id' }))
-    setState('title', conversation.title())
-    setState('members', reconcile(conversation.members()))
-    setVersion((v) => v + 1)
+    batch(() => {
+      setState('messages', reconcile(conversation.messages(), { key: 'id' }))
+      setState('title', conversation.title())
+      setState('members', reconcile(conversation.members()))
+      for (const messageId of watched) {
+        const next = detailsOf(messageId)
+        if (next) setDetails(messageId, reconcile(next))
+        else {
+          watched.delete(messageId)
+          setDetails(messageId, undefined)
+        }
+      }
+    })
   }
   readModel()
   const unsubscribe = [
@@ -124,12 +157,12 @@ export function createConversation(
       return state.outboxOnDisk
     },
     receipts(messageId) {
-      version()
-      return conversation.receipts(messageId)
+      const watchedDetails = watch(messageId)
+      // Unknown here: the model's own error (a typed TicksError) says why.
+      return watchedDetails ? watchedDetails.receipts : conversation.receipts(messageId)
     },
     failureReason(messageId) {
-      version()
-      return conversation.failureReason(messageId)
+      return watch(messageId)?.failureReason
     },
     send: (text) => conversation.send(text),
     markRead: (upToMessageId) => void conversation.markRead(upToMessageId),

@@ -90,6 +90,44 @@ describe('createConversation', () => {
     await client.close()
   })
 
+  it("re-renders only the receipts that moved when a recipient's receipt rises", async () => {
+    const { id, client, bob, exchange } = setup()
+    const receiptRenders = new Map<string, number>()
+    let view!: ReturnType<typeof createConversation>
+    render(() => {
+      view = createConversation(client, id)
+      return (
+        <For each={view.messages}>
+          {(message) => {
+            const readBy = () => {
+              receiptRenders.set(message.id, (receiptRenders.get(message.id) ?? 0) + 1)
+              return view.receipts(message.id).bob
+            }
+            return <p data-testid={message.text}>{readBy()}</p>
+          }}
+        </For>
+      )
+    })
+    exchange(view.conversation.doc)
+    const sent = ['one', 'two', 'three'].map((text) => view.send(text))
+    exchange(view.conversation.doc)
+    exchange(bob.doc)
+    bob.markRead(sent[0]!.id)
+    exchange(bob.doc)
+    exchange(view.conversation.doc)
+    expect(screen.getByTestId('one').textContent).toBe('read')
+    expect(screen.getByTestId('two').textContent).toBe('sent')
+
+    receiptRenders.clear()
+    view.conversation.setTitle('Lunch at noon') // a change that moves no receipt
+    bob.markRead(sent[1]!.id) // bob reads the second one as well
+    exchange(bob.doc)
+    exchange(view.conversation.doc)
+    expect(screen.getByTestId('two').textContent).toBe('read')
+    expect(Object.fromEntries(receiptRenders)).toEqual({ [sent[1]!.id]: 1 })
+    await client.close()
+  })
+
   it('shows a refused message as failed and removes it on discard', async () => {
     const { id, client, exchange } = setup()
     let view!: ReturnType<typeof createConversation>
