@@ -114,4 +114,16 @@ describe('closing during the IndexedDB load', () => {
     expect(await within(conversation.whenPersisted())).toBe(true)
     await client.close()
   })
+
+  it('refuses a send on a handle after its own close(), rather than losing it', async () => {
+    const aliceToken = await server.token('alice')
+    const id = await server.conversation(aliceToken, ['bob'])
+    const client = testClient({ url: server.url, token: aliceToken, userId: 'alice' })
+    const conversation = client.open(id)
+    await conversation.whenSynced()
+    const closed = conversation.close()
+    expect(() => conversation.send('after close')).toThrow(expect.objectContaining({ code: 'closed' }))
+    await closed
+    await client.close()
+  })
 })

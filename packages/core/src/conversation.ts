@@ -53,6 +53,7 @@ export class Conversation {
   private readonly listeners = new Set<() => void>()
   private readonly list: MessageList
   private failureVersion = 0
+  private destroyed = false
   private lastCreatedAt = 0
   private readonly unsubscribe: () => void
 
@@ -218,6 +219,7 @@ export class Conversation {
   }
 
   destroy(): void {
+    this.destroyed = true
     this.unsubscribe()
     this.index.destroy()
     this.listeners.clear()
@@ -251,6 +253,8 @@ export class Conversation {
   }
 
   private assertCanWrite(): void {
+    // After destroy() nothing would ever store or send the write: refuse it rather than lose it.
+    if (this.destroyed) throw new TicksError('closed', 'This conversation was closed: open it again')
     // Without the member list a message would name no recipients and never tick past `sent`.
     if (this.index.members.size === 0) {
       throw new TicksError('not-synced', 'The conversation has not loaded its members yet')
@@ -262,11 +266,13 @@ export class Conversation {
   }
 
   private canWriteReceipts(): boolean {
+    if (this.destroyed) return false
     const role = this.role()
     return role === 'owner' || role === 'member'
   }
 
   private assertOwner(): void {
+    if (this.destroyed) throw new TicksError('closed', 'This conversation was closed: open it again')
     if (this.role() !== 'owner')
       throw new TicksError('not-owner', 'Only an owner may change the conversation')
   }

@@ -8,6 +8,7 @@ export type TicksErrorCode =
   | 'not-owner'
   | 'invalid-argument'
   | 'not-synced'
+  | 'closed'
 
 /** A typed refusal from the model. Bad input is never a silent no-op. */
 export class TicksError extends Error {

@@ -27,4 +27,15 @@ describe('several readers of one document', () => {
     expect(sent.map((m) => m.status)).toEqual(['pending', 'pending'])
     expect(conversation.messages().map((m) => m.text)).toEqual(['one', 'two'])
   })
+
+  it('refuses writes after destroy() instead of losing them', () => {
+    const doc = new Y.Doc({ guid: 'c' })
+    initConversation(doc, { title: 't', members: { alice: 'owner', bob: 'member' } })
+    const conversation = new Conversation(doc, { userId: 'alice' })
+    conversation.destroy()
+    expect(() => conversation.send('too late')).toThrow(expect.objectContaining({ code: 'closed' }))
+    expect(() => conversation.setTitle('too late')).toThrow(expect.objectContaining({ code: 'closed' }))
+    expect(conversation.markRead()).toBe(false)
+    expect(doc.getMap('u:alice').size).toBe(0)
+  })
 })
