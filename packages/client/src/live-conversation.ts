@@ -171,11 +171,17 @@ export class LiveConversation extends Conversation {
     this.reconnect()
   }
 
-  /** Drop a message the server never stamped; if it was what the server refused, sync resumes. */
+  /**
+   * Drop a message the server never stamped; if it was what the server refused, sync resumes.
+   * A 4403 that failed messages counts too: a member demoted to observer while offline has nothing
+   * left to write once they are discarded, and reconnects to read (a non-member is refused again).
+   */
   override discard(messageId: string): void {
+    const failedBefore = this.messages().some((m) => m.status === 'failed')
     super.discard(messageId)
-    const refused = this.link.stopped && !TERMINAL_CLOSE_CODES.has(this.link.stopped.code)
-    if (refused && !this.messages().some((m) => m.status === 'failed')) this.reconnect()
+    const stop = this.link.stopped
+    const refused = stop && (!TERMINAL_CLOSE_CODES.has(stop.code) || stop.code === 4403)
+    if (refused && failedBefore && !this.messages().some((m) => m.status === 'failed')) this.reconnect()
   }
 
   presence(): Record<string, PresenceState> {

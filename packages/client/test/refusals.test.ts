@@ -114,4 +114,40 @@ describe('refusals stop the retry loop and say why', () => {
     expect(alice.messages().map((m) => m.text)).toEqual(['shorter'])
     await client.close()
   })
+
+  it('4403 after a demotion while offline: the unsent message fails, and once discarded the replica reads again', async () => {
+    const aliceToken = await server.token('alice')
+    const bobToken = await server.token('bob')
+    const id = await server.conversation(aliceToken, ['bob'])
+    const aliceClient = testClient({ url: server.url, token: aliceToken, userId: 'alice' })
+    const bobClient = testClient({ url: server.url, token: bobToken, userId: 'bob' })
+    const alice = aliceClient.open(id)
+    const bob = bobClient.open(id)
+    expect(await alice.whenSynced()).toBe(true)
+    expect(await bob.whenSynced()).toBe(true)
+
+    bob.disconnect()
+    const unsent = bob.send('written offline, as a member')
+    alice.setMember('bob', 'observer')
+    await alice.whenPersisted()
+    bob.reconnect()
+    await until(
+      'refused',
+      () => bob.status(unsent.id),
+      (status) => status === 'failed',
+    )
+    expect(bob.stopped?.code).toBe(4403)
+
+    bob.discard(unsent.id) // nothing left to write: it syncs again, read-only
+    const later = alice.send('for the observer to read')
+    await until(
+      'read again',
+      () => bob.messages().some((m) => m.id === later.id),
+      (seen) => seen,
+    )
+    expect(bob.stopped).toBeUndefined()
+    expect(bob.role()).toBe('observer')
+    await aliceClient.close()
+    await bobClient.close()
+  })
 })

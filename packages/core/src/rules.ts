@@ -180,7 +180,12 @@ class UpdateCheck {
     }
 
     if (this.writer.role === undefined) refuse('not-a-member', `${this.writer.userId} is not a member`)
-    if (this.writer.role === 'observer') refuse('read-only', `${this.writer.userId} is an observer`)
+    // An observer writes nothing, with one exception: entries it made as a member while offline
+    // and then discarded (created and deleted) carry nothing, and must be sendable, or a member
+    // demoted while offline could never sync again, not even to read.
+    if (this.writer.role === 'observer' && !this.onlyDiscardedEntries(fresh, deletions)) {
+      refuse('read-only', `${this.writer.userId} is an observer`)
+    }
 
     for (const [client, list] of this.structsByClient) {
       const known = Y.getState(this.doc.store, client)
@@ -206,6 +211,19 @@ class UpdateCheck {
     const value = (item.content as Y.ContentAny).arr[0]
     if (root === META_ROOT) this.checkMetaEntry(key!, value)
     else this.checkUserEntry(root, key!, value, Y.isDeleted(this.deleteSet, item.id))
+  }
+
+  /** Whether the update only brings own-root entries it also deletes, and deletes nothing else. */
+  private onlyDiscardedEntries(fresh: readonly Y.Item[], deletions: readonly Y.Item[]): boolean {
+    const created = new Set(fresh)
+    return (
+      deletions.every((item) => created.has(item)) &&
+      fresh.every(
+        (item) =>
+          (item.content instanceof Y.ContentDeleted || Y.isDeleted(this.deleteSet, item.id)) &&
+          this.placeOf(item)?.root === this.ownRoot,
+      )
+    )
   }
 
   /**

@@ -100,6 +100,20 @@ describe('write rules', () => {
     })
   })
 
+  it('lets an observer send only entries it made and discarded (a member demoted while offline)', () => {
+    const discarded = updateFrom((doc) => {
+      doc.getMap('u:olga').set('m|a', message('a'))
+      doc.getMap('u:olga').delete('m|a')
+    })
+    expect(checkUpdate(server, discarded, as('olga'))).toMatchObject({ ok: true, newStructs: 1 })
+    const another = updateFrom((doc) => {
+      doc.getMap('u:olga').set('m|a', message('a'))
+      doc.getMap('u:olga').delete('m|a')
+      doc.getMap('u:olga').set('m|b', message('b'))
+    })
+    expect(checkUpdate(server, another, as('olga'))).toMatchObject({ ok: false, code: 'read-only' })
+  })
+
   it('refuses oversized text with 4413 and malformed messages with 4400', () => {
     const big = updateFrom((doc) =>
       doc.getMap('u:bob').set('m|big', message('big', 'x'.repeat(16 * 1024 + 1))),
