@@ -4,7 +4,9 @@ import { createNetwork, startServer, testClient, until } from './helpers.js'
 const MAX_FRAME = 8 * 1024
 let server: Awaited<ReturnType<typeof startServer>>
 beforeAll(async () => {
-  server = await startServer({ limits: { maxFrameBytes: MAX_FRAME } })
+  // Sync step 2 (a reconnect's whole outbox) has its own, larger limit by default; here both are
+  // small, so that a write the server refuses stays refused on every reconnect.
+  server = await startServer({ limits: { maxFrameBytes: MAX_FRAME, maxSyncFrameBytes: MAX_FRAME } })
 })
 afterAll(() => server.close())
 
@@ -149,5 +151,28 @@ describe('refusals stop the retry loop and say why', () => {
     expect(bob.role()).toBe('observer')
     await aliceClient.close()
     await bobClient.close()
+  })
+
+  it('an offline backlog larger than the live-update limit goes up whole on reconnect', async () => {
+    const roomy = await startServer({ limits: { maxFrameBytes: MAX_FRAME } })
+    try {
+      const aliceToken = await roomy.token('alice')
+      const id = await roomy.conversation(aliceToken, ['bob'])
+      const client = testClient({ url: roomy.url, token: aliceToken, userId: 'alice' })
+      const alice = client.open(id)
+      expect(await alice.whenSynced()).toBe(true)
+      alice.disconnect()
+      const backlog = Array.from({ length: 100 }, (_, i) => alice.send(`offline message ${i} `.repeat(8)))
+      alice.reconnect() // one sync step 2 of about 20 KiB, beyond the 8 KiB live limit
+      await until(
+        'all sent',
+        () => backlog.every((m) => alice.status(m.id) === 'sent'),
+        (sent) => sent,
+      )
+      expect(alice.stopped).toBeUndefined()
+      await client.close()
+    } finally {
+      await roomy.close()
+    }
   })
 })

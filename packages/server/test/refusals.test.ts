@@ -51,7 +51,7 @@ describe('refused input closes only the offender', () => {
   })
 
   const setup = async () => {
-    server = await startTestServer({ limits: { maxFrameBytes: 64 * 1024 } })
+    server = await startTestServer({ limits: { maxFrameBytes: 64 * 1024, maxSyncFrameBytes: 128 * 1024 } })
     const id = await server.conversation('alice', { bob: 'member', olga: 'observer' })
     const bob = await stockClient(server, id, 'bob')
     clients.push(bob)
@@ -120,6 +120,15 @@ describe('refused input closes only the offender', () => {
     ['a truncated varint', 4400, async () => ({ user: 'alice', frame: new Uint8Array([0x80, 0x80]) })],
     ['an unknown message type', 4400, async () => ({ user: 'alice', frame: new Uint8Array([7, 0]) })],
     ['an oversized frame', 4413, async () => ({ user: 'alice', frame: new Uint8Array(64 * 1024 + 10) })],
+    [
+      'an oversized sync step 2 (its own, larger limit)',
+      4413,
+      async () => {
+        const frame = new Uint8Array(128 * 1024 + 10)
+        frame[1] = 1 // message 0 (sync), sub-type 1 (step 2)
+        return { user: 'alice', frame }
+      },
+    ],
   ]
 
   for (const [name, code, make] of cases) {

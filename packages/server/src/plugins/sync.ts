@@ -5,7 +5,7 @@ import type { RawData, WebSocket } from 'ws'
 import { AuthError } from '../auth/authenticator.js'
 import type { ServerContext } from '../context.js'
 import { MESSAGE_SYNC } from '../sync/protocol.js'
-import { type Connection, RoomError } from '../sync/room.js'
+import { type Connection, frameLimit, RoomError } from '../sync/room.js'
 import type { RoomLease } from '../sync/rooms.js'
 
 /** y-protocols' sync sub-type of a reply with the updates a peer lacks. */
@@ -26,7 +26,7 @@ export async function syncPlugin(app: FastifyInstance, context: ServerContext): 
   const { limits, sockets, rooms } = context
   await app.register(websocket, {
     // ws drops frames far beyond the limit itself (1009); the room answers moderately oversized ones with 4413.
-    options: { maxPayload: limits.maxFrameBytes * 2 + 1024 },
+    options: { maxPayload: Math.max(limits.maxFrameBytes, limits.maxSyncFrameBytes) * 2 + 1024 },
     preClose: async () => {
       // Flush every room, then close its sockets with 1012 (the room does both, in that order).
       await rooms.closeAll(1012, 'server restarting')
@@ -130,8 +130,8 @@ function attach(
     // Frames that arrive while the token is checked and the room loads wait their turn.
     if (early.length >= limits.maxQueuedFrames)
       return close(4429, 'too many frames before the connection was ready')
-    if (frame.byteLength > limits.maxFrameBytes)
-      return close(4413, `frame exceeds ${limits.maxFrameBytes} bytes`)
+    const limit = frameLimit(limits, frame)
+    if (frame.byteLength > limit) return close(4413, `frame exceeds ${limit} bytes`)
     early.push(frame)
   })
   socket.on('error', (error) => log.warn({ err: error }, 'socket error'))

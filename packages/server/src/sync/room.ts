@@ -50,8 +50,14 @@ export interface Connection {
 }
 
 export interface RoomLimits {
-  /** Largest frame accepted from a peer (4413 beyond). */
+  /** Largest frame accepted from a peer (4413 beyond), but for sync step 2. */
   maxFrameBytes: number
+  /**
+   * Largest sync step 2 accepted (4413 beyond). It carries everything a replica wrote while
+   * offline, as one frame (y-websocket does not split it): a long offline stretch must not make
+   * a replica's outbox unsendable for good, as the live-update limit would.
+   */
+  maxSyncFrameBytes: number
   /** Per-connection token bucket (4429 when empty). */
   messagesPerSecond: number
   burst: number
@@ -61,6 +67,7 @@ export interface RoomLimits {
 
 export const DEFAULT_ROOM_LIMITS: RoomLimits = {
   maxFrameBytes: 1024 * 1024,
+  maxSyncFrameBytes: 16 * 1024 * 1024,
   messagesPerSecond: 200,
   burst: 400,
   model: DEFAULT_LIMITS,
@@ -353,8 +360,9 @@ export class Room {
 
   private receive(connection: RoomConnection, frame: Uint8Array): void {
     if (this.state !== 'open' || connection.closed) return
-    if (frame.byteLength > this.limits.maxFrameBytes) {
-      this.refuse(connection, 4413, 'too-large', `frame exceeds ${this.limits.maxFrameBytes} bytes`)
+    const limit = frameLimit(this.limits, frame)
+    if (frame.byteLength > limit) {
+      this.refuse(connection, 4413, 'too-large', `frame exceeds ${limit} bytes`)
       return
     }
     if (!connection.rate.take()) {
@@ -733,4 +741,14 @@ function writeAwarenessEntries(entries: AwarenessEntry[]): Uint8Array {
     encoding.writeVarString(encoder, state)
   }
   return encoding.toUint8Array(encoder)
+}
+
+/** The size limit of a frame: sync step 2 (y-protocols: message 0, sub-type 1) has its own. */
+export function frameLimit(
+  limits: Pick<RoomLimits, 'maxFrameBytes' | 'maxSyncFrameBytes'>,
+  frame: Uint8Array,
+): number {
+  return frame[0] === 0 && frame[1] === 1
+    ? Math.max(limits.maxSyncFrameBytes, limits.maxFrameBytes)
+    : limits.maxFrameBytes
 }
