@@ -252,9 +252,13 @@ export class Conversation {
     return this.lastCreatedAt
   }
 
-  private assertCanWrite(): void {
-    // After destroy() nothing would ever store or send the write: refuse it rather than lose it.
+  /** After destroy() nothing would ever store or send a write: refuse it rather than lose it. */
+  private assertOpen(): void {
     if (this.destroyed) throw new TicksError('closed', 'This conversation was closed: open it again')
+  }
+
+  private assertCanWrite(): void {
+    this.assertOpen()
     // Without the member list a message would name no recipients and never tick past `sent`.
     if (this.index.members.size === 0) {
       throw new TicksError('not-synced', 'The conversation has not loaded its members yet')
@@ -272,7 +276,7 @@ export class Conversation {
   }
 
   private assertOwner(): void {
-    if (this.destroyed) throw new TicksError('closed', 'This conversation was closed: open it again')
+    this.assertOpen()
     if (this.role() !== 'owner')
       throw new TicksError('not-owner', 'Only an owner may change the conversation')
   }

@@ -1,26 +1,11 @@
-import * as encoding from 'lib0/encoding'
 import { describe, expect, it } from 'vitest'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import { createConversation, createRoom, MemoryStore, RoomError } from '../src/index.js'
+import { writeAwareness, writeUpdate } from '../src/sync/protocol.js'
 import { connectMemoryPeer, until } from './helpers/memory-peer.js'
 
 const members = { alice: 'owner', bob: 'member' } as const
-
-const syncUpdateFrame = (update: Uint8Array): Uint8Array => {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, 0)
-  encoding.writeVarUint(encoder, 2)
-  encoding.writeVarUint8Array(encoder, update)
-  return encoding.toUint8Array(encoder)
-}
-
-const awarenessFrame = (update: Uint8Array): Uint8Array => {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, 1)
-  encoding.writeVarUint8Array(encoder, update)
-  return encoding.toUint8Array(encoder)
-}
 
 /** A store whose appends fail once told to (a full disk). */
 class FailingStore extends MemoryStore {
@@ -71,7 +56,7 @@ describe('one member cannot touch what another wrote', () => {
     forged.clientID = alice.doc.clientID
     const before = Y.encodeStateVector(forged)
     forged.getMap('u:bob').set('r|squat', { d: 0, r: 0 })
-    bob.connection.receive(syncUpdateFrame(Y.encodeStateAsUpdate(forged, before)))
+    bob.connection.receive(writeUpdate(Y.encodeStateAsUpdate(forged, before)))
     await until(() => bob.closed !== null)
     expect(bob.closed).toMatchObject({ code: 4403 })
 
@@ -91,7 +76,7 @@ describe('one member cannot touch what another wrote', () => {
     const aliceAwareness = new awarenessProtocol.Awareness(alice.doc)
     aliceAwareness.setLocalState({ name: 'Alice' })
     alice.connection.receive(
-      awarenessFrame(awarenessProtocol.encodeAwarenessUpdate(aliceAwareness, [alice.doc.clientID])),
+      writeAwareness(awarenessProtocol.encodeAwarenessUpdate(aliceAwareness, [alice.doc.clientID])),
     )
     expect(room.awareness.getStates().get(alice.doc.clientID)).toEqual({ name: 'Alice' })
 
@@ -108,7 +93,7 @@ describe('one member cannot touch what another wrote', () => {
       awarenessProtocol.encodeAwarenessUpdate(spoof, [alice.doc.clientID]),
       awarenessProtocol.encodeAwarenessUpdate(bobOwn, [bob.doc.clientID]),
     ]
-    for (const entry of entries) bob.connection.receive(awarenessFrame(entry))
+    for (const entry of entries) bob.connection.receive(writeAwareness(entry))
 
     expect(room.awareness.getStates().get(alice.doc.clientID)).toEqual({ name: 'Alice' })
     expect(room.awareness.getStates().get(bob.doc.clientID)).toEqual({ name: 'Bob' })

@@ -1,7 +1,7 @@
-import * as encoding from 'lib0/encoding'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import * as Y from 'yjs'
+import { writeUpdate } from '../src/sync/protocol.js'
 import {
   type StockClient,
   startTestServer,
@@ -23,14 +23,6 @@ async function rawSocket(server: TestServer, id: string, userId: string | null) 
     socket.once('error', reject)
   })
   return { socket, closed }
-}
-
-const updateFrame = (update: Uint8Array): Uint8Array => {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, 0)
-  encoding.writeVarUint(encoder, 2)
-  encoding.writeVarUint8Array(encoder, update)
-  return encoding.toUint8Array(encoder)
 }
 
 /** An update made on a copy of `from`'s doc, as `write` does it. */
@@ -77,7 +69,7 @@ describe('refused input closes only the offender', () => {
       4403,
       async (bob) => ({
         user: 'alice',
-        frame: updateFrame(
+        frame: writeUpdate(
           forge(bob.doc, (d) =>
             d.getMap('u:bob').set('m|forged', { id: 'forged', text: 'x', createdAt: 1, to: [] }),
           ),
@@ -89,7 +81,7 @@ describe('refused input closes only the offender', () => {
       4403,
       async (bob) => ({
         user: 'alice',
-        frame: updateFrame(forge(bob.doc, (d) => d.getMap('u:bob').set('r|fake', { d: 0, r: 0 }))),
+        frame: writeUpdate(forge(bob.doc, (d) => d.getMap('u:bob').set('r|fake', { d: 0, r: 0 }))),
       }),
     ],
     [
@@ -97,7 +89,7 @@ describe('refused input closes only the offender', () => {
       4403,
       async (bob) => ({
         user: 'olga',
-        frame: updateFrame(
+        frame: writeUpdate(
           forge(bob.doc, (d) =>
             d.getMap('u:olga').set('m|o1', { id: 'o1', text: 'x', createdAt: 1, to: [] }),
           ),
@@ -109,7 +101,7 @@ describe('refused input closes only the offender', () => {
       4403,
       async (bob) => ({
         user: 'alice',
-        frame: updateFrame(forge(bob.doc, (d) => d.getArray('server').push(['x']))),
+        frame: writeUpdate(forge(bob.doc, (d) => d.getArray('server').push(['x']))),
       }),
     ],
     [

@@ -4,12 +4,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { AuthError } from '../auth/authenticator.js'
 import type { ServerContext } from '../context.js'
-import { MESSAGE_SYNC } from '../sync/protocol.js'
+import { isSyncStep2 } from '../sync/protocol.js'
 import { type Connection, frameLimit, RoomError } from '../sync/room.js'
 import type { RoomLease } from '../sync/rooms.js'
-
-/** y-protocols' sync sub-type of a reply with the updates a peer lacks. */
-const SYNC_STEP_2 = 1
 
 const CLOSE_FOR_ROOM_ERROR: Record<RoomError['code'], [number, string]> = {
   'not-found': [4404, 'no such conversation'],
@@ -98,7 +95,7 @@ function attach(
       dropSlow(backlog)
       return
     }
-    const syncReply = syncReplyBytes === 0 && frame[0] === MESSAGE_SYNC && frame[1] === SYNC_STEP_2
+    const syncReply = syncReplyBytes === 0 && isSyncStep2(frame)
     if (syncReply) syncReplyBytes += frame.byteLength
     socket.send(frame, { binary: true }, (error) => {
       // Called once the frame is handed to the kernel (or with an error when the socket died).

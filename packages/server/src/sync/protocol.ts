@@ -58,6 +58,11 @@ function readBody(decoder: decoding.Decoder): IncomingMessage {
   }
 }
 
+/** Whether a frame is a sync step 2 (a reply, or a replica's whole offline outbox), without decoding it. */
+export function isSyncStep2(frame: Uint8Array): boolean {
+  return frame[0] === MESSAGE_SYNC && frame[1] === SYNC_STEP_2
+}
+
 export function writeSyncStep1(stateVector: Uint8Array): Uint8Array {
   return writeSync(SYNC_STEP_1, stateVector)
 }
@@ -82,5 +87,36 @@ function writeSync(step: number, payload: Uint8Array): Uint8Array {
   encoding.writeVarUint(encoder, MESSAGE_SYNC)
   encoding.writeVarUint(encoder, step)
   encoding.writeVarUint8Array(encoder, payload)
+  return encoding.toUint8Array(encoder)
+}
+
+export interface AwarenessEntry {
+  client: number
+  clock: number
+  /** The JSON-encoded state; 'null' when the client left. */
+  state: string
+}
+
+/** y-protocols' awareness update: a count, then client id, clock and JSON state for each. */
+export function readAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
+  const decoder = decoding.createDecoder(update)
+  const entries: AwarenessEntry[] = []
+  const count = decoding.readVarUint(decoder)
+  for (let i = 0; i < count; i++) {
+    const client = decoding.readVarUint(decoder)
+    const clock = decoding.readVarUint(decoder)
+    entries.push({ client, clock, state: decoding.readVarString(decoder) })
+  }
+  return entries
+}
+
+export function writeAwarenessEntries(entries: AwarenessEntry[]): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, entries.length)
+  for (const { client, clock, state } of entries) {
+    encoding.writeVarUint(encoder, client)
+    encoding.writeVarUint(encoder, clock)
+    encoding.writeVarString(encoder, state)
+  }
   return encoding.toUint8Array(encoder)
 }

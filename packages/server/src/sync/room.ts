@@ -14,15 +14,16 @@ import {
   TicksError,
   userRoot,
 } from '@ticks/core'
-import * as decoding from 'lib0/decoding'
-import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { Store } from '../store/store.js'
 import {
+  isSyncStep2,
   ProtocolError,
+  readAwarenessEntries,
   readMessage,
   writeAwareness,
+  writeAwarenessEntries,
   writeSyncStep1,
   writeSyncStep2,
   writeUpdate,
@@ -712,43 +713,10 @@ class RoomConnection {
   }
 }
 
-interface AwarenessEntry {
-  client: number
-  clock: number
-  /** The JSON-encoded state; 'null' when the client left. */
-  state: string
-}
-
-/** y-protocols' awareness update: a count, then client id, clock and JSON state for each. */
-function readAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
-  const decoder = decoding.createDecoder(update)
-  const entries: AwarenessEntry[] = []
-  const count = decoding.readVarUint(decoder)
-  for (let i = 0; i < count; i++) {
-    const client = decoding.readVarUint(decoder)
-    const clock = decoding.readVarUint(decoder)
-    entries.push({ client, clock, state: decoding.readVarString(decoder) })
-  }
-  return entries
-}
-
-function writeAwarenessEntries(entries: AwarenessEntry[]): Uint8Array {
-  const encoder = encoding.createEncoder()
-  encoding.writeVarUint(encoder, entries.length)
-  for (const { client, clock, state } of entries) {
-    encoding.writeVarUint(encoder, client)
-    encoding.writeVarUint(encoder, clock)
-    encoding.writeVarString(encoder, state)
-  }
-  return encoding.toUint8Array(encoder)
-}
-
-/** The size limit of a frame: sync step 2 (y-protocols: message 0, sub-type 1) has its own. */
+/** The size limit of a frame: sync step 2 has its own. */
 export function frameLimit(
   limits: Pick<RoomLimits, 'maxFrameBytes' | 'maxSyncFrameBytes'>,
   frame: Uint8Array,
 ): number {
-  return frame[0] === 0 && frame[1] === 1
-    ? Math.max(limits.maxSyncFrameBytes, limits.maxFrameBytes)
-    : limits.maxFrameBytes
+  return isSyncStep2(frame) ? Math.max(limits.maxSyncFrameBytes, limits.maxFrameBytes) : limits.maxFrameBytes
 }
