@@ -52,6 +52,8 @@ export class ConversationIndex {
    */
   readonly bySeq: (IndexedMessage | undefined)[] = []
   readonly members = new Map<string, MemberRecord>()
+  /** Bumped whenever a member is added, changed or removed. */
+  membersVersion = 0
   title = ''
   /** Bumped on every change that can alter what an observer sees. */
   version = 0
@@ -264,6 +266,7 @@ export class ConversationIndex {
       const user = key.slice(MEMBER_KEY_PREFIX.length)
       if (isMemberRecord(value)) this.members.set(user, { role: value.role, joinedAt: value.joinedAt })
       else this.members.delete(user)
+      this.membersVersion++
     }
   }
 

@@ -107,8 +107,13 @@ describe('one member cannot touch what another wrote', () => {
     const alice = connectMemoryPeer(room, 'alice')
     const bob = connectMemoryPeer(room, 'bob')
     await until(() => bob.conversation.members().alice !== undefined)
-    alice.conversation.setMember('carol', 'member')
-    alice.doc.transact(() => alice.doc.getMap('meta').delete('member|bob'))
+    const before = alice.conversation.send('before bob left')
+    await until(() => bob.conversation.messages().some((message) => message.id === before.id))
+    // Carol in, Bob out, in one transaction: the member count stays the same.
+    alice.doc.transact(() => {
+      alice.conversation.setMember('carol', 'member')
+      alice.doc.getMap('meta').delete('member|bob')
+    })
     await until(() => bob.closed !== null)
     expect(bob.closed).toMatchObject({ code: 4403 })
     const secret = alice.conversation.send('after bob left')

@@ -180,8 +180,8 @@ export class Room {
   readonly awareness: awarenessProtocol.Awareness
   /** Who announced each awareness client id (see `ownAwarenessEntries`). */
   private readonly clientOwners = new Map<number, string>()
-  /** How many members the index listed when connections were last checked against it. */
-  private knownMembers = 0
+  /** The index's members version when connections were last checked against it. */
+  private checkedMembers = 0
   private readonly store: Store
   private readonly limits: RoomLimits
   private readonly compaction: CompactionPolicy
@@ -338,8 +338,8 @@ export class Room {
 
   /** A member an owner removed stops receiving the conversation at once. */
   private dropFormerMembers(): void {
-    if (this.index.members.size === this.knownMembers) return
-    this.knownMembers = this.index.members.size
+    if (this.index.membersVersion === this.checkedMembers) return
+    this.checkedMembers = this.index.membersVersion
     for (const connection of [...this.connections]) {
       if (this.roleOf(connection.peer) !== undefined) continue
       this.refuse(connection, 4403, 'not-a-member', `${connection.peer.userId} is no longer a member`)
