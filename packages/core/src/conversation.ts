@@ -6,6 +6,7 @@ import { type Message, MessageList } from './message-list.js'
 import { raiseWatermark } from './receipts.js'
 import {
   DEFAULT_LIMITS,
+  isValidId,
   type Limits,
   META_ROOT,
   type MessageRecord,
@@ -35,6 +36,11 @@ export interface ConversationOptions {
   limits?: Partial<Limits>
   /** Clock for `createdAt`; injectable for deterministic tests. */
   now?: () => number
+  /**
+   * Ids for new messages; injectable so a seeded simulation replays the same ids. Must return
+   * ids valid per `isValidId` and unique across the conversation. Default: `randomId()`.
+   */
+  newId?: () => string
 }
 
 /**
@@ -49,6 +55,7 @@ export class Conversation {
   readonly limits: Limits
   protected readonly index: ConversationIndex
   private readonly now: () => number
+  private readonly newId: () => string
   private readonly failures = new Map<string, string>()
   private readonly listeners = new Set<() => void>()
   private readonly list: MessageList
@@ -64,6 +71,7 @@ export class Conversation {
     this.replicaId = options.replicaId ?? String(doc.clientID)
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
     this.now = options.now ?? Date.now
+    this.newId = options.newId ?? randomId
     this.index = new ConversationIndex(doc)
     this.list = new MessageList(this.index, {
       has: (id) => this.failures.has(id),
@@ -86,7 +94,7 @@ export class Conversation {
     }
     this.assertCanWrite()
     const record: MessageRecord = {
-      id: randomId(),
+      id: this.nextMessageId(),
       text,
       createdAt: this.nextCreatedAt(),
       to: this.recipients(),
@@ -241,6 +249,21 @@ export class Conversation {
       if (user !== this.userId && member.role !== 'observer') to.push(user)
     }
     return to.sort()
+  }
+
+  /** A bad injected generator must fail here: a reused id would overwrite this user's own message. */
+  private nextMessageId(): string {
+    const id = this.newId()
+    if (typeof id !== 'string' || !isValidId(id, this.limits)) {
+      throw new TicksError(
+        'invalid-argument',
+        `newId() returned an invalid message id: ${JSON.stringify(id)}`,
+      )
+    }
+    if (this.index.messages.has(id) || this.index.discarded.has(id)) {
+      throw new TicksError('invalid-argument', `newId() returned an id already in use: ${id}`)
+    }
+    return id
   }
 
   /**

@@ -1,11 +1,14 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import { TicksError } from '@ticks/core'
 import { type LoopbackTarget, loopbackTarget } from './loopback.js'
 import { createRandom, type Random } from './random.js'
+import { MAX_TIMER_MS, requireMs, requireProbability, requireSeed } from './validation.js'
 import {
   FrameReader,
   HttpHeadReader,
   isControlFrame,
   isSwitchingProtocols,
+  isWebSocketUpgrade,
   OPCODE_BINARY,
   OPCODE_TEXT,
   withoutExtensions,
@@ -16,7 +19,7 @@ export interface ChaosProxyOptions {
   target: string | number | LoopbackTarget
   /** Port to listen on, on 127.0.0.1; 0 (default) picks a free one. */
   port?: number
-  /** Seed for drop and jitter decisions. */
+  /** Seed for drop and jitter decisions: an integer from 0 to 2^32 − 1. Default 1. */
   seed?: number
 }
 
@@ -24,6 +27,7 @@ export interface ChaosProxyStats {
   connectionsAccepted: number
   connectionsOpen: number
   connectionsCut: number
+  /** WebSocket data messages written to the other side (not those held, then lost in a cut). */
   messagesForwarded: number
   messagesDropped: number
   bytesForwarded: number
@@ -46,7 +50,10 @@ export interface ChaosProxy {
   blackhole(): void
   /** Back to a working link (latency and drop rate stay as set). */
   restore(): void
-  /** Added one-way delay for everything forwarded, in ms, plus a uniform random jitter in [0, jitter]. */
+  /**
+   * Added one-way delay for everything forwarded, in ms, plus a uniform random jitter in [0, jitter].
+   * Both finite and >= 0, their sum at most 2^31 − 1 ms (the longest a Node timer waits).
+   */
   latency(ms: number, jitter?: number): void
   /**
    * Drop this fraction of WebSocket data messages, in both directions. Whole messages are
@@ -61,6 +68,7 @@ export interface ChaosProxy {
    */
   bandwidth(bytesPerSecond: number): void
   stats(): ChaosProxyStats
+  /** Reset every connection and stop listening. Afterwards only `stats()` works; the rest throws TicksError `closed`. */
   close(): Promise<void>
 }
 
@@ -79,13 +87,14 @@ interface Settings {
 /** Start a TCP proxy on 127.0.0.1 that forwards to a loopback target and can misbehave on demand. */
 export async function createChaosProxy(options: ChaosProxyOptions): Promise<ChaosProxy> {
   const target = loopbackTarget(options.target)
+  const seed = requireSeed(options.seed ?? 1, 'createChaosProxy')
   const settings: Settings = {
     state: 'up',
     latencyMs: 0,
     jitterMs: 0,
     dropRate: 0,
     bytesPerSecond: Number.POSITIVE_INFINITY,
-    random: createRandom(options.seed ?? 1),
+    random: createRandom(seed),
     stats: {
       connectionsAccepted: 0,
       connectionsOpen: 0,
@@ -115,11 +124,16 @@ export async function createChaosProxy(options: ChaosProxyOptions): Promise<Chao
   const address = server.address()
   if (address === null || typeof address === 'string') throw new Error('chaos proxy: no TCP address')
   const port = address.port
+  let closing: Promise<void> | undefined
+  const assertOpen = (call: string): void => {
+    if (closing) throw new TicksError('closed', `chaos proxy on port ${port} is closed: ${call} does nothing`)
+  }
 
   return {
     port,
     url: `ws://127.0.0.1:${port}`,
     cut() {
+      assertOpen('cut()')
       settings.state = 'cut'
       for (const connection of connections) {
         settings.stats.connectionsCut++
@@ -127,33 +141,44 @@ export async function createChaosProxy(options: ChaosProxyOptions): Promise<Chao
       }
     },
     blackhole() {
+      assertOpen('blackhole()')
       settings.state = 'blackhole'
     },
     restore() {
+      assertOpen('restore()')
       settings.state = 'up'
       for (const connection of connections) connection.flush()
     },
     latency(ms, jitter = 0) {
-      if (!(ms >= 0 && jitter >= 0)) throw new Error('latency and jitter must be >= 0')
+      assertOpen('latency()')
+      requireMs(ms, 'chaos proxy: latency', MAX_TIMER_MS)
+      requireMs(jitter, 'chaos proxy: jitter', MAX_TIMER_MS - ms)
       settings.latencyMs = ms
       settings.jitterMs = jitter
     },
     dropRate(p) {
-      if (!(p >= 0 && p <= 1)) throw new Error('drop rate must be within [0, 1]')
-      settings.dropRate = p
+      assertOpen('dropRate()')
+      settings.dropRate = requireProbability(p, 'chaos proxy: drop rate')
     },
     bandwidth(bytesPerSecond) {
-      if (!(bytesPerSecond > 0))
-        throw new Error('bandwidth must be > 0 bytes per second (Infinity: no limit)')
+      assertOpen('bandwidth()')
+      if (typeof bytesPerSecond !== 'number' || !(bytesPerSecond > 0)) {
+        throw new TicksError(
+          'invalid-argument',
+          `chaos proxy: bandwidth must be > 0 bytes per second, Infinity for no limit (got ${String(bytesPerSecond)})`,
+        )
+      }
       settings.bytesPerSecond = bytesPerSecond
       for (const connection of connections) connection.rethrottle()
     },
     stats: () => ({ ...settings.stats, connectionsOpen: connections.size }),
-    close: () =>
-      new Promise<void>((resolve) => {
+    close() {
+      closing ??= new Promise<void>((resolve) => {
         for (const connection of connections) connection.destroy()
         server.close(() => resolve())
-      }),
+      })
+      return closing
+    },
   }
 }
 
@@ -173,8 +198,16 @@ class ProxiedConnection {
     this.upstream = createConnection({ host: target.host, port: target.port })
     client.setNoDelay(true)
     this.upstream.setNoDelay(true)
-    this.toServer = new Direction(client, this.upstream, settings, 'request', () => this.maybeFinished())
-    this.toClient = new Direction(this.upstream, client, settings, 'response', () => this.maybeFinished())
+    const events = {
+      onFinished: () => this.maybeFinished(),
+      // A peer that speaks neither HTTP nor WebSocket loses its own connection, nothing more.
+      onMalformed: () => this.destroy(),
+    }
+    this.toServer = new Direction(client, this.upstream, settings, events)
+    this.toClient = new Direction(this.upstream, client, settings, {
+      ...events,
+      onResponseHead: (switching) => this.toServer.upgradeAnswered(switching),
+    })
     for (const socket of [client, this.upstream]) {
       // A peer that vanished (ECONNREFUSED while the server restarts, a reset) takes its twin with
       // it: the client sees its connection drop and reconnects, as it would without the proxy.
@@ -210,7 +243,27 @@ class ProxiedConnection {
 interface Queued {
   at: number
   bytes: Buffer
+  /** The first frame of a data message: counted as forwarded once written. */
+  startsMessage: boolean
 }
+
+interface DirectionEvents {
+  onFinished(): void
+  /** The stream could not be parsed (not HTTP, an absurd frame): give up on this connection. */
+  onMalformed(): void
+  /**
+   * Response side only: the server answered (`switching`: with a 101). Returns whether WebSocket
+   * frames follow, i.e. the request was a WebSocket upgrade.
+   */
+  onResponseHead?(switching: boolean): boolean
+}
+
+/**
+ * What a direction does with bytes: wait for an HTTP head; on the request side, wait for the
+ * answer to a WebSocket upgrade (holding anything sent meanwhile); then parse WebSocket frames, or
+ * pass plain HTTP through untouched (its bodies are not frames).
+ */
+type Phase = 'head' | 'awaiting-upgrade' | 'frames' | 'raw'
 
 /**
  * One direction of a connection: reads the HTTP head, then WebSocket frames, decides what to drop,
@@ -220,7 +273,9 @@ class Direction {
   private readonly queue: Queued[] = []
   private readonly headReader = new HttpHeadReader()
   private readonly frameReader = new FrameReader()
-  private phase: 'head' | 'frames' | 'raw' = 'head'
+  private phase: Phase = 'head'
+  /** Request bytes that came before the server answered the upgrade. */
+  private heldForUpgrade: Buffer[] = []
   /** Drop decision of the data message being received (it may come in several frames). */
   private droppingMessage = false
   private lastDeliveryAt = 0
@@ -237,18 +292,38 @@ class Direction {
     private readonly source: Socket,
     private readonly sink: Socket,
     private readonly settings: Settings,
-    private readonly headKind: 'request' | 'response',
-    private readonly onFinished: () => void,
+    private readonly events: DirectionEvents,
   ) {
-    source.on('data', (chunk: Buffer) => this.receive(chunk))
-    source.on('end', () => {
-      this.sourceEnded = true
-      this.flush()
+    source.on('data', (chunk: Buffer) => {
+      // Thrown inside a socket listener, a parse error would take the whole process down.
+      try {
+        this.receive(chunk)
+      } catch {
+        this.events.onMalformed()
+      }
     })
-    source.on('close', () => {
-      this.sourceEnded = true
-      this.flush()
-    })
+    source.on('end', () => this.sourceEnd())
+    source.on('close', () => this.sourceEnd())
+  }
+
+  private sourceEnd(): void {
+    this.sourceEnded = true
+    // No frames can follow a request whose sender is gone: pass on what it sent, then the end.
+    this.upgradeAnswered(false)
+    this.flush()
+  }
+
+  /**
+   * Request side: the server answered. Frames follow only a WebSocket upgrade answered with 101;
+   * returns whether they do.
+   */
+  upgradeAnswered(switching: boolean): boolean {
+    if (this.phase !== 'awaiting-upgrade') return false
+    this.phase = switching ? 'frames' : 'raw'
+    const held = this.heldForUpgrade
+    this.heldForUpgrade = []
+    for (const chunk of held) this.forward(chunk)
+    return switching
   }
 
   stop(): void {
@@ -286,10 +361,14 @@ class Direction {
       return
     }
     this.source.pause()
-    this.throttleTimer = setTimeout(() => {
-      this.throttleTimer = undefined
-      this.waitForBandwidth()
-    }, wait)
+    // A tiny bandwidth can owe more than a Node timer waits: wake up and wait again.
+    this.throttleTimer = setTimeout(
+      () => {
+        this.throttleTimer = undefined
+        this.waitForBandwidth()
+      },
+      Math.min(wait, MAX_TIMER_MS),
+    )
   }
 
   flush(): void {
@@ -299,8 +378,9 @@ class Direction {
     if (this.settings.state !== 'up') return
     const now = Date.now()
     while (this.queue.length > 0 && this.queue[0]!.at <= now) {
-      const { bytes } = this.queue.shift()!
+      const { bytes, startsMessage } = this.queue.shift()!
       this.settings.stats.bytesForwarded += bytes.length
+      if (startsMessage) this.settings.stats.messagesForwarded++
       if (!this.sink.write(bytes) && !this.waitingForDrain) {
         // Backpressure: a slow reader behind the proxy slows its sender, as it would without us.
         this.waitingForDrain = true
@@ -316,7 +396,7 @@ class Direction {
     } else if (this.sourceEnded && !this.finished) {
       this.finished = true
       this.sink.end()
-      this.onFinished()
+      this.events.onFinished()
     }
   }
 
@@ -326,42 +406,58 @@ class Direction {
     if (this.phase === 'head') {
       const parsed = this.headReader.push(chunk)
       if (!parsed) return
-      let head = parsed.head
-      if (this.headKind === 'request') {
-        head = withoutExtensions(head)
-        this.phase = 'frames'
-      } else {
-        // Anything but a switch to WebSocket (a 401, a 404) is passed through untouched.
-        this.phase = isSwitchingProtocols(head) ? 'frames' : 'raw'
-      }
-      this.enqueue(Buffer.from(head, 'latin1'))
+      this.enqueue(Buffer.from(this.readHead(parsed.head), 'latin1'))
       chunk = parsed.rest
       if (chunk.length === 0) return
+    }
+    this.forward(chunk)
+  }
+
+  /** Decide the phase from the head; returns the head to forward. */
+  private readHead(head: string): string {
+    if (this.events.onResponseHead) {
+      // Anything but a switch to WebSocket (a 401, a 404, any plain response) passes untouched.
+      this.phase = this.events.onResponseHead(isSwitchingProtocols(head)) ? 'frames' : 'raw'
+      return head
+    }
+    if (!isWebSocketUpgrade(head)) {
+      this.phase = 'raw'
+      return head
+    }
+    this.phase = 'awaiting-upgrade'
+    return withoutExtensions(head)
+  }
+
+  private forward(chunk: Buffer): void {
+    if (this.phase === 'awaiting-upgrade') {
+      this.heldForUpgrade.push(chunk)
+      return
     }
     if (this.phase === 'raw') {
       this.enqueue(chunk)
       return
     }
     for (const frame of this.frameReader.push(chunk)) {
+      let startsMessage = false
       if (!isControlFrame(frame)) {
         if (frame.opcode === OPCODE_TEXT || frame.opcode === OPCODE_BINARY) {
           this.droppingMessage = this.settings.random.chance(this.settings.dropRate)
           if (this.droppingMessage) this.settings.stats.messagesDropped++
-          else this.settings.stats.messagesForwarded++
+          else startsMessage = true
         }
         if (this.droppingMessage) continue
       }
-      this.enqueue(frame.bytes)
+      this.enqueue(frame.bytes, startsMessage)
     }
   }
 
-  private enqueue(bytes: Buffer): void {
+  private enqueue(bytes: Buffer, startsMessage = false): void {
     const { latencyMs, jitterMs, random } = this.settings
     const delay = latencyMs + (jitterMs > 0 ? random.next() * jitterMs : 0)
     // Never overtake what is already queued: TCP delivers in order, jitter or not.
     const at = Math.max(this.lastDeliveryAt, Date.now() + delay)
     this.lastDeliveryAt = at
-    this.queue.push({ at, bytes })
+    this.queue.push({ at, bytes, startsMessage })
     if (this.timer === undefined) this.flush()
   }
 }

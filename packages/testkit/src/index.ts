@@ -14,6 +14,7 @@ export {
   type NetworkStats,
   type Node,
   SERVER,
+  type ServerClose,
   type SettleOptions,
   type StatusObservation,
 } from './network/network.js'

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import { TicksError } from '@ticks/core'
 
 export interface LoopbackTarget {
   host: string
@@ -28,12 +29,16 @@ export function loopbackTarget(target: string | number | LoopbackTarget): Loopba
   if (host === 'localhost') host = '127.0.0.1'
   const loopback = (isIP(host) === 4 && host.startsWith('127.')) || (isIP(host) === 6 && host === '::1')
   if (!loopback) {
-    throw new Error(
+    throw new TicksError(
+      'invalid-argument',
       `chaos proxy: refusing target host ${JSON.stringify(host)}: only loopback targets (127.0.0.0/8, ::1, localhost) are allowed`,
     )
   }
   if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new Error(`chaos proxy: target ${JSON.stringify(target)} has no valid port`)
+    throw new TicksError(
+      'invalid-argument',
+      `chaos proxy: target ${JSON.stringify(target)} has no valid port`,
+    )
   }
   return { host, port }
 }

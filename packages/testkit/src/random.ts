@@ -1,3 +1,5 @@
+import { requireSeed } from './validation.js'
+
 /**
  * A small seeded PRNG (sfc32 over a splitmix32-expanded seed). The testkit never calls
  * `Math.random`: the same seed must replay the same run, so every random choice comes from here.
@@ -25,8 +27,9 @@ function splitmix32(seed: number): () => number {
   }
 }
 
+/** `seed`: an integer from 0 to 2^32 − 1 (each gives its own stream). */
 export function createRandom(seed: number): Random {
-  const expand = splitmix32(seed)
+  const expand = splitmix32(requireSeed(seed, 'createRandom'))
   let a = expand()
   let b = expand()
   let c = expand()
@@ -51,4 +54,18 @@ export function createRandom(seed: number): Random {
     fork: () => createRandom(nextUint32()),
   }
   return random
+}
+
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/**
+ * Message ids like core's `randomId()` (16 URL-safe characters, 96 bits) but drawn from `random`,
+ * so the same seed sends the same ids.
+ */
+export function seededIds(random: Random): () => string {
+  return () => {
+    let id = ''
+    for (let i = 0; i < 16; i++) id += ID_ALPHABET[random.int(0, ID_ALPHABET.length - 1)]
+    return id
+  }
 }

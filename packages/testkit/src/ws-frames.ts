@@ -96,5 +96,9 @@ export function withoutExtensions(head: string): string {
     .join('\r\n')
 }
 
+/** Whether an HTTP request head asks to switch to the WebSocket protocol. */
+export const isWebSocketUpgrade = (head: string): boolean =>
+  /^upgrade[ \t]*:[ \t]*websocket[ \t]*$/im.test(head)
+
 /** Whether an HTTP response head switches to the WebSocket protocol. */
 export const isSwitchingProtocols = (head: string): boolean => /^HTTP\/1\.[01] 101\b/.test(head)

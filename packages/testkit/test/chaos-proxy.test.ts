@@ -1,4 +1,5 @@
-import type { AddressInfo } from 'node:net'
+import { createServer as createHttpServer } from 'node:http'
+import { type AddressInfo, createConnection, type Socket } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
 import { type ChaosProxy, createChaosProxy } from '../src/index.js'
@@ -48,6 +49,21 @@ const until = async (condition: () => boolean, timeoutMs = 3000): Promise<void> 
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
+
+/** A raw TCP connection to the proxy, and a promise of its end (by the proxy's reset). */
+async function rawConnection(port: number): Promise<{ socket: Socket; ended: Promise<void> }> {
+  const socket = createConnection({ host: '127.0.0.1', port })
+  socket.on('error', () => {})
+  const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+  await new Promise((resolve) => socket.once('connect', resolve))
+  return { socket, ended }
+}
+
+const within = <T>(promise: Promise<T>, ms: number): Promise<T> =>
+  Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms)),
+  ])
 
 const closed = (socket: WebSocket) =>
   new Promise<number>((resolve) => {
@@ -159,6 +175,103 @@ describe('createChaosProxy', () => {
     await until(() => client.messages.length === 20)
     expect(Date.now() - start).toBeGreaterThanOrEqual(75)
     expect(client.messages.map(String)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
+  })
+
+  it('a peer that does not speak HTTP loses its own connection, and nothing else', async () => {
+    const { proxy } = await setup()
+    const client = await open(proxy.url)
+    const junk = await rawConnection(proxy.port)
+    junk.socket.write(Buffer.alloc(70 * 1024, 0x41)) // no end of head in sight
+    await within(junk.ended, 3000)
+    client.socket.send('still here')
+    await until(() => client.messages.length === 1)
+    expect(proxy.stats().connectionsOpen).toBe(1)
+  })
+
+  it('a frame claiming an absurd length loses its own connection, and nothing else', async () => {
+    const { proxy } = await setup()
+    const client = await open(proxy.url)
+    const peer = await rawConnection(proxy.port)
+    peer.socket.write(
+      'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    )
+    await new Promise((resolve) => peer.socket.once('data', resolve)) // the 101
+    // A masked binary frame whose 64-bit length says 2^60 bytes follow.
+    peer.socket.write(Buffer.from([0x82, 0xff, 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]))
+    await within(peer.ended, 3000)
+    client.socket.send('still here')
+    await until(() => client.messages.length === 1)
+  })
+
+  it('passes plain HTTP through untouched, request bodies included', async () => {
+    const http = createHttpServer((request, response) => {
+      let body = ''
+      request.on('data', (chunk) => (body += chunk))
+      request.on('end', () => response.end(JSON.stringify({ got: body })))
+    })
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    try {
+      proxy = await createChaosProxy({ target: (http.address() as AddressInfo).port })
+      const url = `http://127.0.0.1:${proxy.port}/api/session`
+      for (let i = 0; i < 2; i++) {
+        const response = await fetch(url, {
+          method: 'POST',
+          body: JSON.stringify({ userId: `user${i}` }),
+          signal: AbortSignal.timeout(3000),
+        })
+        expect(await response.json()).toEqual({ got: `{"userId":"user${i}"}` })
+      }
+      const get = await fetch(url, { signal: AbortSignal.timeout(3000) })
+      expect(await get.json()).toEqual({ got: '' })
+    } finally {
+      http.closeAllConnections()
+      await new Promise<void>((resolve) => http.close(() => resolve()))
+    }
+  })
+
+  it('counts a message as forwarded once written, not when held and then lost in a cut', async () => {
+    const { echo, proxy } = await setup()
+    const client = await open(proxy.url)
+    proxy.blackhole()
+    for (let i = 0; i < 5; i++) client.socket.send(`held ${i}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    proxy.cut()
+    proxy.restore()
+    expect(echo.received).toEqual([])
+    expect(proxy.stats().messagesForwarded).toBe(0)
+    const again = await open(proxy.url)
+    again.socket.send('through')
+    await until(() => again.messages.length === 1)
+    expect(proxy.stats().messagesForwarded).toBe(2) // there and back
+  })
+
+  it('latency() refuses what a timer cannot wait; a closed proxy refuses every call but stats()', async () => {
+    const { proxy: chaos } = await setup()
+    const invalid = expect.objectContaining({ code: 'invalid-argument' })
+    for (const [ms, jitter] of [
+      [Number.POSITIVE_INFINITY, 0],
+      [2 ** 31, 0],
+      [2 ** 31 - 10, 20],
+      [Number.NaN, 0],
+      [-1, 0],
+      [10, -1],
+    ]) {
+      expect(() => chaos.latency(ms!, jitter)).toThrow(invalid)
+    }
+    expect(() => chaos.dropRate('0.5' as never)).toThrow(invalid)
+    chaos.latency(2 ** 31 - 11, 10) // the longest a Node timer waits
+    chaos.latency(0)
+    await chaos.close()
+    const isClosed = expect.objectContaining({ code: 'closed' })
+    expect(() => chaos.cut()).toThrow(isClosed)
+    expect(() => chaos.blackhole()).toThrow(isClosed)
+    expect(() => chaos.restore()).toThrow(isClosed)
+    expect(() => chaos.latency(10)).toThrow(isClosed)
+    expect(() => chaos.dropRate(0.1)).toThrow(isClosed)
+    expect(() => chaos.bandwidth(1000)).toThrow(isClosed)
+    expect(chaos.stats().connectionsOpen).toBe(0)
+    await chaos.close() // closing twice is harmless
   })
 
   it('bandwidth() reads slowly, so the sender feels back-pressure; Infinity lifts it', async () => {

@@ -97,6 +97,69 @@ describe('createNetwork', () => {
     expect((await trace(43)).history).not.toEqual(first.history)
   })
 
+  it('replays the same message ids from the same seed', async () => {
+    const run = async (seed: number) => {
+      const network = await open(seed, { faults: { drop: 0.1, reorder: 0.3, delay: [1, 20] } })
+      const alice = network.replica('alice')
+      const bob = network.replica('bob')
+      await network.settle()
+      const ids = [alice.send('a').id, bob.send('b').id, alice.send('c').id]
+      await network.settle()
+      return { ids, history: network.statusHistory().map((o) => ({ ...o })) }
+    }
+    const first = await run(7)
+    expect(await run(7)).toEqual(first)
+    expect((await run(8)).ids).not.toEqual(first.ids)
+  })
+
+  it('partition() leaves replicas in neither group where they were', async () => {
+    const network = await open(1, {
+      conversation: { members: { alice: 'owner', bob: 'member', carol: 'member' } },
+    })
+    const alice = network.replica('alice')
+    const bob = network.replica('bob')
+    const carol = network.replica('carol')
+    await network.settle()
+    const online = () => [alice.online, bob.online, carol.online]
+    network.partition([alice], [network.server])
+    await network.settle()
+    expect(online()).toEqual([false, true, true])
+    network.heal()
+    network.isolate(carol)
+    network.partition([alice], [bob, network.server])
+    await network.settle()
+    expect(online()).toEqual([false, true, false])
+    // Replicas talk only through the server: a group without it is cut off from it.
+    network.heal()
+    network.partition([alice], [bob])
+    await network.settle()
+    expect(online()).toEqual([false, false, true])
+  })
+
+  it("counts only the room's commits in stats(), not the setup write", async () => {
+    const network = await open(1)
+    expect(network.stats().commits).toBe(0)
+    const alice = network.replica('alice')
+    network.replica('bob')
+    await network.settle()
+    expect(network.stats().commits).toBe(0)
+    alice.send('hello')
+    await network.settle()
+    expect(network.stats().commits).toBeGreaterThan(0)
+  })
+
+  it('names the replicas settle() could not repair', async () => {
+    const network = await open(1)
+    const alice = network.replica('alice')
+    const bob = network.replica('bob')
+    await network.settle()
+    network.faults({ drop: 1 }, [bob])
+    alice.send('bob never gets this')
+    await expect(network.settle({ maxRounds: 5 })).rejects.toThrow(
+      /did not settle within 5 resync rounds; still stale: bob@d1 \(its document differs from the server's\)$/,
+    )
+  })
+
   it('explains what differs when replicas have not converged', async () => {
     const network = await open(4)
     const alice = network.replica('alice')

@@ -99,6 +99,11 @@ export interface RoomOptions {
   store: Store
   /** Extra wait before a commit, so more updates share it (default 0: the next turn). */
   commitWindowMs?: number
+  /**
+   * The host commits by calling `flush()` (the testkit, on simulated time) and the room arms no
+   * timer of its own, so a simulation neither depends on nor is kept alive by real time. Default false.
+   */
+  manualCommits?: boolean
   limits?: Partial<RoomLimits>
   compaction?: CompactionPolicy
   log?: RoomLogger
@@ -186,6 +191,7 @@ export class Room {
   private readonly limits: RoomLimits
   private readonly compaction: CompactionPolicy
   private readonly commitWindowMs: number
+  private readonly manualCommits: boolean
   private readonly slowCommitMs: number
   private readonly log: RoomLogger
   private readonly events: Partial<RoomEvents>
@@ -214,6 +220,7 @@ export class Room {
     // 0: commit on the next turn. Group commit still happens: updates that arrive while a commit is
     // on disk wait for it and share the next one (and the store merges rooms' commits likewise).
     this.commitWindowMs = options.commitWindowMs ?? 0
+    this.manualCommits = options.manualCommits ?? false
     this.slowCommitMs = options.slowCommitMs ?? 100
     this.log = options.log ?? silentLog
     this.events = options.events ?? {}
@@ -542,7 +549,7 @@ export class Room {
   }
 
   private scheduleCommit(): void {
-    if (this.commitTimer || this.state === 'poisoned' || this.state === 'closed') return
+    if (this.manualCommits || this.commitTimer || this.state === 'poisoned' || this.state === 'closed') return
     this.commitTimer = setTimeout(() => {
       this.commitTimer = null
       this.commitChain = this.commitChain.then(() => this.commit())

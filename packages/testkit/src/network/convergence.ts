@@ -1,10 +1,13 @@
-import type { Conversation, Status } from '@ticks/core'
+import type { Conversation, Role, Status } from '@ticks/core'
 import { statusRank } from '@ticks/core'
 import type { StatusObservation } from './status-observer.js'
 
 /** What one replica shows: the facts that must agree everywhere once everyone synced. */
 export interface ConversationView {
   name: string
+  title: string
+  /** Role by user id. */
+  members: Record<string, Role>
   messages: MessageView[]
 }
 
@@ -20,6 +23,10 @@ export interface MessageView {
 export function viewOf(name: string, conversation: Conversation): ConversationView {
   return {
     name,
+    title: conversation.title(),
+    members: Object.fromEntries(
+      Object.entries(conversation.members()).map(([user, { role }]) => [user, role]),
+    ),
     messages: conversation.messages().map((message) => ({
       id: message.id,
       author: message.author,
@@ -47,6 +54,8 @@ export function convergenceDiff(reference: ConversationView, replicas: Conversat
   const lines: string[] = []
   const referenceOrder = reference.messages.map((m) => m.id).join(',')
   for (const replica of replicas) {
+    lines.push(...metaDiff(reference, replica))
+    const linesBefore = lines.length
     const byId = new Map(replica.messages.map((m) => [m.id, m]))
     for (const expected of reference.messages) {
       const actual = byId.get(expected.id)
@@ -72,9 +81,28 @@ export function convergenceDiff(reference: ConversationView, replicas: Conversat
       lines.push(`${describeMessage(extra)}: ${replica.name} has it, ${reference.name} does not`)
     }
     const order = replica.messages.map((m) => m.id).join(',')
-    if (lines.length === 0 && order !== referenceOrder) {
+    // Only when every message agrees: otherwise the order line just repeats what is missing.
+    if (lines.length === linesBefore && order !== referenceOrder) {
       lines.push(`${replica.name} shows the messages in a different order than ${reference.name}`)
     }
+  }
+  return lines
+}
+
+/** The title and the member list: who may write, and to whom each message goes. */
+function metaDiff(reference: ConversationView, replica: ConversationView): string[] {
+  const lines: string[] = []
+  if (replica.title !== reference.title) {
+    lines.push(
+      `${replica.name} shows title ${JSON.stringify(replica.title)}, ${reference.name} ${JSON.stringify(reference.title)}`,
+    )
+  }
+  const users = [...new Set([...Object.keys(reference.members), ...Object.keys(replica.members)])].sort()
+  for (const user of users) {
+    const mine = replica.members[user] ?? 'not a member'
+    const theirs = reference.members[user] ?? 'not a member'
+    if (mine !== theirs)
+      lines.push(`member ${user}: ${replica.name} shows ${mine}, ${reference.name} ${theirs}`)
   }
   return lines
 }

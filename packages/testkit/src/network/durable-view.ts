@@ -10,12 +10,19 @@ import * as Y from 'yjs'
 export class DurableView implements Store {
   readonly doc = new Y.Doc()
   readonly index = new ConversationIndex(this.doc)
+  /** Commits the room made (`initialize` is none). */
   commits = 0
 
   constructor(private readonly inner: Store) {}
 
   async load(docId: string): Promise<Uint8Array[] | undefined> {
     return this.inner.load(docId)
+  }
+
+  /** The conversation as it was created: stored and seen, but no commit of the room's. */
+  async initialize(docId: string, update: Uint8Array): Promise<void> {
+    await this.inner.append(docId, [update])
+    Y.applyUpdate(this.doc, update)
   }
 
   async append(

@@ -1,4 +1,6 @@
+import { TicksError } from '@ticks/core'
 import type { Random } from '../random.js'
+import { requireMs, requireProbability } from '../validation.js'
 import type { Scheduler } from './scheduler.js'
 
 /**
@@ -16,6 +18,41 @@ export interface Faults {
 }
 
 export const NO_FAULTS: Faults = Object.freeze({ drop: 0, duplicate: 0, reorder: 0, delay: [1, 5] as const })
+
+const PROBABILITIES = ['drop', 'duplicate', 'reorder'] as const
+
+/**
+ * Refuses what would silently misbehave (a typo'd key, a probability of 5, a delay of [50, 1]) and
+ * leaves out keys given as undefined, so spreading the result never unsets a fault.
+ */
+export function checkFaults(faults: Partial<Faults>, where: string): Partial<Faults> {
+  if (typeof faults !== 'object' || faults === null) {
+    throw new TicksError('invalid-argument', `${where}: faults must be an object`)
+  }
+  const checked: Partial<Record<keyof Faults, unknown>> = {}
+  for (const [key, value] of Object.entries(faults)) {
+    if (value === undefined) continue
+    if ((PROBABILITIES as readonly string[]).includes(key)) requireProbability(value, `${where}: ${key}`)
+    else if (key === 'delay') checkDelay(value, `${where}: delay`)
+    else throw new TicksError('invalid-argument', `${where}: unknown fault ${JSON.stringify(key)}`)
+    checked[key as keyof Faults] = value
+  }
+  return checked as Partial<Faults>
+}
+
+function checkDelay(delay: unknown, where: string): void {
+  if (!Array.isArray(delay)) {
+    requireMs(delay, where)
+    return
+  }
+  const [min, max] = delay
+  if (delay.length !== 2 || requireMs(min, `${where}[0]`) > requireMs(max, `${where}[1]`)) {
+    throw new TicksError(
+      'invalid-argument',
+      `${where} must be [min, max] with min <= max (got ${JSON.stringify(delay)})`,
+    )
+  }
+}
 
 export interface LinkStats {
   framesSent: number

@@ -1,14 +1,25 @@
-import { Conversation, initConversation, type Role, SEQUENCER_ORIGIN } from '@ticks/core'
+import {
+  Conversation,
+  initConversation,
+  isValidId,
+  type Role,
+  SEQUENCER_ORIGIN,
+  TicksError,
+} from '@ticks/core'
 import { type Connection, createRoom, MemoryStore, type Peer, type Room } from '@ticks/server'
 import * as Y from 'yjs'
-import { createRandom } from '../random.js'
+import { createRandom, seededIds } from '../random.js'
+import { requireMs, requirePositiveInteger, requireSeed } from '../validation.js'
+import type { ServerClose } from './close-policy.js'
 import { belowObservedMax, convergenceDiff, viewOf } from './convergence.js'
+import { documentDiff, sameDocument } from './document-diff.js'
 import { DurableView } from './durable-view.js'
-import { emptyLinkStats, type Faults, Link, type LinkStats, NO_FAULTS } from './link.js'
+import { checkFaults, emptyLinkStats, type Faults, Link, type LinkStats, NO_FAULTS } from './link.js'
 import { Replica } from './replica.js'
 import { Scheduler } from './scheduler.js'
 import { type LawViolation, type StatusObservation, StatusObserver } from './status-observer.js'
 
+export type { ServerClose } from './close-policy.js'
 export type { Faults } from './link.js'
 export type { Replica } from './replica.js'
 export type { LawViolation, StatusObservation } from './status-observer.js'
@@ -18,7 +29,10 @@ export const SERVER = 'server' as const
 export type Node = Replica | typeof SERVER
 
 export interface NetworkOptions {
-  /** Same seed, same operations ⇒ same run: every delay, drop and tie comes from it. */
+  /**
+   * Same seed, same operations ⇒ same run: every delay, drop, tie and message id comes from it.
+   * Required: an integer from 0 to 2^32 − 1.
+   */
   seed: number
   /** The conversation the network holds. Default: alice (owner) and bob (member). */
   conversation?: { id?: string; title?: string; members?: Record<string, Role> }
@@ -57,25 +71,35 @@ export interface Network {
   /** A replica for `userId` on device `deviceId` (default `d1`); created and connected on first call. */
   replica(userId: string, deviceId?: string): Replica
   replicas(): Replica[]
-  /** Nodes in different groups cannot talk; nodes in neither group stay where they were. */
+  /**
+   * Nodes in different groups cannot talk; nodes in neither group stay where they were. Replicas
+   * talk only through the server, so a group without the server is cut off from it.
+   */
   partition(groupA: readonly Node[], groupB: readonly Node[]): void
   /** Cut one replica off from everything. */
   isolate(replica: Replica): void
-  /** Everyone can reach the server again; offline replicas reconnect. */
+  /** Everyone can reach the server again; offline replicas reconnect, refused ones too (once). */
   heal(): void
   /** Change the faults on every link (or only on these replicas' links). */
   faults(faults: Partial<Faults>, only?: readonly Replica[]): void
-  /** Advance simulated time by `ms`, running what falls due. */
+  /** Advance simulated time by `ms` (finite, >= 0), running what falls due. */
   run(ms: number): Promise<void>
   /** Deliver everything pending, let the sequencer stamp, resync replicas left with gaps; repeat until quiet. */
   settle(options?: SettleOptions): Promise<void>
-  /** Throws with a readable diff unless every replica shows what the server shows. */
+  /**
+   * Throws with a readable diff unless every replica shows what the server shows (title, members,
+   * messages) and holds the same document (state vector and delete set).
+   */
   assertConverged(): void
   /** Throws if any replica ever saw a status go down, `sent` before durable, or `delivered` before integrated. */
   assertLaws(): void
   statusHistory(): readonly StatusObservation[]
   violations(): readonly LawViolation[]
   stats(): NetworkStats
+  /**
+   * Free the room and the replicas. Afterwards the records (`stats()`, `statusHistory()`,
+   * `violations()`, `assertLaws()`) stay readable; anything else throws TicksError `closed`.
+   */
   close(): Promise<void>
 }
 
@@ -87,21 +111,23 @@ interface LiveConnection {
 }
 
 const EPOCH = Date.UTC(2026, 0, 1)
-/** Real-time group commits would make runs depend on the machine: the simulator drives commits. */
-const NEVER_MS = 2 ** 31 - 1
-/** Close codes after which a client stops retrying (auth and membership refusals). */
-const TERMINAL_CLOSE_CODES = new Set([4401, 4403, 4404])
 
 export async function createNetwork(options: NetworkOptions): Promise<Network> {
-  const random = createRandom(options.seed)
+  if (typeof options !== 'object' || options === null) {
+    throw new TicksError('invalid-argument', 'createNetwork: pass options, at least { seed }')
+  }
+  const seed = requireSeed(options.seed, 'createNetwork')
+  const initialFaults = checkFaults(options.faults ?? {}, 'createNetwork')
+  const commitDelayMs = requireMs(options.commitDelayMs ?? 5, 'createNetwork: commitDelayMs')
+  const random = createRandom(seed)
   const linkRandom = random.fork()
   const reconnectRandom = random.fork()
   const idRandom = random.fork()
+  const messageIdRandom = random.fork()
   const scheduler = new Scheduler()
-  const conversationId = options.conversation?.id ?? `sim-${options.seed >>> 0}`
+  const conversationId = options.conversation?.id ?? `sim-${seed}`
   const members = options.conversation?.members ?? { alice: 'owner', bob: 'member' }
   const autoDeliver = options.autoDeliver ?? true
-  const commitDelayMs = options.commitDelayMs ?? 5
 
   const refusals: { time: number; closeCode: number; code: string }[] = []
   const refusalLog: object[] = []
@@ -120,17 +146,21 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
   const initial = new Y.Doc({ guid: conversationId })
   initial.clientID = nextClientId()
   initConversation(initial, { title: options.conversation?.title ?? 'Simulated', members, now: EPOCH })
-  await durable.append(conversationId, [Y.encodeStateAsUpdate(initial)])
+  await durable.initialize(conversationId, Y.encodeStateAsUpdate(initial))
   initial.destroy()
   const room = await createRoom({
     id: conversationId,
     store: durable,
-    commitWindowMs: NEVER_MS,
+    // Real-time commits would make runs depend on the machine: the scheduler drives them.
+    manualCommits: true,
     // Simulated time races through thousands of frames per real millisecond.
     limits: { messagesPerSecond: 1e9, burst: 1e9 },
     events: { refused: (closeCode, code) => refusals.push({ time: scheduler.now, closeCode, code }) },
     log: { info: (obj) => refusalLog.push(obj), warn() {}, error: (obj) => refusalLog.push(obj) },
   })
+  // Awareness expiry runs on a real 3 s interval that would keep Node alive for a network nobody
+  // closed. Replicas send no presence, so there is nothing for it to expire.
+  clearInterval(room.awareness._checkInterval)
 
   let lastCreatedAt = EPOCH
   const clock = (): number => {
@@ -139,24 +169,34 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
     return lastCreatedAt
   }
 
-  let defaultFaults: Faults = { ...NO_FAULTS, ...options.faults }
+  let defaultFaults: Faults = { ...NO_FAULTS, ...initialFaults }
   const faultsByReplica = new Map<Replica, Faults>()
   const linkStats = emptyLinkStats()
   const history: StatusObservation[] = []
   const violations: LawViolation[] = []
   const replicas: Replica[] = []
   const connections = new Map<Replica, LiveConnection>()
-  const refusedForGood = new Set<Replica>()
   const reconnectPending = new Set<Replica>()
-  const groups = new Map<Node, number>()
-  let nextGroup = 1
+  /** Replicas cannot reach the server; they reach each other only through it, so this is the whole topology. */
+  const cutOff = new Set<Replica>()
   const counters = { connects: 0, resyncs: 0, serverCloses: {} as Record<string, number> }
   let commitScheduled = false
   let closed = false
 
-  const groupOf = (node: Node): number => groups.get(node) ?? 0
-  const reachable = (replica: Replica): boolean => groupOf(replica) === groupOf(SERVER)
+  const reachable = (replica: Replica): boolean => !cutOff.has(replica)
   const faultsOf = (replica: Replica) => () => faultsByReplica.get(replica) ?? defaultFaults
+
+  const assertOpen = (): void => {
+    if (closed) throw new TicksError('closed', `network (seed ${seed}) is closed`)
+  }
+  const assertOwnReplica = (node: unknown, where: string, orServer = false): Replica => {
+    if (node instanceof Replica && replicas.includes(node)) return node
+    const shown = node instanceof Replica ? `${node.name} (of another network)` : JSON.stringify(node)
+    const expected = orServer
+      ? 'neither a replica of this network nor network.server'
+      : 'not a replica of this network'
+    throw new TicksError('invalid-argument', `${where}: ${shown} is ${expected}`)
+  }
 
   room.doc.on('update', (_update: Uint8Array, origin: unknown) => {
     if (origin === SEQUENCER_ORIGIN || commitScheduled || closed) return
@@ -185,13 +225,17 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
   }
 
   const scheduleReconnect = (replica: Replica): void => {
-    if (reconnectPending.has(replica) || refusedForGood.has(replica)) return
+    if (reconnectPending.has(replica) || replica.stopped) return
     reconnectPending.add(replica)
     // Clients back off with jitter; the spread keeps reconnects from landing at the same instant.
     scheduler.after(reconnectRandom.int(10, 100), `${replica.name} reconnect`, () => {
       reconnectPending.delete(replica)
-      if (!closed && !connections.has(replica) && reachable(replica)) connect(replica)
+      if (!replica.stopped) connectNow(replica)
     })
+  }
+
+  const connectNow = (replica: Replica): void => {
+    if (!closed && !connections.has(replica) && reachable(replica)) connect(replica)
   }
 
   const connect = (replica: Replica): void => {
@@ -218,11 +262,10 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
       send: (frame) => down.send(frame),
       close: (code, reason) =>
         down.sendReliably(() => {
-          replica.closes.push({ time: scheduler.now, code, reason })
           counters.serverCloses[code] = (counters.serverCloses[code] ?? 0) + 1
           if (connections.get(replica) === live) disconnect(replica)
-          if (TERMINAL_CLOSE_CODES.has(code)) refusedForGood.add(replica)
-          else if (reachable(replica)) scheduleReconnect(replica)
+          const retries = replica.serverClosed({ time: scheduler.now, code, reason })
+          if (retries && reachable(replica)) scheduleReconnect(replica)
         }),
     }
     live = { up, down, room: room.connect(peer) }
@@ -240,11 +283,22 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
     }
   }
 
-  const needsResync = (replica: Replica): boolean => {
-    if (replica.hasGaps) return true
-    const mine = Y.encodeStateVector(replica.doc)
-    const servers = Y.encodeStateVector(room.doc)
-    return mine.length !== servers.length || mine.some((byte, i) => byte !== servers[i])
+  /** Why a connected replica needs the sync handshake again, if it does. */
+  const staleness = (replica: Replica): string | undefined => {
+    if (replica.hasGaps) return 'waits for updates it never received'
+    // Deletions count too: a lost one leaves the state vectors equal.
+    if (!sameDocument(replica.doc, room.doc)) return "its document differs from the server's"
+    return undefined
+  }
+
+  const offlineLine = (replica: Replica): string => {
+    const stop = replica.stopped
+    const why = stop ? 'refused' : reachable(replica) ? 'reconnecting' : 'partitioned'
+    const last: ServerClose | undefined = replica.closes.at(-1)
+    const lastClose = last
+      ? `; last close ${last.code} ${JSON.stringify(last.reason)} at t=${last.time}ms`
+      : ''
+    return `${replica.name} is offline (${why}${lastClose})`
   }
 
   const serverView = () => {
@@ -257,7 +311,7 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
   }
 
   const network: Network = {
-    seed: options.seed,
+    seed,
     conversationId,
     room,
     server: SERVER,
@@ -266,10 +320,30 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
     },
 
     replica(userId, deviceId = 'd1') {
+      assertOpen()
+      // Both end up in keys the room checks (`u:<userId>`, `r|<deviceId>`): a bad one would be refused.
+      for (const [what, id] of [
+        ['userId', userId],
+        ['deviceId', deviceId],
+      ] as const) {
+        if (typeof id !== 'string' || !isValidId(id)) {
+          throw new TicksError('invalid-argument', `replica(): invalid ${what} ${JSON.stringify(id)}`)
+        }
+      }
       const existing = replicas.find((r) => r.userId === userId && r.deviceId === deviceId)
       if (existing) return existing
-      const replica = new Replica(userId, deviceId, conversationId, nextClientId(), clock, (r) => {
-        if (autoDeliver) r.markDelivered()
+      const replica = new Replica(userId, deviceId, {
+        conversationId,
+        clientId: nextClientId(),
+        now: clock,
+        newId: seededIds(messageIdRandom.fork()),
+        afterReceive: (r) => {
+          if (autoDeliver) r.markDelivered()
+        },
+        connect: (r) => {
+          assertOpen()
+          connectNow(r)
+        },
       })
       const observer = new StatusObserver(
         replica.name,
@@ -289,52 +363,87 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
     replicas: () => [...replicas],
 
     partition(groupA, groupB) {
-      const a = nextGroup++
-      const b = nextGroup++
-      for (const node of groupA) groups.set(node, a)
-      for (const node of groupB) groups.set(node, b)
+      assertOpen()
+      const sideOf = new Map<Node, 'A' | 'B'>()
+      for (const [side, group] of [
+        ['A', groupA],
+        ['B', groupB],
+      ] as const) {
+        for (const node of group) {
+          if (node !== SERVER) assertOwnReplica(node, `partition(): group ${side}`, true)
+          if (sideOf.get(node) === (side === 'A' ? 'B' : 'A')) {
+            const name = node === SERVER ? SERVER : node.name
+            throw new TicksError('invalid-argument', `partition(): ${name} is in both groups`)
+          }
+          sideOf.set(node, side)
+        }
+      }
+      const serverSide = sideOf.get(SERVER)
+      for (const [node, side] of sideOf) {
+        if (node === SERVER) continue
+        if (side === serverSide) cutOff.delete(node)
+        else cutOff.add(node)
+      }
       applyReachability()
     },
 
     isolate(replica) {
-      groups.set(replica, nextGroup++)
+      assertOpen()
+      cutOff.add(assertOwnReplica(replica, 'isolate()'))
       applyReachability()
     },
 
     heal() {
-      groups.clear()
+      assertOpen()
+      cutOff.clear()
+      for (const replica of replicas) replica.clearStop()
       applyReachability()
     },
 
     faults(faults, only) {
+      assertOpen()
+      const checked = checkFaults(faults, 'faults()')
       if (!only) {
-        defaultFaults = { ...defaultFaults, ...faults }
-        for (const [replica, own] of faultsByReplica) faultsByReplica.set(replica, { ...own, ...faults })
+        defaultFaults = { ...defaultFaults, ...checked }
+        for (const [replica, own] of faultsByReplica) faultsByReplica.set(replica, { ...own, ...checked })
         return
       }
-      for (const replica of only)
-        faultsByReplica.set(replica, { ...(faultsByReplica.get(replica) ?? defaultFaults), ...faults })
+      for (const replica of only.map((r) => assertOwnReplica(r, 'faults()')))
+        faultsByReplica.set(replica, { ...(faultsByReplica.get(replica) ?? defaultFaults), ...checked })
     },
 
-    run: (ms) => scheduler.runUntil(scheduler.now + ms),
+    async run(ms) {
+      assertOpen()
+      await scheduler.runUntil(scheduler.now + requireMs(ms, 'run()'))
+    },
 
     async settle({ maxRounds = 500 } = {}) {
+      assertOpen()
+      requirePositiveInteger(maxRounds, 'settle(): maxRounds')
+      let stale: { replica: Replica; why: string }[] = []
       for (let round = 0; round < maxRounds; round++) {
         await scheduler.runUntilIdle()
-        const stale = replicas.filter((r) => connections.has(r) && needsResync(r))
+        stale = replicas.flatMap((replica) => {
+          const why = connections.has(replica) ? staleness(replica) : undefined
+          return why === undefined ? [] : [{ replica, why }]
+        })
         if (stale.length === 0) return
         // What a lost frame left behind is repaired the way a client repairs it: reconnect and
         // run the sync handshake again.
-        for (const replica of stale) {
+        for (const { replica } of stale) {
           counters.resyncs++
           disconnect(replica)
           scheduleReconnect(replica)
         }
       }
-      throw new Error(`network (seed ${options.seed}) did not settle within ${maxRounds} resync rounds`)
+      const names = stale.map(({ replica, why }) => `${replica.name} (${why})`).join(', ')
+      throw new Error(
+        `network (seed ${seed}) did not settle within ${maxRounds} resync rounds; still stale: ${names}`,
+      )
     },
 
     assertConverged() {
+      assertOpen()
       const reference = serverView()
       const online = replicas.filter((r) => connections.has(r))
       const offline = replicas.filter((r) => !connections.has(r))
@@ -342,13 +451,14 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
         reference,
         online.map((r) => viewOf(r.name, r.conversation)),
       )
-      for (const replica of offline) lines.unshift(`${replica.name} is offline (partitioned or refused)`)
+      lines.unshift(...offline.map(offlineLine))
+      for (const replica of online) lines.push(...documentDiff(replica.name, replica.doc, room.doc, 'server'))
       lines.push(...belowObservedMax(reference, history))
       if (lines.length > 0) {
         const shown = lines.slice(0, 30)
         if (lines.length > shown.length) shown.push(`… and ${lines.length - shown.length} more`)
         throw new Error(
-          `replicas have not converged (seed ${options.seed}, t=${scheduler.now}ms):\n  ${shown.join('\n  ')}`,
+          `replicas have not converged (seed ${seed}, t=${scheduler.now}ms):\n  ${shown.join('\n  ')}`,
         )
       }
     },
@@ -356,7 +466,7 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
     assertLaws() {
       if (violations.length === 0) return
       const shown = violations.slice(0, 30).map((v) => `[${v.law}] ${v.message}`)
-      throw new Error(`status laws violated (seed ${options.seed}):\n  ${shown.join('\n  ')}`)
+      throw new Error(`status laws violated (seed ${seed}):\n  ${shown.join('\n  ')}`)
     },
 
     statusHistory: () => history,

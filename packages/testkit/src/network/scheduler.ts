@@ -3,6 +3,8 @@
  * scheduled. Nothing here reads the real clock, so a run is a pure function of its seed and the
  * operations the test performs.
  */
+import { TicksError } from '@ticks/core'
+
 export interface ScheduledEvent {
   at: number
   order: number
@@ -26,6 +28,9 @@ export class Scheduler {
   }
 
   at(at: number, label: string, run: ScheduledEvent['run']): void {
+    // NaN sorts nowhere and Infinity never comes: either would stall every later event.
+    if (!Number.isFinite(at))
+      throw new TicksError('invalid-argument', `${label}: cannot schedule at t=${at}ms`)
     const event: ScheduledEvent = { at: Math.max(at, this.now), order: this.nextOrder++, label, run }
     // Binary search for the insertion point keeps the queue sorted by (at, order).
     let low = 0
@@ -51,6 +56,8 @@ export class Scheduler {
 
   /** Run every event due up to `time`, then move the clock there. */
   async runUntil(time: number, maxEvents = 1_000_000): Promise<void> {
+    // A NaN clock would compare false with every event and never move again.
+    if (!Number.isFinite(time)) throw new TicksError('invalid-argument', `cannot run until t=${time}ms`)
     let budget = maxEvents
     while (this.queue.length > 0 && this.queue[0]!.at <= time) {
       if (budget-- <= 0) throw new Error(`more than ${maxEvents} events before t=${time}ms: a feedback loop?`)
