@@ -1,5 +1,7 @@
 /** The Ticks REST API (DESIGN section 6), as the app uses it. Same origin: the server serves the app. */
 
+import { NAME_RULE } from './names.js'
+
 export class ApiError extends Error {
   readonly status: number
   readonly code: string
@@ -12,6 +14,23 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * What a refusal means to the person who caused it. The server's messages are written for
+ * developers (a 400 quotes its JSON schema), so they are shown only when nothing better is known.
+ */
+function plainMessage(status: number, serverMessage: string): string {
+  if (status === 401) return 'Your session has expired.'
+  if (status === 400) {
+    if (serverMessage.startsWith('body/userId')) return `That name is not accepted. ${NAME_RULE}`
+    if (serverMessage.startsWith('body/members')) return `A member name is not accepted. ${NAME_RULE}`
+    if (serverMessage.startsWith('body/title')) return 'That title is too long (at most 200 characters).'
+    return 'The server did not accept that request.'
+  }
+  if (status === 429) return 'Too many requests: try again in a moment.'
+  if (status >= 500) return 'The server could not do that just now: try again in a moment.'
+  return serverMessage
+}
+
 export interface ConversationInfo {
   id: string
   title: string
@@ -22,7 +41,12 @@ async function request<T>(path: string, init: RequestInit & { token?: string } =
   const headers = new Headers(init.headers)
   if (init.token) headers.set('authorization', `Bearer ${init.token}`)
   if (init.body !== undefined) headers.set('content-type', 'application/json')
-  const response = await fetch(path, { ...init, headers })
+  let response: Response
+  try {
+    response = await fetch(path, { ...init, headers })
+  } catch {
+    throw new ApiError(0, 'unreachable', 'Could not reach the server.')
+  }
   const body = (await response.json().catch(() => undefined)) as
     | { error?: { code?: string; message?: string } }
     | undefined
@@ -30,7 +54,7 @@ async function request<T>(path: string, init: RequestInit & { token?: string } =
     throw new ApiError(
       response.status,
       body?.error?.code ?? String(response.status),
-      body?.error?.message ?? response.statusText,
+      plainMessage(response.status, body?.error?.message ?? response.statusText),
     )
   }
   return body as T

@@ -5,6 +5,7 @@ import { ChatView } from './chat/chat-view.js'
 import { createLiveChatModel } from './chat/live-chat-model.js'
 import { AdminPage } from './components/admin-page.js'
 import { ConversationList } from './components/conversation-list.js'
+import { initialOf } from './components/initial.js'
 import { NewConversation } from './components/new-conversation.js'
 import { SignIn } from './components/sign-in.js'
 import { createInbox, type Inbox } from './inbox.js'
@@ -23,6 +24,16 @@ function createNetworkStatus() {
   return online
 }
 
+/**
+ * Back to the sign-in screen. The Messenger unmounts with the session, closing the client and every
+ * conversation, so nothing of this session stays in memory; what is on disk (IndexedDB, the cached
+ * list) is kept per user, for when they sign in again.
+ */
+function signOut() {
+  setSession(undefined)
+  navigate('/')
+}
+
 /** The open conversation; keyed by id so switching conversations builds a fresh model and view. */
 function OpenChat(props: { inbox: Inbox; id: string; networkOnline: boolean }) {
   const model: ChatModel = createLiveChatModel(props.inbox.client, props.id)
@@ -32,6 +43,7 @@ function OpenChat(props: { inbox: Inbox; id: string; networkOnline: boolean }) {
       model={model}
       networkOnline={props.networkOnline}
       onBack={() => navigate('/')}
+      onSignInAgain={signOut}
     />
   )
 }
@@ -46,9 +58,9 @@ function Messenger(props: { session: Session }) {
         <header class="sidebar__header">
           <span class="sidebar__me">
             <span class="avatar" aria-hidden="true">
-              {props.session.userId.slice(0, 1).toUpperCase()}
+              {initialOf(props.session.userId)}
             </span>
-            <span>{props.session.userId}</span>
+            <span class="sidebar__name">{props.session.userId}</span>
           </span>
           <span class="sidebar__links">
             <a
@@ -60,14 +72,7 @@ function Messenger(props: { session: Session }) {
             >
               Admin
             </a>
-            <button
-              type="button"
-              class="link-button"
-              onClick={() => {
-                setSession(undefined)
-                navigate('/')
-              }}
-            >
+            <button type="button" class="link-button" onClick={signOut}>
               Sign out
             </button>
           </span>
@@ -81,6 +86,8 @@ function Messenger(props: { session: Session }) {
           conversations={inbox.summaries()}
           activeId={activeId()}
           onOpen={(id) => navigate(`/c/${encodeURIComponent(id)}`)}
+          error={inbox.listError()}
+          onSignInAgain={signOut}
         />
       </aside>
       <Show

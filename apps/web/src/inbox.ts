@@ -1,8 +1,8 @@
 import { createClient, type LiveConversation, type TicksClient } from '@ticks/client'
 import { createSignal, onCleanup } from 'solid-js'
-import { type ConversationInfo, createConversationRequest, listConversations } from './api.js'
-import { unreadCount } from './chat/unread.js'
-import type { ConversationSummary } from './components/conversation-list.js'
+import { ApiError, createConversationRequest, listConversations } from './api.js'
+import type { ConversationSummary, ListError } from './components/conversation-list.js'
+import { type ListedConversation, newestFirst, summarize } from './conversation-summary.js'
 import type { Session } from './session.js'
 
 /** How often the list is asked for conversations others added us to. */
@@ -10,9 +10,9 @@ const LIST_REFRESH_MS = 5000
 
 const listKey = (userId: string) => `ticks.conversations.${userId}`
 
-function cachedList(userId: string): ConversationInfo[] {
+function cachedList(userId: string): ListedConversation[] {
   try {
-    return JSON.parse(localStorage.getItem(listKey(userId)) ?? '[]') as ConversationInfo[]
+    return JSON.parse(localStorage.getItem(listKey(userId)) ?? '[]') as ListedConversation[]
   } catch {
     return []
   }
@@ -32,11 +32,11 @@ export function createInbox(session: Session) {
   })
   const open = new Map<string, LiveConversation>()
   const unsubscribers: Array<() => void> = []
-  const [list, setList] = createSignal<ConversationInfo[]>(cachedList(session.userId))
+  const [list, setList] = createSignal<ListedConversation[]>(cachedList(session.userId))
   const [version, setVersion] = createSignal(0)
-  const [listError, setListError] = createSignal<string>()
+  const [listError, setListError] = createSignal<ListError>()
 
-  const ensureOpen = (infos: ConversationInfo[]) => {
+  const ensureOpen = (infos: ListedConversation[]) => {
     for (const info of infos) {
       if (open.has(info.id)) continue
       const conversation = client.open(info.id)
@@ -45,8 +45,12 @@ export function createInbox(session: Session) {
     }
   }
 
-  const adopt = (infos: ConversationInfo[]) => {
-    const slim = infos.map(({ id, title }) => ({ id, title }))
+  const adopt = (infos: Array<{ id: string; title: string }>) => {
+    // When this device first listed each one: how a conversation with no messages yet is ranked
+    // until its document says when the user joined it.
+    const listedAt = new Map(list().map((info) => [info.id, info.listedAt]))
+    const now = Date.now()
+    const slim = infos.map(({ id, title }) => ({ id, title, listedAt: listedAt.get(id) ?? now }))
     localStorage.setItem(listKey(session.userId), JSON.stringify(slim))
     setList(slim)
     ensureOpen(slim)
@@ -58,7 +62,10 @@ export function createInbox(session: Session) {
       adopt(await listConversations(session.token))
       setListError(undefined)
     } catch (cause) {
-      setListError((cause as Error).message)
+      setListError({
+        message: (cause as Error).message,
+        sessionExpired: cause instanceof ApiError && cause.status === 401,
+      })
     }
   }
 
@@ -66,11 +73,23 @@ export function createInbox(session: Session) {
   void refresh()
   const timer = setInterval(refresh, LIST_REFRESH_MS)
   // The browser knows it lost the network before a socket times out: stop trusting the sockets
-  // now, so unsent messages show their clocks at once. The client reconnects on `online`.
+  // now, so unsent messages show their clocks at once. A disconnected conversation stays so until
+  // `reconnect()` (the client's own `online` handling only cuts back-offs short), so those taken
+  // down here are brought back on `online`. One the server stopped (4401/4403/4404) is left alone:
+  // reconnecting would clear the stop and ask again for what was refused.
+  const wentOffline = new Set<LiveConversation>()
   const onOffline = () => {
-    for (const conversation of open.values()) conversation.disconnect()
+    for (const conversation of open.values()) {
+      if (conversation.stopped) continue
+      conversation.disconnect()
+      wentOffline.add(conversation)
+    }
   }
-  const onOnline = () => void refresh()
+  const onOnline = () => {
+    for (const conversation of wentOffline) conversation.reconnect()
+    wentOffline.clear()
+    void refresh()
+  }
   addEventListener('offline', onOffline)
   addEventListener('online', onOnline)
   onCleanup(() => {
@@ -87,23 +106,7 @@ export function createInbox(session: Session) {
     /** Newest activity first. */
     summaries: (): ConversationSummary[] => {
       version()
-      const rows = list().map((info) => {
-        const conversation = open.get(info.id)
-        const messages = conversation?.messages() ?? []
-        const last = messages[messages.length - 1]
-        return {
-          id: info.id,
-          title: conversation?.title() || info.title,
-          unread: conversation ? unreadCount(conversation) : 0,
-          lastMessage: last && {
-            author: last.author,
-            text: last.text,
-            createdAt: last.createdAt,
-            own: last.author === session.userId,
-          },
-        }
-      })
-      return rows.sort((a, b) => (b.lastMessage?.createdAt ?? 0) - (a.lastMessage?.createdAt ?? 0))
+      return newestFirst(list().map((info) => summarize(info, open.get(info.id), session.userId)))
     },
     async create(title: string, members: string[]): Promise<string> {
       const { id } = await createConversationRequest(session.token, title, members)

@@ -1,4 +1,5 @@
 import { cleanup, fireEvent, render, screen } from '@solidjs/testing-library'
+import { TicksError } from '@ticks/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ChatView } from '../src/chat/chat-view.js'
 import { createFakeChat, FakeIntersectionObserver } from './fake-chat.js'
@@ -9,6 +10,7 @@ beforeEach(() => {
 })
 afterEach(() => {
   cleanup()
+  vi.useRealTimers()
   vi.unstubAllGlobals()
   setTabVisibility('visible')
   localStorage.clear()
@@ -125,5 +127,116 @@ describe('ChatView', () => {
     render(() => <ChatView conversationId="c1" model={chat.model} networkOnline={false} />)
     chat.as.alice!.send('queued')
     expect(screen.getByRole('status').textContent).toContain('1 message will be sent when you reconnect')
+  })
+
+  it('opens at the first unread once the stored messages have loaded, reading nothing before', () => {
+    // A reload or a bookmark: the view mounts while the messages are still coming from disk and the
+    // server, so where to open (and what is read) can only be decided once they are in.
+    const chat = createFakeChat(['alice', 'bob'], 'alice', { loaded: false })
+    render(() => <ChatView conversationId="c1" model={chat.model} networkOnline />)
+    const log = screen.getByRole('log')
+    Object.defineProperty(log, 'scrollHeight', { configurable: true, value: 2000 })
+    Object.defineProperty(log, 'clientHeight', { configurable: true, value: 400 })
+    const seen = chat.as.bob!.send('seen before').id
+    const unseen = chat.as.bob!.send('not seen yet').id
+    const newest = chat.as.bob!.send('newest').id
+    chat.stamp()
+    chat.as.alice!.markRead(seen)
+    const io = FakeIntersectionObserver.latest()
+    io.show([seen, unseen, newest])
+    expect(chat.as.bob!.receipts(newest)).toEqual({ alice: 'sent' })
+
+    chat.setLoaded(true)
+    const divider = screen.getByRole('separator')
+    expect(divider.textContent).toBe('Unread messages')
+    expect(divider.nextElementSibling).toBe(bubble('not seen yet'))
+    expect(log.scrollTop).toBe(0) // at the divider, not dropped at the bottom
+    expect(screen.queryByRole('button', { name: /new message/ })).toBeNull()
+    io.show([unseen])
+    expect(chat.as.bob!.receipts(unseen)).toEqual({ alice: 'read' })
+    expect(chat.as.bob!.receipts(newest)).toEqual({ alice: 'sent' })
+  })
+
+  it('keeps saying "typing…" while keys are pressed for longer than the typing timeout', () => {
+    vi.useFakeTimers()
+    const chat = createFakeChat(['alice', 'bob'])
+    render(() => <ChatView conversationId="c1" model={chat.model} networkOnline />)
+    const input = screen.getByLabelText('Message')
+    let text = ''
+    for (let i = 0; i < 40; i++) {
+      text += 'a'
+      fireEvent.input(input, { target: { value: text } })
+      vi.advanceTimersByTime(250) // 10 s of steady typing
+    }
+    // Renewed at most every 2 s, so the client's 5 s expiry never withdraws it mid-sentence.
+    expect(chat.calls.typing.filter((typing) => typing).length).toBeGreaterThanOrEqual(4)
+    expect(chat.calls.typing.filter((typing) => typing).length).toBeLessThanOrEqual(6)
+    expect(chat.calls.typing).not.toContain(false)
+    vi.advanceTimersByTime(3000)
+    expect(chat.calls.typing.at(-1)).toBe(false)
+  })
+
+  it('refuses a message over the size limit while it is typed, keeping the text', () => {
+    const chat = createFakeChat(['alice', 'bob'])
+    render(() => <ChatView conversationId="c1" model={chat.model} networkOnline />)
+    const input = screen.getByLabelText('Message') as HTMLTextAreaElement
+    const long = 'é'.repeat(9000) // 9000 characters, 18 000 UTF-8 bytes: over 16 KiB
+    fireEvent.input(input, { target: { value: long } })
+    expect(screen.getByRole('alert').textContent).toMatch(/too long/i)
+    expect((screen.getByRole('button', { name: 'Send' }) as HTMLButtonElement).disabled).toBe(true)
+    fireEvent.keyDown(input, { key: 'Enter' })
+    expect(chat.as.alice!.messages()).toHaveLength(0)
+    expect(input.value).toBe(long)
+
+    fireEvent.input(input, { target: { value: 'short' } })
+    expect(screen.queryByRole('alert')).toBeNull()
+    expect((screen.getByRole('button', { name: 'Send' }) as HTMLButtonElement).disabled).toBe(false)
+  })
+
+  it('says why a message could not be written, and keeps the text', () => {
+    const chat = createFakeChat(['alice', 'bob'])
+    const model = {
+      ...chat.model,
+      send: () => {
+        throw new TicksError('not-synced', 'The conversation has not loaded its members yet')
+      },
+    }
+    render(() => <ChatView conversationId="c1" model={model} networkOnline />)
+    const input = screen.getByLabelText('Message') as HTMLTextAreaElement
+    fireEvent.input(input, { target: { value: 'hello?' } })
+    fireEvent.keyDown(input, { key: 'Enter' })
+    expect(screen.getByRole('alert').textContent).toMatch(/not loaded yet/i)
+    expect(input.value).toBe('hello?')
+  })
+
+  it('disables the composer for a conversation that does not exist, with no "Retry now"', () => {
+    const chat = createFakeChat(['alice', 'bob'])
+    render(() => <ChatView conversationId="c1" model={chat.model} networkOnline />)
+    chat.setStopped({ code: 4404, reason: 'no such conversation' })
+    expect(screen.getByRole('alert').textContent).toMatch(/does not exist/)
+    expect(screen.queryByRole('button', { name: 'Retry now' })).toBeNull()
+    expect((screen.getByLabelText('Message') as HTMLTextAreaElement).disabled).toBe(true)
+  })
+
+  it('offers "Sign in again", not "Retry now", when the session is refused', () => {
+    const chat = createFakeChat(['alice', 'bob'])
+    const onSignInAgain = vi.fn()
+    render(() => (
+      <ChatView conversationId="c1" model={chat.model} networkOnline onSignInAgain={onSignInAgain} />
+    ))
+    chat.setStopped({ code: 4401, reason: 'invalid token' })
+    expect(screen.getByRole('alert').textContent).toContain('Your session has expired')
+    expect(screen.queryByRole('button', { name: 'Retry now' })).toBeNull()
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in again' }))
+    expect(onSignInAgain).toHaveBeenCalledOnce()
+    expect(chat.calls.reconnect).toBe(0)
+  })
+
+  it('shows the first character of an emoji title whole, and "1 member" in the singular', () => {
+    const chat = createFakeChat(['alice'])
+    chat.as.alice!.setTitle('🎉 Party')
+    const { container } = render(() => <ChatView conversationId="c1" model={chat.model} networkOnline />)
+    expect(container.querySelector('.chat__header .avatar')!.textContent).toBe('🎉')
+    expect(screen.getByText('1 member')).toBeTruthy()
   })
 })

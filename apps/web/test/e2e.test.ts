@@ -76,6 +76,39 @@ const labels = (page: Page) =>
 // Tall enough that Bob's short window cannot show all three at once: reading must follow scrolling.
 const noteText = (n: number) => `Offline note ${n}\n${'More on this in a moment.\n'.repeat(5)}Done.`
 
+/** Create a conversation from the sidebar; it opens, and this waits until it is synced. */
+async function createConversation(page: Page, title: string, members: string): Promise<void> {
+  await page.getByRole('button', { name: 'New conversation' }).click()
+  await page.getByLabel('Title').fill(title)
+  await page.getByLabel('Members').fill(members)
+  await page.getByRole('button', { name: 'Create' }).click()
+  await page.getByRole('heading', { name: title }).waitFor()
+  await page.locator('.connection-banner[data-state="synced"]').waitFor({ state: 'attached' })
+}
+
+async function sendMessage(page: Page, text: string): Promise<void> {
+  const composer = page.getByRole('textbox', { name: 'Message' })
+  await composer.fill(text)
+  await composer.press('Enter')
+}
+
+/** Wait until the own bubble holding `text` has one of `statuses`. */
+async function waitForOwnStatus(page: Page, text: string, statuses: string[]): Promise<void> {
+  await page.waitForFunction(
+    ([wanted, accepted]) =>
+      [...document.querySelectorAll('article.bubble--own')].some(
+        (bubble) =>
+          bubble.textContent?.includes(wanted as string) &&
+          (accepted as string[]).includes(bubble.getAttribute('data-status') ?? ''),
+      ),
+    [text, statuses] as const,
+    { timeout: 15_000 },
+  )
+}
+
+const conversationLink = (page: Page, title: string) =>
+  page.getByRole('navigation', { name: 'Conversations' }).getByRole('link', { name: new RegExp(title) })
+
 describe('Ticks in a real browser', () => {
   it('Alice writes offline and reloads; online she gets ✓, Bob ✓✓, and blue ✓✓ as he scrolls', async () => {
     const alice: { context: BrowserContext; page: Page } = await open('alice', { width: 960, height: 640 })
@@ -163,5 +196,165 @@ describe('Ticks in a real browser', () => {
 
     await alice.context.close()
     await bob.context.close()
+  }, 60_000)
+  it('back online without a reload, the open chat and the others in the list reconnect by themselves', async () => {
+    const carol = await open('carol', { width: 960, height: 640 })
+    const c = carol.page
+    await createConversation(c, 'Errands', 'dave')
+    await createConversation(c, 'Plans', 'dave')
+
+    // The browser says it is offline (no reload): every socket is dropped at once.
+    await carol.context.setOffline(true)
+    await c.getByText('You are offline.').waitFor()
+    await conversationLink(c, 'Errands').click()
+    await sendMessage(c, 'Errand written offline')
+    await waitForOwnStatus(c, 'Errand written offline', ['pending'])
+    await conversationLink(c, 'Plans').click()
+    await sendMessage(c, 'Plan written offline')
+    await waitForOwnStatus(c, 'Plan written offline', ['pending'])
+    await shot(c, '7-carol-offline-two-conversations')
+
+    // Back online: nothing is clicked, no "Retry now".
+    await carol.context.setOffline(false)
+    await waitForOwnStatus(c, 'Plan written offline', ['sent', 'delivered', 'read'])
+    await c.locator('.connection-banner[data-state="synced"]').waitFor({ state: 'attached' })
+
+    // Dave gets both, the one from the conversation Carol did not have open too.
+    const dave = await open('dave', { width: 960, height: 640 })
+    const d = dave.page
+    await conversationLink(d, 'Errands').filter({ hasText: 'Errand written offline' }).waitFor()
+    await conversationLink(d, 'Plans').filter({ hasText: 'Plan written offline' }).waitFor()
+
+    // Carol's other conversation is live again: Dave's reply reaches her list, and his tick says so.
+    await conversationLink(d, 'Errands').click()
+    await sendMessage(d, 'Got the errand')
+    await conversationLink(c, 'Errands').filter({ hasText: 'dave: Got the errand' }).waitFor()
+    await waitForOwnStatus(d, 'Got the errand', ['delivered', 'read'])
+    await conversationLink(c, 'Errands').click()
+    await waitForOwnStatus(c, 'Errand written offline', ['delivered', 'read'])
+    await shot(c, '7-carol-back-online')
+
+    await carol.context.close()
+    await dave.context.close()
+  }, 60_000)
+
+  it('opened by its URL, a chat starts at the first unread message and reads only what is shown', async () => {
+    const erin = await open('erin', { width: 960, height: 640 })
+    const e = erin.page
+    await createConversation(e, 'Long thread', 'frank')
+    const url = e.url()
+    await sendMessage(e, 'Read long ago')
+
+    const frank = await open('frank', { width: 960, height: 480 })
+    await conversationLink(frank.page, 'Long thread').click()
+    await waitForOwnStatus(e, 'Read long ago', ['read'])
+    await frank.page.close()
+
+    for (let n = 1; n <= 6; n++) await sendMessage(e, `Unread ${n}\n${'A line of news.\n'.repeat(4)}End.`)
+    await waitForOwnStatus(e, 'Unread 6', ['sent'])
+
+    // A bookmark or a reload: the page boots on the conversation while its messages still load.
+    const f = await frank.context.newPage()
+    f.setDefaultTimeout(15_000)
+    await f.goto(url)
+    const divider = f.getByRole('separator').filter({ hasText: 'Unread messages' })
+    await divider.waitFor()
+    await waitForOwnStatus(e, 'Unread 1', ['read'])
+    await waitForOwnStatus(e, 'Unread 6', ['delivered', 'read'])
+    await f.waitForTimeout(1000)
+    const statuses = await e
+      .locator('article.bubble--own', { hasText: 'Unread' })
+      .evaluateAll((bubbles) => bubbles.map((bubble) => bubble.getAttribute('data-status')))
+    expect(statuses).toHaveLength(6)
+    expect(statuses.at(-1)).toBe('delivered') // below Frank's screen: not read
+    await shot(f, '8-frank-opened-by-url')
+
+    await erin.context.close()
+    await frank.context.close()
+  }, 60_000)
+
+  it('on a phone, the list fits the screen and the new-messages pill stays above a long draft', async () => {
+    const phone = { width: 375, height: 667 }
+    const gina = await open('gina', { width: 960, height: 640 })
+    const g = gina.page
+    await createConversation(g, 'A conversation whose title goes on and on and on', 'hank')
+    for (let n = 1; n <= 12; n++) await sendMessage(g, `Old ${n}\nsecond line`)
+    await sendMessage(g, 'A last message long enough that it can never fit in the preview of one row')
+
+    const hank = await open('hank', phone)
+    const h = hank.page
+    await conversationLink(h, 'A conversation').filter({ hasText: 'never fit' }).waitFor()
+    await h.getByRole('img', { name: '13 unread' }).waitFor()
+    const fits = await h.evaluate(() => {
+      const right = (element: Element | null) => element?.getBoundingClientRect().right ?? Number.NaN
+      return {
+        page: document.documentElement.scrollWidth,
+        sidebar: right(document.querySelector('.sidebar')),
+        signOut: right(
+          [...document.querySelectorAll('button')].find((b) => b.textContent === 'Sign out') ?? null,
+        ),
+        badge: right(document.querySelector('.unread-badge')),
+      }
+    })
+    await shot(h, '9-hank-phone-list')
+    expect(fits.page).toBeLessThanOrEqual(375)
+    expect(fits.sidebar).toBeLessThanOrEqual(375)
+    expect(fits.signOut).toBeLessThanOrEqual(375)
+    expect(fits.badge).toBeLessThanOrEqual(375)
+
+    // Hank reads further up while drafting a reply of several lines; Gina writes.
+    await conversationLink(h, 'A conversation').click()
+    await h.getByRole('log', { name: 'Messages' }).hover()
+    await h.mouse.wheel(0, 5000)
+    await h.waitForTimeout(300)
+    await h.mouse.wheel(0, -600)
+    await h.waitForTimeout(300)
+    const draft = h.getByRole('textbox', { name: 'Message' })
+    await draft.fill('line 1\nline 2\nline 3\nline 4\nline 5')
+    await draft.press('End') // an input event, so the box grows to the draft
+    await draft.press('Shift+Enter')
+    await sendMessage(g, 'Something new')
+    const pill = h.getByRole('button', { name: /1 new message/ })
+    await pill.waitFor()
+    const pillBottom = (await pill.boundingBox())!.y + (await pill.boundingBox())!.height
+    const composerTop = (await h.locator('.composer').boundingBox())!.y
+    await shot(h, '9-hank-pill-above-draft')
+    expect(pillBottom).toBeLessThanOrEqual(composerTop)
+
+    await gina.context.close()
+    await hank.context.close()
+  }, 60_000)
+
+  it('a missing conversation cannot be written to, and a refused session leads back to sign-in', async () => {
+    const ivan = await open('ivan', { width: 960, height: 640 })
+    const i = ivan.page
+    await createConversation(i, 'Ivan and Judy', 'judy')
+
+    await i.goto(`${server!.url}/c/does-not-exist`)
+    await i.getByText('This conversation does not exist').waitFor()
+    expect(await i.getByRole('textbox', { name: 'Message' }).isDisabled()).toBe(true)
+    expect(await i.getByRole('button', { name: 'Retry now' }).count()).toBe(0)
+
+    // The token is no longer accepted (as after a key rotation): the app says so and how to go on.
+    await conversationLink(i, 'Ivan and Judy').click()
+    await i.evaluate(() => {
+      const session = JSON.parse(localStorage.getItem('ticks.session')!)
+      localStorage.setItem('ticks.session', JSON.stringify({ ...session, token: 'no.longer.valid' }))
+    })
+    await i.reload()
+    // The list's request and the chat's socket are refused separately: wait for both.
+    await i.locator('.chat').getByRole('alert').filter({ hasText: 'Your session has expired' }).waitFor()
+    await i
+      .getByRole('navigation', { name: 'Conversations' })
+      .getByRole('alert')
+      .filter({ hasText: 'Your session has expired' })
+      .waitFor()
+    expect(await i.getByRole('button', { name: 'Retry now' }).count()).toBe(0)
+    await shot(i, '10-ivan-session-expired')
+    await i.locator('.chat').getByRole('button', { name: 'Sign in again' }).click()
+    await i.getByLabel('Your name').waitFor()
+    expect(await i.evaluate(() => localStorage.getItem('ticks.session'))).toBeNull()
+
+    await ivan.context.close()
   }, 60_000)
 })

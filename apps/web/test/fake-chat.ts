@@ -16,7 +16,7 @@ import type { ConnectionState } from '../src/components/connection-banner.js'
  * device were already in sync), with the server's stamp done by hand. The view under test sees
  * exactly the shapes the app gets from @ticks/solid: a keyed store of messages and signals.
  */
-export function createFakeChat(members: string[], me = members[0]!) {
+export function createFakeChat(members: string[], me = members[0]!, options: { loaded?: boolean } = {}) {
   const doc = newConversationDoc('c1')
   initConversation(doc, {
     title: 'Team',
@@ -34,6 +34,8 @@ export function createFakeChat(members: string[], me = members[0]!) {
   const [version, setVersion] = createSignal(0)
   const [connection, setConnection] = createSignal<ConnectionState>('synced')
   const [presence, setPresence] = createSignal<Record<string, PresenceEntry>>({})
+  const [loaded, setLoaded] = createSignal(options.loaded ?? true)
+  const [stopped, setStopped] = createSignal<{ code: number; reason: string }>()
   const calls = { reconnect: 0, retry: [] as string[], typing: [] as boolean[] }
   const tracked = <T>(read: () => T): T => {
     version()
@@ -52,7 +54,9 @@ export function createFakeChat(members: string[], me = members[0]!) {
     messages: () => messages,
     members: () => tracked(() => mine.members()),
     connection,
-    stopped: () => undefined,
+    stopped,
+    loaded,
+    maxTextBytes: mine.limits.maxTextBytes,
     presence,
     firstUnread: () => tracked(() => firstUnread(mine)),
     receipts: (id) => tracked(() => mine.receipts(id)),
@@ -73,6 +77,9 @@ export function createFakeChat(members: string[], me = members[0]!) {
     calls,
     setConnection,
     setPresence,
+    /** Local storage and the first sync are done (or gave up): the view may pick where to open. */
+    setLoaded,
+    setStopped,
     /** The server persisted everything and stamped it. */
     stamp: () => stampUnsequenced(mine.conversationIndex),
   }

@@ -1,7 +1,9 @@
 import { cleanup, fireEvent, render, screen, waitFor } from '@solidjs/testing-library'
+import { createSignal } from 'solid-js'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ApiError } from '../src/api.js'
 import { AdminPage } from '../src/components/admin-page.js'
-import { ConversationList } from '../src/components/conversation-list.js'
+import { ConversationList, type ListError } from '../src/components/conversation-list.js'
 import { NewConversation, parseMembers } from '../src/components/new-conversation.js'
 import { SignIn } from '../src/components/sign-in.js'
 
@@ -37,6 +39,39 @@ describe('SignIn', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Sign in' }))
     expect((await screen.findByRole('alert')).textContent).toContain('Not found')
   })
+
+  it('checks the name before asking the server, in plain words', () => {
+    const requestDevToken = vi.fn(async () => ({ token: 'tok' }))
+    render(() => <SignIn requestDevToken={requestDevToken} onSignIn={vi.fn()} />)
+    fireEvent.input(screen.getByLabelText('Your name'), { target: { value: 'Mary Ann' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }))
+    const alert = screen.getByRole('alert').textContent!
+    expect(alert).toContain('letters, digits')
+    expect(alert).not.toContain('pattern')
+    expect(alert).not.toContain('dev mode')
+    expect(requestDevToken).not.toHaveBeenCalled()
+  })
+
+  it('asks about dev mode only when the server has no sign-in by name', async () => {
+    const refuse = (error: Error) => () => Promise.reject(error)
+    const first = render(() => (
+      <SignIn
+        requestDevToken={refuse(new ApiError(400, 'bad-request', 'That name was refused.'))}
+        onSignIn={vi.fn()}
+      />
+    ))
+    fireEvent.input(screen.getByLabelText('Your name'), { target: { value: 'alice' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }))
+    expect((await screen.findByRole('alert')).textContent).not.toContain('dev mode')
+    first.unmount()
+
+    render(() => (
+      <SignIn requestDevToken={refuse(new ApiError(404, 'not-found', 'Not Found'))} onSignIn={vi.fn()} />
+    ))
+    fireEvent.input(screen.getByLabelText('Your name'), { target: { value: 'alice' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }))
+    expect((await screen.findByRole('alert')).textContent).toContain('dev mode')
+  })
 })
 
 describe('ConversationList', () => {
@@ -66,6 +101,32 @@ describe('ConversationList', () => {
   })
 })
 
+describe('ConversationList, more', () => {
+  it('shows the whole first character of an emoji title in the avatar', () => {
+    const { container } = render(() => (
+      <ConversationList conversations={[{ id: 'c1', title: '👩‍💻 Devs', unread: 0 }]} onOpen={vi.fn()} />
+    ))
+    expect(container.querySelector('.avatar')!.textContent).toBe('👩‍💻')
+  })
+
+  it('says why the list cannot be refreshed, and offers to sign in again when the session is refused', () => {
+    const onSignInAgain = vi.fn()
+    const [error, setError] = createSignal<ListError | undefined>({
+      message: 'Could not reach the server.',
+      sessionExpired: false,
+    })
+    render(() => (
+      <ConversationList conversations={[]} onOpen={vi.fn()} error={error()} onSignInAgain={onSignInAgain} />
+    ))
+    expect(screen.getByRole('alert').textContent).toContain('Could not reach the server.')
+    expect(screen.queryByRole('button', { name: 'Sign in again' })).toBeNull()
+    setError({ message: 'Your session has expired.', sessionExpired: true })
+    expect(screen.getByRole('alert').textContent).toContain('Your session has expired.')
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in again' }))
+    expect(onSignInAgain).toHaveBeenCalledOnce()
+  })
+})
+
 describe('NewConversation', () => {
   it('creates a conversation with the listed members', async () => {
     const onCreate = vi.fn(async () => {})
@@ -76,6 +137,21 @@ describe('NewConversation', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Create' }))
     await waitFor(() => expect(onCreate).toHaveBeenCalledWith('Weekend', ['bob', 'carol']))
     expect(parseMembers(' a,,b  c ')).toEqual(['a', 'b', 'c'])
+  })
+})
+
+describe('NewConversation, bad names', () => {
+  it('names the member that is not a valid name, without asking the server', () => {
+    const onCreate = vi.fn(async () => {})
+    render(() => <NewConversation onCreate={onCreate} />)
+    fireEvent.click(screen.getByRole('button', { name: 'New conversation' }))
+    fireEvent.input(screen.getByLabelText('Title'), { target: { value: 'Weekend' } })
+    fireEvent.input(screen.getByLabelText('Members'), { target: { value: 'carol, bob!' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Create' }))
+    const alert = screen.getByRole('alert').textContent!
+    expect(alert).toContain('“bob!”')
+    expect(alert).toContain('letters, digits')
+    expect(onCreate).not.toHaveBeenCalled()
   })
 })
 

@@ -13,6 +13,8 @@ export interface PresenceEntry {
  */
 export interface ChatModel {
   readonly userId: string
+  /** The longest message text, in UTF-8 bytes: the composer says so before `send` would refuse it. */
+  readonly maxTextBytes: number
   title(): string
   /** A store array: each element keeps its identity across updates, so one bubble re-renders. */
   messages(): Message[]
@@ -20,11 +22,18 @@ export interface ChatModel {
   connection(): ConnectionState
   /** Why the connection gave up for good (auth, membership), if it did. */
   stopped(): { code: number; reason: string } | undefined
+  /**
+   * Whether what this device stored is loaded and the server's state merged (or could not be, being
+   * offline or refused). Until then the messages are still arriving, so the view neither picks where
+   * to open nor marks anything read.
+   */
+  loaded(): boolean
   presence(): Record<string, PresenceEntry>
   /** The oldest message from someone else this user has not read, where the chat opens. */
   firstUnread(): string | undefined
   receipts(messageId: string): Record<string, Status>
   failureReason(messageId: string): string | undefined
+  /** Throws a `TicksError` when the message cannot be written (too long, not a member, not loaded). */
   send(text: string): void
   retry(messageId: string): void
   discard(messageId: string): void

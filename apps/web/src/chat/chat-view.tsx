@@ -1,7 +1,19 @@
-import type { Message } from '@ticks/core'
-import { createEffect, createMemo, createSignal, For, on, onCleanup, Show, untrack } from 'solid-js'
+import { type Message, TicksError } from '@ticks/core'
+import {
+  createEffect,
+  createMemo,
+  createSignal,
+  For,
+  Match,
+  on,
+  onCleanup,
+  Show,
+  Switch,
+  untrack,
+} from 'solid-js'
 import { Composer } from '../components/composer.js'
 import { ConnectionBanner } from '../components/connection-banner.js'
+import { initialOf } from '../components/initial.js'
 import { MessageBubble } from '../components/message-bubble.js'
 import { NewMessagesPill } from '../components/new-messages-pill.js'
 import { PresenceLine } from '../components/presence-line.js'
@@ -20,10 +32,36 @@ export interface ChatViewProps {
   retryAt?: number
   /** Narrow screens show one pane at a time: this leads back to the list. */
   onBack?: () => void
+  /** The server no longer accepts the session (4401): sign out, to sign in afresh. */
+  onSignInAgain?: () => void
 }
 
 /** How close to the end counts as "at the bottom": a pixel-perfect check would fight rounding. */
 const BOTTOM_SLACK_PX = 48
+/** Stops after which nothing written here could ever be sent: not a member, no such conversation. */
+const COMPOSER_CLOSED_CODES: ReadonlySet<number> = new Set([4403, 4404])
+/** "typing…" is withdrawn after this long without a keystroke. */
+const TYPING_PAUSE_MS = 3000
+/** While typing goes on, re-announced this often: well inside the client's 5 s expiry. */
+const TYPING_RENEW_MS = 2000
+
+/** What the composer says when the model refuses a message, in the words of the person typing. */
+function sendErrorText(error: TicksError): string {
+  switch (error.code) {
+    case 'text-too-long':
+      return 'This message is too long to send. Shorten it, or split it into several messages.'
+    case 'not-synced':
+      return 'This conversation has not loaded yet. Try again in a moment.'
+    case 'not-a-member':
+      return 'You are not a member of this conversation.'
+    case 'read-only':
+      return 'You can read this conversation but not write in it.'
+    case 'closed':
+      return 'This conversation was closed. Open it again to write.'
+    default:
+      return `Could not send: ${error.message}`
+  }
+}
 
 /** One open conversation: header, connection banner, messages, composer. */
 export function ChatView(props: ChatViewProps) {
@@ -32,7 +70,7 @@ export function ChatView(props: ChatViewProps) {
   let scroller: HTMLDivElement | undefined
   const [atBottom, setAtBottom] = createSignal(true)
   const [unseen, setUnseen] = createSignal(0)
-  const visibleMessages = createVisibleMessages(() => scroller)
+  const visibleMessages = createVisibleMessages(() => scroller, { paused: true })
   const clock = new StatusClock(props.conversationId)
   onCleanup(() => clock.dispose())
 
@@ -46,9 +84,6 @@ export function ChatView(props: ChatViewProps) {
       .messages()
       .filter((m) => m.author === model().userId && m.status === 'pending').length
 
-  // Where the chat opens: at the first unread message (under an "Unread messages" divider), as
-  // messengers do, so a reader is not dropped below messages they have not seen.
-  const unreadFrom = untrack(() => model().firstUnread())
   let unreadDivider: HTMLDivElement | undefined
   const scrollToOpeningPosition = () => {
     if (!scroller) return
@@ -63,17 +98,39 @@ export function ChatView(props: ChatViewProps) {
     setUnseen(0)
   }
 
+  // Where the chat opens: at the first unread message (under an "Unread messages" divider), as
+  // messengers do, so a reader is not dropped below messages they have not seen. Decided once the
+  // model has loaded: opened by URL, the view mounts while the messages are still coming from disk
+  // and the server, and their arrival must not count as "new messages at the bottom".
+  const [opened, setOpened] = createSignal(false)
+  const [unreadFrom, setUnreadFrom] = createSignal<string>()
+  const open = () =>
+    untrack(() => {
+      setUnreadFrom(model().firstUnread())
+      setOpened(true)
+    })
+  // Already loaded (the conversation was open in the inbox): the divider renders with the list.
+  if (untrack(() => model().loaded())) open()
+  createEffect(() => {
+    if (!opened() && model().loaded()) open()
+  })
+  // Runs after the update that rendered the divider; only from there on is what is on screen
+  // something the reader saw.
+  createEffect(
+    on(opened, (isOpen) => {
+      if (!isOpen) return
+      scrollToOpeningPosition()
+      visibleMessages.start()
+    }),
+  )
+
   // New messages: follow them if the reader was at the bottom (or wrote one); otherwise count them
   // for the pill rather than yanking the reader away from what they are reading.
   createEffect(
     on(
       () => model().messages().length,
       (length, previous) => {
-        if (previous === undefined) {
-          queueMicrotask(scrollToOpeningPosition)
-          return
-        }
-        if (length <= previous) return
+        if (previous === undefined || !opened() || length <= previous) return
         const added = model().messages().slice(previous)
         const ownAdded = added.some((m) => m.author === model().userId)
         if (atBottom() || ownAdded) queueMicrotask(scrollToBottom)
@@ -96,25 +153,40 @@ export function ChatView(props: ChatViewProps) {
     if (newest) model().markRead(newest.id)
   })
 
-  // "typing…" is announced while keys are pressed and withdrawn after a pause.
+  // "typing…" is announced while keys are pressed and withdrawn after a pause. The client lets an
+  // announcement expire (so a closed laptop stops "typing"), so a long burst renews it now and then.
+  const [sendError, setSendError] = createSignal<string>()
   let typingTimer: ReturnType<typeof setTimeout> | undefined
+  let typingAnnouncedAt = 0
+  const stopTyping = () => {
+    clearTimeout(typingTimer)
+    typingTimer = undefined
+    model().setTyping(false)
+  }
   const onTyping = () => {
-    if (typingTimer === undefined) model().setTyping(true)
-    else clearTimeout(typingTimer)
-    typingTimer = setTimeout(() => {
-      typingTimer = undefined
-      model().setTyping(false)
-    }, 3000)
+    setSendError(undefined)
+    if (typingTimer === undefined || Date.now() - typingAnnouncedAt >= TYPING_RENEW_MS) {
+      model().setTyping(true)
+      typingAnnouncedAt = Date.now()
+    }
+    clearTimeout(typingTimer)
+    typingTimer = setTimeout(stopTyping, TYPING_PAUSE_MS)
   }
   onCleanup(() => clearTimeout(typingTimer))
 
-  const send = (text: string) => {
-    if (typingTimer !== undefined) {
-      clearTimeout(typingTimer)
-      typingTimer = undefined
-      model().setTyping(false)
+  /** False (the composer keeps the text) when the model refuses the message. */
+  const send = (text: string): boolean => {
+    try {
+      model().send(text)
+    } catch (cause) {
+      // By name too: a second copy of @ticks/core in a bundle would fail `instanceof`.
+      if (!(cause instanceof TicksError || (cause as Error | undefined)?.name === 'TicksError')) throw cause
+      setSendError(sendErrorText(cause as TicksError))
+      return false
     }
-    model().send(text)
+    setSendError(undefined)
+    if (typingTimer !== undefined) stopTyping()
+    return true
   }
 
   const bannerState = () => {
@@ -138,7 +210,7 @@ export function ChatView(props: ChatViewProps) {
           ←
         </a>
         <span class="avatar" aria-hidden="true">
-          {(model().title() || '?').slice(0, 1).toUpperCase()}
+          {initialOf(model().title())}
         </span>
         <div class="chat__header-text">
           <h2 class="chat__title">{model().title() || 'Conversation'}</h2>
@@ -163,75 +235,105 @@ export function ChatView(props: ChatViewProps) {
       >
         {(stop) => (
           <div class="connection-banner" data-state="offline" role="alert">
-            <span>Disconnected: {stop().reason}.</span>
-            <button
-              type="button"
-              class="button button--small button--ghost"
-              onClick={() => model().reconnect()}
+            <Switch
+              fallback={
+                <>
+                  <span>Disconnected: {stop().reason}.</span>
+                  <button
+                    type="button"
+                    class="button button--small button--ghost"
+                    onClick={() => model().reconnect()}
+                  >
+                    Retry now
+                  </button>
+                </>
+              }
             >
-              Retry now
-            </button>
+              {/* Retrying cannot help with these: the session or the conversation has to change. */}
+              <Match when={stop().code === 4401}>
+                <span>Your session has expired.</span>
+                <button
+                  type="button"
+                  class="button button--small button--ghost"
+                  onClick={() => props.onSignInAgain?.()}
+                >
+                  Sign in again
+                </button>
+              </Match>
+              <Match when={stop().code === 4404}>
+                <span>This conversation does not exist, or it was deleted.</span>
+              </Match>
+            </Switch>
           </div>
         )}
       </Show>
-      <div
-        class="messages"
-        ref={scroller}
-        role="log"
-        aria-label="Messages"
-        onScroll={() => {
-          if (!scroller) return
-          const bottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= BOTTOM_SLACK_PX
-          setAtBottom(bottom)
-          if (bottom) setUnseen(0)
-        }}
-      >
-        <Show
-          when={model().messages().length > 0}
-          fallback={<p class="messages__empty">No messages yet. Say hello!</p>}
+      <div class="messages-pane">
+        <div
+          class="messages"
+          ref={scroller}
+          role="log"
+          aria-label="Messages"
+          onScroll={() => {
+            if (!scroller) return
+            const bottom =
+              scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= BOTTOM_SLACK_PX
+            setAtBottom(bottom)
+            if (bottom) setUnseen(0)
+          }}
         >
-          <For each={model().messages()}>
-            {(message) => {
-              const own = message.author === model().userId
-              // Per bubble, so a status change recomputes this bubble's receipts and times alone.
-              const receipts = createMemo(() => {
-                if (!own) return {}
-                void message.status
-                return model().receipts(message.id)
-              })
-              const times = createMemo(() => (own ? clock.observe(message.id, message.status) : {}))
-              return (
-                <>
-                  <Show when={message.id === unreadFrom}>
-                    {/* biome-ignore lint/a11y/useSemanticElements: a divider that carries a visible label; <hr> cannot hold text */}
-                    <div class="unread-divider" ref={unreadDivider} role="separator">
-                      Unread messages
-                    </div>
-                  </Show>
-                  <MessageBubble
-                    onElement={(element) => {
-                      if (!own) visibleMessages.track(element)
-                    }}
-                    message={message}
-                    own={own}
-                    showAuthor={isGroup()}
-                    receipts={receipts()}
-                    times={times()}
-                    failureReason={
-                      message.status === 'failed' ? model().failureReason(message.id) : undefined
-                    }
-                    nameOf={nameOf}
-                    onRetry={(id) => model().retry(id)}
-                    onDiscard={(id) => model().discard(id)}
-                  />
-                </>
-              )
-            }}
-          </For>
-        </Show>
+          <Show
+            when={model().messages().length > 0}
+            fallback={<p class="messages__empty">No messages yet. Say hello!</p>}
+          >
+            <For each={model().messages()}>
+              {(message) => {
+                const own = message.author === model().userId
+                // Per bubble, so a status change recomputes this bubble's receipts and times alone.
+                const receipts = createMemo(() => {
+                  if (!own) return {}
+                  void message.status
+                  return model().receipts(message.id)
+                })
+                const times = createMemo(() => (own ? clock.observe(message.id, message.status) : {}))
+                return (
+                  <>
+                    <Show when={message.id === unreadFrom()}>
+                      {/* biome-ignore lint/a11y/useSemanticElements: a divider that carries a visible label; <hr> cannot hold text */}
+                      <div class="unread-divider" ref={unreadDivider} role="separator">
+                        Unread messages
+                      </div>
+                    </Show>
+                    <MessageBubble
+                      onElement={(element) => {
+                        if (!own) visibleMessages.track(element)
+                      }}
+                      message={message}
+                      own={own}
+                      showAuthor={isGroup()}
+                      receipts={receipts()}
+                      times={times()}
+                      failureReason={
+                        message.status === 'failed' ? model().failureReason(message.id) : undefined
+                      }
+                      nameOf={nameOf}
+                      onRetry={(id) => model().retry(id)}
+                      onDiscard={(id) => model().discard(id)}
+                    />
+                  </>
+                )
+              }}
+            </For>
+          </Show>
+        </div>
+        <NewMessagesPill count={unseen()} onClick={scrollToBottom} />
       </div>
-      <NewMessagesPill count={unseen()} onClick={scrollToBottom} />
-      <Composer onSend={send} onTyping={onTyping} disabled={model().stopped()?.code === 4403} />
+      <Composer
+        onSend={send}
+        onTyping={onTyping}
+        maxBytes={model().maxTextBytes}
+        error={sendError()}
+        disabled={COMPOSER_CLOSED_CODES.has(model().stopped()?.code ?? 0)}
+      />
     </section>
   )
 }

@@ -1,5 +1,6 @@
 import { For, Show } from 'solid-js'
 import { formatTime } from '../chat/status-text.js'
+import { initialOf } from './initial.js'
 
 export interface ConversationSummary {
   id: string
@@ -8,17 +9,42 @@ export interface ConversationSummary {
   unread: number
 }
 
+/** Why the list could not be refreshed (it still shows what was listed before). */
+export interface ListError {
+  message: string
+  /** The server no longer accepts the session: signing in again is the way out. */
+  sessionExpired: boolean
+}
+
 export interface ConversationListProps {
   conversations: ConversationSummary[]
   activeId?: string
   onOpen: (id: string) => void
   nameOf?: (userId: string) => string
+  error?: ListError
+  onSignInAgain?: () => void
 }
 
 /** The inbox: one row per conversation, newest activity first is the caller's ordering choice. */
 export function ConversationList(props: ConversationListProps) {
   return (
     <nav class="conversation-list" aria-label="Conversations">
+      <Show when={props.error}>
+        {(error) => (
+          <div class="conversation-list__error" role="alert">
+            <span>{error().message}</span>
+            <Show when={error().sessionExpired}>
+              <button
+                type="button"
+                class="button button--small button--ghost"
+                onClick={() => props.onSignInAgain?.()}
+              >
+                Sign in again
+              </button>
+            </Show>
+          </div>
+        )}
+      </Show>
       <Show
         when={props.conversations.length > 0}
         fallback={<p class="conversation-list__empty">No conversations yet. Start one above.</p>}
@@ -39,7 +65,7 @@ export function ConversationList(props: ConversationListProps) {
                   }}
                 >
                   <span class="avatar" aria-hidden="true">
-                    {(conversation.title || '?').slice(0, 1).toUpperCase()}
+                    {initialOf(conversation.title)}
                   </span>
                   <span class="conversation-row__body">
                     <span class="conversation-row__top">

@@ -1,4 +1,5 @@
 import { createSignal, Show } from 'solid-js'
+import { isValidName, NAME_RULE } from '../names.js'
 
 export interface NewConversationProps {
   onCreate: (title: string, members: string[]) => Promise<void>
@@ -21,6 +22,14 @@ export function NewConversation(props: NewConversationProps) {
     const names = parseMembers(members())
     if (!title().trim() || names.length === 0) {
       setError('Give it a title and at least one member.')
+      return
+    }
+    const invalid = names.filter((name) => !isValidName(name))
+    if (invalid.length > 0) {
+      const quoted = invalid.map((name) => `“${name}”`).join(', ')
+      setError(
+        `${quoted} ${invalid.length === 1 ? 'is not a valid name' : 'are not valid names'}. ${NAME_RULE}`,
+      )
       return
     }
     setBusy(true)
@@ -49,7 +58,12 @@ export function NewConversation(props: NewConversationProps) {
       >
         <form class="stack new-conversation__form" onSubmit={submit} aria-label="New conversation">
           <label for="new-title">Title</label>
-          <input id="new-title" value={title()} onInput={(event) => setTitle(event.currentTarget.value)} />
+          <input
+            id="new-title"
+            maxLength={200}
+            value={title()}
+            onInput={(event) => setTitle(event.currentTarget.value)}
+          />
           <label for="new-members">Members</label>
           <input
             id="new-members"

@@ -12,7 +12,10 @@ function typingText(names: string[]): string {
 }
 
 function onlineText(names: string[], memberCount: number): string {
-  if (names.length === 0) return memberCount > 0 ? `${memberCount} members` : ''
+  if (names.length === 0) {
+    if (memberCount === 0) return ''
+    return memberCount === 1 ? '1 member' : `${memberCount} members`
+  }
   if (memberCount <= 2 && names.length === 1) return 'online'
   if (names.length <= 3) return `${names.join(', ')} online`
   return `${names.length} online`

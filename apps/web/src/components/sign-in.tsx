@@ -1,6 +1,12 @@
 import { createSignal, Show } from 'solid-js'
+import { ApiError } from '../api.js'
+import { isValidName, NAME_RULE } from '../names.js'
 import type { Session } from '../session.js'
 import { subjectOf } from '../session.js'
+
+/** Only a server without sign-in by name (not in dev mode) answers 404 or 403 to it. */
+const signInByNameMissing = (cause: unknown) =>
+  cause instanceof ApiError && (cause.status === 404 || cause.status === 403)
 
 export interface SignInProps {
   /** Dev mode: exchange a name for a token (`POST /api/session`). */
@@ -19,13 +25,22 @@ export function SignIn(props: SignInProps) {
     event.preventDefault()
     const userId = name().trim()
     if (!userId) return
+    if (!isValidName(userId)) {
+      setError(`“${userId}” cannot be used as a name. ${NAME_RULE}`)
+      return
+    }
     setBusy(true)
     setError(undefined)
     try {
       const { token } = await props.requestDevToken(userId)
       props.onSignIn({ userId, token })
     } catch (cause) {
-      setError(`Could not sign in: ${(cause as Error).message}. Is the server in dev mode?`)
+      const message = (cause as Error).message.replace(/\.$/, '')
+      setError(
+        signInByNameMissing(cause)
+          ? `Could not sign in: ${message}. Is the server in dev mode? If not, sign in with a token.`
+          : `Could not sign in: ${message}.`,
+      )
     } finally {
       setBusy(false)
     }

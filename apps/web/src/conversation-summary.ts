@@ -1,0 +1,46 @@
+import type { Conversation } from '@ticks/core'
+import { unreadCount } from './chat/unread.js'
+import type { ConversationSummary } from './components/conversation-list.js'
+
+/** A conversation as the list knows it before its document is open: from the server's listing. */
+export interface ListedConversation {
+  id: string
+  title: string
+  /** When this device first listed it (epoch ms). */
+  listedAt?: number
+}
+
+export interface RankedSummary extends ConversationSummary {
+  /** Its newest message, else when this user joined it, else when this device first listed it. */
+  activeAt: number
+}
+
+/**
+ * One row of the list. A conversation with no messages yet ranks by when the user joined it (its
+ * creation, for its creator), so a new one comes first rather than below every older one.
+ */
+export function summarize(
+  info: ListedConversation,
+  conversation: Conversation | undefined,
+  userId: string,
+): RankedSummary {
+  const messages = conversation?.messages() ?? []
+  const last = messages[messages.length - 1]
+  const joinedAt = conversation?.members()[userId]?.joinedAt
+  return {
+    id: info.id,
+    title: conversation?.title() || info.title,
+    unread: conversation ? unreadCount(conversation) : 0,
+    lastMessage: last && {
+      author: last.author,
+      text: last.text,
+      createdAt: last.createdAt,
+      own: last.author === userId,
+    },
+    activeAt: last?.createdAt ?? joinedAt ?? info.listedAt ?? 0,
+  }
+}
+
+/** Newest activity first. */
+export const newestFirst = <T extends RankedSummary>(rows: T[]): T[] =>
+  [...rows].sort((a, b) => b.activeAt - a.activeAt)
