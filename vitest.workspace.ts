@@ -7,4 +7,6 @@ export default [
   'packages/solid',
   'packages/testkit',
   'apps/web',
+  // The browser end-to-end test (real Chromium): its own config, as it resolves packages for Node.
+  'apps/web/vitest.e2e.config.ts',
 ]
