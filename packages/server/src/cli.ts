@@ -1,30 +1,50 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
+import { authOptionsProblem } from './options.js'
 import { startServer } from './server.js'
 
 const HELP = `ticks-server — the Ticks sync server
 
-  --port <n>          TICKS_PORT        (default 8080)
-  --host <h>          TICKS_HOST        (default localhost)
-  --data <dir>        TICKS_DATA        (default ./data)
-  --store <kind>      TICKS_STORE       sqlite | memory (default sqlite)
-  --jwt-secret <s>    TICKS_JWT_SECRET  HS256 secret for bearer tokens
-  --jwks-url <url>    TICKS_JWKS_URL    verify tokens against a JWKS
-  --redis <url>       TICKS_REDIS       cross-node fan-out (not available yet: one node only)
-With neither --jwt-secret nor --jwks-url the server runs in dev mode (POST /api/session).`
+  --port <n>                TICKS_PORT              (default 8080)
+  --host <h>                TICKS_HOST              (default localhost)
+  --data <dir>              TICKS_DATA              (default ./data)
+  --store <kind>            TICKS_STORE             sqlite | memory (default sqlite)
+  --jwt-secret <s>          TICKS_JWT_SECRET        HS256 secret for bearer tokens (at least 32 bytes)
+  --jwks-url <url>          TICKS_JWKS_URL          verify tokens against a JWKS (not with --jwt-secret)
+  --redis <url>             TICKS_REDIS             cross-node fan-out (not available yet: one node only)
+  --log-level <level>       TICKS_LOG_LEVEL         fatal | error | warn | info | debug | trace | silent (default info)
+  --shutdown-timeout <s>    TICKS_SHUTDOWN_TIMEOUT  seconds a SIGTERM may take before a forced exit (default 10)
+  -h, --help
+With neither --jwt-secret nor --jwks-url the server runs in dev mode (POST /api/session).
+A second SIGTERM / SIGINT exits at once.`
 
-const { values } = parseArgs({
-  options: {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    data: { type: 'string' },
-    store: { type: 'string' },
-    'jwt-secret': { type: 'string' },
-    'jwks-url': { type: 'string' },
-    redis: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-})
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** Exit 2 with a reason: what the operator typed cannot be right. */
+function usageError(message: string, withHelp = false): never {
+  console.error(`ticks-server: ${message}${withHelp ? `\n\n${HELP}` : ''}`)
+  process.exit(2)
+}
+
+let values: Record<string, string | boolean | undefined>
+try {
+  ;({ values } = parseArgs({
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      data: { type: 'string' },
+      store: { type: 'string' },
+      'jwt-secret': { type: 'string' },
+      'jwks-url': { type: 'string' },
+      redis: { type: 'string' },
+      'log-level': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  }))
+} catch (error) {
+  usageError((error as Error).message, true)
+}
 
 if (values.help) {
   console.log(HELP)
@@ -32,35 +52,73 @@ if (values.help) {
 }
 
 const env = process.env
-const pick = (flag: string | undefined, name: string): string | undefined => flag ?? (env[name] || undefined)
-const port = Number(pick(values.port, 'TICKS_PORT') ?? 8080)
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`invalid port: ${values.port ?? env.TICKS_PORT}`)
-  process.exit(2)
+/**
+ * The flag, else the env var, else undefined. Given but empty is an error, never "unset": an empty
+ * `TICKS_JWT_SECRET=` would otherwise mean dev mode, `--host ''` every interface.
+ */
+const pick = (flag: string, name: string): string | undefined => {
+  const given = values[flag]
+  if (typeof given === 'string') {
+    if (given.trim() === '') usageError(`--${flag} is empty`)
+    return given
+  }
+  const fromEnv = env[name]
+  if (fromEnv === undefined) return undefined
+  if (fromEnv.trim() === '') usageError(`${name} is set but empty (unset it, or give a value)`)
+  return fromEnv
 }
+
+const portText = pick('port', 'TICKS_PORT') ?? '8080'
+const port = Number(portText)
+if (!/^\d+$/.test(portText) || port > 65535) usageError(`invalid port: ${portText}`)
 
 // Accepted so a deployment script written against the documented flags fails with a reason,
 // not with "unknown option".
-if (pick(values.redis, 'TICKS_REDIS')) {
+if (pick('redis', 'TICKS_REDIS')) {
   console.error('ticks-server: Redis fan-out is not implemented yet; run a single node without --redis')
   process.exit(2)
 }
 
+const logLevel = pick('log-level', 'TICKS_LOG_LEVEL') ?? 'info'
+if (!LOG_LEVELS.includes(logLevel))
+  usageError(`invalid log level: ${logLevel} (one of ${LOG_LEVELS.join(', ')})`)
+
+const timeoutText = pick('shutdown-timeout', 'TICKS_SHUTDOWN_TIMEOUT') ?? '10'
+const shutdownTimeoutMs = Number(timeoutText) * 1000
+if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs <= 0)
+  usageError(`invalid shutdown timeout: ${timeoutText} (seconds, more than 0)`)
+
+const auth = {
+  jwtSecret: pick('jwt-secret', 'TICKS_JWT_SECRET'),
+  jwksUrl: pick('jwks-url', 'TICKS_JWKS_URL'),
+}
+const authProblem = authOptionsProblem(auth)
+if (authProblem) usageError(`${authProblem} (--jwt-secret / TICKS_JWT_SECRET, --jwks-url / TICKS_JWKS_URL)`)
+
 try {
   const { app, url } = await startServer({
     port,
-    host: pick(values.host, 'TICKS_HOST') ?? 'localhost',
-    data: pick(values.data, 'TICKS_DATA') ?? './data',
-    store: pick(values.store, 'TICKS_STORE') ?? 'sqlite',
-    jwtSecret: pick(values['jwt-secret'], 'TICKS_JWT_SECRET'),
-    jwksUrl: pick(values['jwks-url'], 'TICKS_JWKS_URL'),
+    host: pick('host', 'TICKS_HOST') ?? 'localhost',
+    data: pick('data', 'TICKS_DATA') ?? './data',
+    store: pick('store', 'TICKS_STORE') ?? 'sqlite',
+    ...auth,
+    logger: { level: logLevel },
   })
-  console.log(`Ticks server listening on ${url}`)
+  app.log.info({ url }, `Ticks server listening on ${url}`)
   let stopping = false
   const stop = (signal: string) => {
-    if (stopping) return
+    if (stopping) {
+      app.log.warn({ signal }, 'second signal: exiting now, without finishing the shutdown')
+      process.exit(1)
+    }
     stopping = true
     app.log.info({ signal }, 'shutting down: flushing rooms, closing sockets with 1012')
+    // Whatever holds the shutdown (a store that does not answer, a hook that hangs), the process
+    // must still end: an orchestrator would SIGKILL it anyway, later and without a log line.
+    setTimeout(() => {
+      app.log.error({ timeoutMs: shutdownTimeoutMs }, 'shutdown deadline passed: exiting without finishing')
+      process.exit(1)
+    }, shutdownTimeoutMs).unref()
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -1,4 +1,4 @@
-export { AuthError, type Authenticator } from './auth/authenticator.js'
+export { AuthError, type Authenticator, AuthUnavailableError } from './auth/authenticator.js'
 export { type AuthOptions, createAuthenticator } from './auth/jwt.js'
 export { createConversation, type NewConversation } from './conversations.js'
 export { DEFAULT_SERVER_LIMITS, type ServerLimits, type ServerOptions } from './options.js'

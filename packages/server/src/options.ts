@@ -32,8 +32,24 @@ export interface ServerLimits extends RoomLimits {
   slowCloseGraceMs: number
   /** Ping interval; a socket that did not answer the previous ping is dropped. */
   heartbeatMs: number
-  /** Frames a socket may send before its auth and room are ready. */
+  /** Frames a socket may send before its auth and room are ready (4429 beyond). */
   maxQueuedFrames: number
+  /**
+   * Bytes a socket may send before its auth and room are ready (4413 beyond); each such frame is
+   * also held to `maxFrameBytes`: a peer cannot owe a sync step 2 before it got our sync step 1.
+   */
+  maxQueuedBytes: number
+  /**
+   * On shutdown, how long sockets get for their closing handshake after the 1012, and HTTP
+   * requests to finish after the flush, before their connections are cut.
+   */
+  shutdownGraceMs: number
+  /** Whole HTTP request, headers and body (slowloris); upgraded WebSockets are not HTTP requests. */
+  requestTimeoutMs: number
+  /** HTTP request headers. */
+  headersTimeoutMs: number
+  /** An idle keep-alive HTTP connection. */
+  keepAliveTimeoutMs: number
 }
 
 export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, keyof RoomLimits> = {
@@ -41,4 +57,34 @@ export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, keyof RoomLimits> = {
   slowCloseGraceMs: 1000,
   heartbeatMs: 30_000,
   maxQueuedFrames: 64,
+  maxQueuedBytes: 1024 * 1024,
+  shutdownGraceMs: 1000,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 72_000,
+}
+
+/** HS256 keys shorter than the hash (RFC 7518 §3.2) can be brute-forced offline from one token. */
+export const MIN_JWT_SECRET_BYTES = 32
+
+/**
+ * What is wrong with the auth options, if anything. An empty secret must never mean "no secret":
+ * that would be dev mode, where anyone can get a token for any user.
+ */
+export function authOptionsProblem(
+  options: Pick<ServerOptions, 'jwtSecret' | 'jwksUrl'>,
+): string | undefined {
+  const { jwtSecret, jwksUrl } = options
+  if (jwtSecret !== undefined && jwksUrl !== undefined) return 'give a JWT secret or a JWKS URL, not both'
+  if (jwtSecret !== undefined) {
+    if (jwtSecret === '') return 'the JWT secret is empty'
+    const bytes = Buffer.byteLength(jwtSecret, 'utf8')
+    if (bytes < MIN_JWT_SECRET_BYTES)
+      return `the JWT secret is ${bytes} bytes; HS256 needs at least ${MIN_JWT_SECRET_BYTES} bytes (e.g. \`openssl rand -base64 32\`)`
+  }
+  if (jwksUrl !== undefined) {
+    if (jwksUrl === '') return 'the JWKS URL is empty'
+    if (!URL.canParse(jwksUrl)) return `the JWKS URL ${JSON.stringify(jwksUrl)} is not a URL`
+  }
+  return undefined
 }

@@ -1,12 +1,19 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { IncomingMessage } from 'node:http'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { createAuthenticator } from './auth/jwt.js'
 import type { ServerContext } from './context.js'
-import { DEFAULT_SERVER_LIMITS, type ServerLimits, type ServerOptions } from './options.js'
+import {
+  authOptionsProblem,
+  DEFAULT_SERVER_LIMITS,
+  type ServerLimits,
+  type ServerOptions,
+} from './options.js'
 import { createMetrics, metricsPlugin } from './plugins/metrics.js'
 import { restPlugin } from './plugins/rest.js'
 import { openStore, storePlugin } from './plugins/store.js'
 import { syncPlugin } from './plugins/sync.js'
 import { DEFAULT_WEB_ROOT, webPlugin } from './plugins/web.js'
+import { createStoreHealth } from './store/health.js'
 import { DEFAULT_ROOM_LIMITS } from './sync/room.js'
 import { RoomRegistry } from './sync/rooms.js'
 
@@ -16,18 +23,39 @@ import { RoomRegistry } from './sync/rooms.js'
  * closes the store.
  */
 export async function createServer(options: ServerOptions = {}): Promise<FastifyInstance> {
+  const problem = authOptionsProblem(options)
+  if (problem) throw new Error(problem)
   const dataDir = options.data ?? './data'
   const limits: ServerLimits = { ...DEFAULT_ROOM_LIMITS, ...DEFAULT_SERVER_LIMITS, ...options.limits }
-  const app = Fastify({ logger: loggerOptions(options.logger) })
+  const app: FastifyInstance = Fastify({
+    logger: loggerOptions(options.logger),
+    // Probes every few seconds would drown the log at info.
+    logController: new LogController({
+      disableRequestLogging: (request) =>
+        PROBE_PATHS.has(pathOf(request.url ?? '/')) && !VERBOSE_LEVELS.has(app.log.level),
+    }),
+    // Slowloris: a request trickling in holds a socket and, on shutdown, the exit. These apply to
+    // HTTP requests only: an upgraded WebSocket has left the HTTP server's hands.
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      // Node checks those timeouts every 30 s by default, which lets a slow request live a minute.
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 2))),
+    },
+  })
+  const inFlight = trackConnections(app)
   const store = openStore(options.store, dataDir)
   const usesFiles = options.store === undefined || options.store === 'sqlite'
   const auth = createAuthenticator({
     jwtSecret: options.jwtSecret,
     jwksUrl: options.jwksUrl,
     dataDir: usesFiles ? dataDir : undefined,
+    log: app.log,
   })
   let rooms: RoomRegistry | undefined
-  const metrics = createMetrics({ rooms: () => rooms?.size ?? 0 })
+  const storeHealth = createStoreHealth()
+  const metrics = createMetrics({ rooms: () => rooms?.size ?? 0, storeHealth })
   rooms = new RoomRegistry({
     store,
     limits,
@@ -41,12 +69,67 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
 
   // On close, every preClose hook (sync's: flush the rooms, close sockets with 1012) runs before
   // any onClose hook (store's: close the store), so nothing is written to a closed store.
-  await app.register(storePlugin, { store })
+  await app.register(storePlugin, { store, health: storeHealth })
   await app.register(metricsPlugin, { metrics })
   await app.register(syncPlugin, context)
   await app.register(restPlugin, context)
   await app.register(webPlugin, { root: options.webRoot ?? DEFAULT_WEB_ROOT })
+  // Registered last, so its preClose runs after sync's flush.
+  await app.register(async (drain) => {
+    drain.addHook('preClose', async () => {
+      // Replies to requests the flush just completed get out; then nothing HTTP may hold the exit
+      // (a slow body, slow headers, a keep-alive connection mid-request).
+      await inFlight.settled(limits.shutdownGraceMs)
+      app.server.closeAllConnections()
+    })
+  })
   return app
+}
+
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics'])
+const VERBOSE_LEVELS = new Set(['debug', 'trace'])
+
+/** Node sets `upgrade` on a request it handed to the server's 'upgrade' event (not in its types). */
+const isUpgrade = (request: IncomingMessage): boolean => (request as { upgrade?: boolean }).upgrade === true
+
+const pathOf = (url: string): string => url.split('?', 1)[0] ?? '/'
+
+/**
+ * Root hooks (every route and the 404 handler): end the sockets of Upgrade requests that were
+ * answered over HTTP, and know which HTTP requests are still running for the shutdown.
+ */
+function trackConnections(app: FastifyInstance): { settled(timeoutMs: number): Promise<void> } {
+  const running = new Set<IncomingMessage>()
+  const waiters = new Set<() => void>()
+  app.addHook('onRequest', async (request, reply) => {
+    // An upgrade has left the HTTP server: closeAllConnections never sees it, so never wait on it.
+    if (isUpgrade(request.raw)) return
+    running.add(request.raw)
+    reply.raw.once('close', () => {
+      running.delete(request.raw)
+      if (running.size === 0) for (const wake of waiters) wake()
+    })
+  })
+  // An Upgrade request reaches Fastify through the server's 'upgrade' event with its socket
+  // detached from the HTTP server: answered over HTTP (404, a REST route, 503) instead of being
+  // upgraded, nothing would ever close that socket, and app.close() would wait for it forever.
+  // @fastify/websocket's own hook for this only covers the routes of the plugin that registered it.
+  app.addHook('onResponse', async (request) => {
+    if (isUpgrade(request.raw)) request.raw.socket.destroy()
+  })
+  return {
+    settled: (timeoutMs) =>
+      new Promise<void>((resolve) => {
+        if (running.size === 0) return resolve()
+        const done = () => {
+          clearTimeout(timer)
+          waiters.delete(done)
+          resolve()
+        }
+        const timer = setTimeout(done, timeoutMs)
+        waiters.add(done)
+      }),
+  }
 }
 
 /** Create and listen; resolves with the app and its http URL (port 0 picks a free port). */
@@ -75,13 +158,13 @@ function withRedaction(options: Record<string, unknown>): FastifyServerOptions['
     ...options,
     redact: { paths: ['req.headers.authorization', 'token'], censor: '[redacted]' },
     serializers: {
+      // The path only: a token may ride in the query under any spelling the query parser decodes
+      // to `token` (`%74oken=`, after a `;`…), so no query string is logged at all.
       req: (request: { method: string; url: string; ip?: string }) => ({
         method: request.method,
-        url: redactToken(request.url),
+        url: pathOf(request.url),
         remoteAddress: request.ip,
       }),
     },
   } as FastifyServerOptions['logger']
 }
-
-export const redactToken = (url: string): string => url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]')

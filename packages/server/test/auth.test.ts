@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
+import { createServer } from '../src/index.js'
 import { startTestServer, type TestServer } from './helpers/server.js'
 
 /** An identity provider on 127.0.0.1: one RS256 key published as a JWKS, and a token minter. */
@@ -93,5 +94,23 @@ describe('auth modes', () => {
       headers: { authorization: `Bearer ${await sign('not-the-secret')}` },
     })
     expect(wrong.status).toBe(401)
+  })
+})
+
+describe('auth options of createServer', () => {
+  it('an empty or short secret is an error, not dev mode; so is a secret with a JWKS URL', async () => {
+    const create = (options: { jwtSecret?: string; jwksUrl?: string }) =>
+      createServer({ store: 'memory', logger: false, webRoot: false, ...options })
+    await expect(create({ jwtSecret: '' })).rejects.toThrow(/empty/)
+    await expect(create({ jwtSecret: 'x'.repeat(31) })).rejects.toThrow(/at least 32 bytes/)
+    await expect(create({ jwksUrl: '' })).rejects.toThrow(/empty/)
+    await expect(create({ jwtSecret: 'x'.repeat(32), jwksUrl: 'https://id.example/jwks' })).rejects.toThrow(
+      /not both/,
+    )
+    const app = await create({ jwtSecret: 'x'.repeat(32) })
+    expect(
+      (await app.inject({ method: 'POST', url: '/api/session', payload: { userId: 'a' } })).statusCode,
+    ).toBe(404)
+    await app.close()
   })
 })

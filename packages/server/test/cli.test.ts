@@ -65,4 +65,47 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
     expect(port.code).toBe(2)
     expect(port.stderr).toMatch(/invalid port: 99999/)
   }, 30_000)
+
+  it('a flag or env var given empty is refused, not taken as unset or as "every interface"', async () => {
+    for (const args of [
+      ['--jwt-secret', ''],
+      ['--host', ''],
+      ['--port', ''],
+      ['--data', ''],
+      ['--jwks-url', ''],
+      ['--store', ''],
+    ]) {
+      const result = await runCli(args)
+      expect(result.code, args.join(' ')).toBe(2)
+      expect(result.stderr, args.join(' ')).toMatch(new RegExp(`${args[0]} is empty`))
+    }
+    const env = await runCli(['--port', '0'], { TICKS_JWT_SECRET: '' })
+    expect(env.code).toBe(2)
+    expect(env.stderr).toMatch(/TICKS_JWT_SECRET is set but empty/)
+  }, 60_000)
+
+  it('refuses a JWT secret under 32 bytes, and a secret together with a JWKS URL', async () => {
+    const short = await runCli(['--port', '0', '--jwt-secret', 'short-secret'])
+    expect(short.code).toBe(2)
+    expect(short.stderr).toMatch(/at least 32 bytes/)
+    const both = await runCli([
+      '--port',
+      '0',
+      '--jwt-secret',
+      'x'.repeat(40),
+      '--jwks-url',
+      'https://id.example/jwks.json',
+    ])
+    expect(both.code).toBe(2)
+    expect(both.stderr).toMatch(/not both/)
+  }, 30_000)
+
+  it('an unknown option or a positional argument prints the usage, exit 2', async () => {
+    for (const args of [['--prot', '8080'], ['serve']]) {
+      const result = await runCli(args)
+      expect(result.code, args.join(' ')).toBe(2)
+      expect(result.stderr).toContain('--jwt-secret')
+      expect(result.stderr).not.toMatch(/ERR_PARSE_ARGS|\n\s+at /)
+    }
+  }, 30_000)
 })

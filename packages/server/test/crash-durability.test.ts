@@ -42,7 +42,7 @@ async function startChild(dataDir: string): Promise<Child> {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000)
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString()
-      const match = /^Ticks server listening on (http:\/\/\S+)/m.exec(output)
+      const match = /Ticks server listening on (http:\/\/[\d.:]+)/.exec(output)
       if (match) {
         clearTimeout(timer)
         resolve(match[1]!)

@@ -115,3 +115,23 @@ describe('REST', () => {
     expect((await call('POST', '/api/session', null, { userId: 'alice' })).status).toBe(404)
   })
 })
+
+describe('REST content types', () => {
+  let server: TestServer
+  afterEach(async () => {
+    await server?.close()
+  })
+
+  it('answers a body that is not JSON with 415 and the error shape', async () => {
+    server = await startTestServer()
+    const response = await fetch(`${server.url}/api/conversations`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', authorization: `Bearer ${await tokenFor('alice')}` },
+      body: JSON.stringify({ title: 'T', members: [] }),
+    })
+    expect(response.status).toBe(415)
+    expect(await response.json()).toEqual({
+      error: { code: 'unsupported-media-type', message: expect.any(String) },
+    })
+  })
+})

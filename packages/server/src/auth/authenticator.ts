@@ -7,6 +7,19 @@ export interface Authenticator {
   issue?(userId: string): Promise<string>
 }
 
+/** The token is missing, malformed, expired or not signed by a trusted key: sign in again. */
 export class AuthError extends Error {
   override name = 'AuthError'
 }
+
+/**
+ * The token could not be checked at all (the JWKS endpoint is down or answers garbage). Not the
+ * user's fault: answered with 503 / close 1013, so clients retry instead of asking everyone to
+ * sign in again during an identity-provider outage.
+ */
+export class AuthUnavailableError extends Error {
+  override name = 'AuthUnavailableError'
+}
+
+/** What clients are told during such an outage (the cause, with the provider's URL, is only logged). */
+export const AUTH_UNAVAILABLE = 'cannot check the token now: try again later'

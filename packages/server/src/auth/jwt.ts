@@ -1,23 +1,43 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createRemoteJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose'
-import { AuthError, type Authenticator } from './authenticator.js'
+import {
+  createRemoteJWKSet,
+  type FlattenedJWSInput,
+  type JWSHeaderParameters,
+  type JWTPayload,
+  jwtVerify,
+  SignJWT,
+} from 'jose'
+import { AuthError, type Authenticator, AuthUnavailableError } from './authenticator.js'
 
 export interface AuthOptions {
   jwtSecret?: string | undefined
   jwksUrl?: string | undefined
   /** Where dev mode keeps its generated secret; undefined keeps it in memory (memory store). */
   dataDir?: string | undefined
+  /** Where to say that the dev secret file is readable by others, or was empty and replaced. */
+  log?: { warn(obj: object, msg: string): void }
 }
 
 const DEV_SECRET_FILE = 'dev-jwt-secret'
+/** HS256 wants a key at least as long as its hash (RFC 7518 section 3.2). */
+const MIN_SECRET_BYTES = 32
+/**
+ * jose errors of a key resolver that are about the token (no key with its kid or alg), not about
+ * the JWKS endpoint being unreachable or broken.
+ */
+const TOKEN_KEY_ERRORS = new Set([
+  'ERR_JWKS_NO_MATCHING_KEY',
+  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
+  'ERR_JOSE_NOT_SUPPORTED',
+])
 const DEV_TOKEN_LIFETIME = '30d'
 
 /** JWT auth with jose: HS256 with a shared secret, a JWKS URL, or dev mode when neither is set. */
 export function createAuthenticator(options: AuthOptions): Authenticator {
   if (options.jwksUrl) {
-    const keys = createRemoteJWKSet(new URL(options.jwksUrl))
+    const keys = remoteKeys(new URL(options.jwksUrl))
     return { mode: 'jwks', verify: (token) => verifyWith(token, (t) => jwtVerify(t, keys)) }
   }
   if (options.jwtSecret) {
@@ -27,7 +47,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
       verify: (token) => verifyWith(token, async (t) => jwtVerify(t, await key, { algorithms: ['HS256'] })),
     }
   }
-  const secret = devSecret(options.dataDir)
+  const secret = devSecret(options.dataDir, options.log)
   const key = hmacKey(secret)
   return {
     mode: 'dev',
@@ -50,7 +70,8 @@ async function verifyWith(
   let payload: JWTPayload
   try {
     ;({ payload } = await verify(token))
-  } catch {
+  } catch (error) {
+    if (error instanceof AuthUnavailableError) throw error
     // jose's message may quote claims; the token itself is never logged or echoed.
     throw new AuthError('invalid token')
   }
@@ -67,18 +88,57 @@ function hmacKey(secret: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
 }
 
-/** A secret that survives restarts (tokens stay valid), kept beside the data it protects. */
-function devSecret(dataDir: string | undefined): Uint8Array<ArrayBuffer> {
-  if (!dataDir) return randomBytes(32)
-  const file = join(dataDir, DEV_SECRET_FILE)
-  try {
-    return new Uint8Array(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'))
-  } catch {
-    mkdirSync(dataDir, { recursive: true })
-    const secret = randomBytes(32)
-    writeFileSync(file, secret.toString('base64'), { mode: 0o600 })
-    return new Uint8Array(secret)
+/**
+ * The identity provider's keys, fetched and cached by jose. A failure to fetch or parse them is
+ * an outage, not a bad token: it becomes AuthUnavailableError, with the cause for the log.
+ */
+function remoteKeys(url: URL) {
+  const keys = createRemoteJWKSet(url)
+  return async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+    try {
+      return await keys(header, token)
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      if (typeof code === 'string' && TOKEN_KEY_ERRORS.has(code)) throw error
+      throw new AuthUnavailableError(
+        `cannot fetch the signing keys from ${url.origin}: ${(error as Error).message ?? error}`,
+        { cause: error },
+      )
+    }
   }
+}
+
+/** A secret that survives restarts (tokens stay valid), kept beside the data it protects. */
+function devSecret(dataDir: string | undefined, log: AuthOptions['log']): Uint8Array<ArrayBuffer> {
+  if (!dataDir) return new Uint8Array(randomBytes(MIN_SECRET_BYTES))
+  const file = join(dataDir, DEV_SECRET_FILE)
+  let stored: string | undefined
+  try {
+    stored = readFileSync(file, 'utf8').trim()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+  }
+  if (stored) {
+    const secret = new Uint8Array(Buffer.from(stored, 'base64'))
+    if (secret.byteLength < MIN_SECRET_BYTES) {
+      throw new Error(
+        `${file} holds ${secret.byteLength} bytes of secret, fewer than ${MIN_SECRET_BYTES}: delete it to generate a new one (dev tokens signed with it stop working)`,
+      )
+    }
+    if ((statSync(file).mode & 0o077) !== 0) {
+      log?.warn({ file }, 'the dev token secret is readable by other users of this machine: chmod 600 it')
+    }
+    return secret
+  }
+  // Nothing there, or an empty file left by a crash mid-write: no token was ever valid under it.
+  if (stored === '') log?.warn({ file }, 'the dev token secret file was empty: a new secret replaces it')
+  mkdirSync(dataDir, { recursive: true })
+  const secret = randomBytes(MIN_SECRET_BYTES)
+  // Written whole or not at all: a crash must not leave a short secret behind.
+  const partial = `${file}.${process.pid}.tmp`
+  writeFileSync(partial, secret.toString('base64'), { mode: 0o600 })
+  renameSync(partial, file)
+  return new Uint8Array(secret)
 }
 
 /** The token from `Authorization: Bearer …`. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { StoreHealth } from '../store/health.js'
 import type { RoomEvents } from '../sync/room.js'
 
 export interface Metrics {
@@ -10,7 +11,7 @@ export interface Metrics {
 }
 
 /** Prometheus metrics on a Registry of this server alone, so one process can run several servers. */
-export function createMetrics(sources: { rooms: () => number }): Metrics {
+export function createMetrics(sources: { rooms: () => number; storeHealth?: StoreHealth }): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const sockets = new Gauge({
@@ -63,6 +64,11 @@ export function createMetrics(sources: { rooms: () => number }): Metrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   })
+  const persistFailures = new Counter({
+    name: 'ticks_persist_failures_total',
+    help: 'Store commits that failed (each poisons its room; /readyz fails until a write succeeds)',
+    registers: [registry],
+  })
   const persistedUpdates = new Counter({
     name: 'ticks_persisted_updates_total',
     help: 'Updates (and stamps) committed',
@@ -87,6 +93,11 @@ export function createMetrics(sources: { rooms: () => number }): Metrics {
       persisted(seconds, updates) {
         persist.observe(seconds)
         persistedUpdates.inc(updates)
+        sources.storeHealth?.committed()
+      },
+      persistFailed(error) {
+        persistFailures.inc()
+        sources.storeHealth?.commitFailed(error)
       },
     },
   }

@@ -7,7 +7,7 @@ import {
   TicksError,
 } from '@ticks/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AuthError } from '../auth/authenticator.js'
+import { AUTH_UNAVAILABLE, AuthError, AuthUnavailableError } from '../auth/authenticator.js'
 import { bearerToken } from '../auth/jwt.js'
 import type { ServerContext } from '../context.js'
 import { createConversation } from '../conversations.js'
@@ -47,12 +47,24 @@ interface MessageView {
 /** REST (DESIGN section 6): JSON, camelCase, bearer tokens, schemas on every body. */
 export async function restPlugin(app: FastifyInstance, context: ServerContext): Promise<void> {
   const { auth, rooms, store } = context
+  // Fastify parses text/plain into a string, which the schemas then refuse as "body must be
+  // object" (400); a body in another media type is a 415.
+  app.removeContentTypeParser('text/plain')
 
   const userOf = async (request: FastifyRequest): Promise<string> => {
     try {
       return (await auth.verify(bearerToken(request.headers.authorization))).userId
     } catch (error) {
-      throw new HttpError(401, 'unauthorized', error instanceof AuthError ? error.message : 'invalid token')
+      if (error instanceof AuthUnavailableError) {
+        request.log.warn(
+          { err: error, statusCode: 503 },
+          'cannot check a token: identity provider unavailable',
+        )
+        throw new HttpError(503, 'auth-unavailable', AUTH_UNAVAILABLE)
+      }
+      const reason = error instanceof AuthError ? error.message : 'invalid token'
+      request.log.info({ reason, statusCode: 401 }, 'refused request: not authenticated')
+      throw new HttpError(401, 'unauthorized', reason)
     }
   }
 
@@ -237,6 +249,8 @@ function describeError(error: unknown): { status: number; code: string; message:
     return { status: 400, code: 'bad-request', message: fastifyError.message ?? 'bad request' }
   const statusCode = fastifyError.statusCode
   if (statusCode === 413) return { status: 413, code: 'too-large', message: 'request body too large' }
+  if (statusCode === 415)
+    return { status: 415, code: 'unsupported-media-type', message: 'send the body as application/json' }
   if (statusCode === 429) return { status: 429, code: 'rate-limited', message: 'too many requests' }
   if (statusCode && statusCode >= 400 && statusCode < 500)
     return { status: statusCode, code: 'bad-request', message: fastifyError.message ?? 'bad request' }

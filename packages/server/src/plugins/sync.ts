@@ -2,10 +2,10 @@ import type { Socket } from 'node:net'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
-import { AuthError } from '../auth/authenticator.js'
+import { AUTH_UNAVAILABLE, AuthError, AuthUnavailableError } from '../auth/authenticator.js'
 import type { ServerContext } from '../context.js'
 import { isSyncStep2 } from '../sync/protocol.js'
-import { type Connection, frameLimit, RoomError } from '../sync/room.js'
+import { type Connection, RoomError } from '../sync/room.js'
 import type { RoomLease } from '../sync/rooms.js'
 
 const CLOSE_FOR_ROOM_ERROR: Record<RoomError['code'], [number, string]> = {
@@ -21,19 +21,24 @@ const CLOSE_FOR_ROOM_ERROR: Record<RoomError['code'], [number, string]> = {
  */
 export async function syncPlugin(app: FastifyInstance, context: ServerContext): Promise<void> {
   const { limits, sockets, rooms } = context
+  const alive = new WeakSet<WebSocket>()
+  const tcp = new WeakMap<WebSocket, Socket>()
   await app.register(websocket, {
     // ws drops frames far beyond the limit itself (1009); the room answers moderately oversized ones with 4413.
     options: { maxPayload: Math.max(limits.maxFrameBytes, limits.maxSyncFrameBytes) * 2 + 1024 },
     preClose: async () => {
+      // No more upgrades: one accepted now would be a socket detached from the HTTP server that
+      // nothing closes (Fastify answers it 503 without running any hook). Without a listener,
+      // Node serves an Upgrade request as a plain request, which the shutdown closes.
+      app.server.removeAllListeners('upgrade')
       // Flush every room, then close its sockets with 1012 (the room does both, in that order).
       await rooms.closeAll(1012, 'server restarting')
       for (const socket of sockets) socket.close(1012, 'server restarting')
+      // A peer that stops reading never answers the close: ws would wait 30 s for it.
+      await closedWithin([...sockets], limits.shutdownGraceMs, (socket) => reset(socket, tcp.get(socket)))
       app.websocketServer.close()
     },
   })
-
-  const alive = new WeakSet<WebSocket>()
-  const tcp = new WeakMap<WebSocket, Socket>()
   const heartbeat = setInterval(() => {
     for (const socket of sockets) {
       if (!alive.has(socket)) {
@@ -75,10 +80,17 @@ function attach(
   let lease: RoomLease | null = null
   let gone = false
   const early: Uint8Array[] = []
+  let earlyBytes = 0
 
   const close = (code: number, reason: string) => {
     if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING)
       socket.close(code, reason)
+  }
+  /** Close for refused input before a room saw the socket (the room counts its own refusals). */
+  const refuse = (code: number, label: string, reason: string) => {
+    if (socket.readyState !== socket.OPEN && socket.readyState !== socket.CONNECTING) return
+    context.metrics.roomEvents.refused(code, label)
+    close(code, reason)
   }
 
   // Bytes of sync-step-2 replies still queued. A first sync (or a resync after a long absence) is
@@ -124,11 +136,17 @@ function attach(
     const frame = toBytes(data)
     context.metrics.bytesIn.inc(frame.byteLength)
     if (connection) return connection.receive(frame)
-    // Frames that arrive while the token is checked and the room loads wait their turn.
+    // Frames that arrive while the token is checked and the room loads wait their turn, bounded
+    // in count and in bytes: with a slow JWKS, an unauthenticated peer could otherwise park up to
+    // 64 × 16 MiB. No sync step 2 is due before our sync step 1, so the live frame limit applies.
+    if (socket.readyState !== socket.OPEN) return
     if (early.length >= limits.maxQueuedFrames)
-      return close(4429, 'too many frames before the connection was ready')
-    const limit = frameLimit(limits, frame)
-    if (frame.byteLength > limit) return close(4413, `frame exceeds ${limit} bytes`)
+      return refuse(4429, 'queued-too-many', 'too many frames before the connection was ready')
+    if (frame.byteLength > limits.maxFrameBytes)
+      return refuse(4413, 'queued-too-large', `frame exceeds ${limits.maxFrameBytes} bytes`)
+    earlyBytes += frame.byteLength
+    if (earlyBytes > limits.maxQueuedBytes)
+      return refuse(4413, 'queued-too-large', 'too much data before the connection was ready')
     early.push(frame)
   })
   socket.on('error', (error) => log.warn({ err: error }, 'socket error'))
@@ -145,6 +163,12 @@ function attach(
     try {
       ;({ userId } = await context.auth.verify(tokenOf(request)))
     } catch (error) {
+      if (error instanceof AuthUnavailableError) {
+        // Not the user's fault: 1013 makes clients retry later instead of asking them to sign in.
+        log.warn({ err: error }, 'cannot check a token: identity provider unavailable')
+        context.metrics.roomEvents.refused(1013, 'auth-unavailable')
+        return close(1013, AUTH_UNAVAILABLE)
+      }
       const reason = error instanceof AuthError ? error.message : 'invalid token'
       log.info({ reason }, 'refused socket: not authenticated')
       context.metrics.roomEvents.refused(4401, 'unauthenticated')
@@ -158,6 +182,9 @@ function attach(
       if (!(error instanceof RoomError) || error.code === 'load-failed')
         log.error({ err: error }, 'room failed to open')
       else log.info({ userId, code }, `refused socket: ${reason}`)
+      // A restart (1012) is no refusal.
+      if (code !== 1012)
+        context.metrics.roomEvents.refused(code, error instanceof RoomError ? error.code : 'internal')
       return close(code, reason)
     }
     if (gone) {
@@ -168,6 +195,25 @@ function attach(
     connection = lease.room.connect({ userId, send, close })
     for (const frame of early.splice(0)) connection.receive(frame)
   })()
+}
+
+/** Wait until every socket closed, at most `timeoutMs`; then `end` those still open. */
+async function closedWithin(
+  sockets: WebSocket[],
+  timeoutMs: number,
+  end: (socket: WebSocket) => void,
+): Promise<void> {
+  const open = sockets.filter((socket) => socket.readyState !== socket.CLOSED)
+  if (open.length === 0) return
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    Promise.all(open.map((socket) => new Promise((resolve) => socket.once('close', resolve)))),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, timeoutMs)
+    }),
+  ])
+  clearTimeout(timer)
+  for (const socket of open) end(socket)
 }
 
 /**

@@ -92,6 +92,8 @@ export interface RoomEvents {
   frameOut(bytes: number): void
   refused(closeCode: number, code: string): void
   persisted(seconds: number, updates: number): void
+  /** A commit failed: the room is poisoned (its sockets closed), and the store may be failing. */
+  persistFailed(error: unknown): void
 }
 
 export interface RoomOptions {
@@ -572,6 +574,7 @@ export class Room {
       const updates = [...batch.map((entry) => entry.update), ...stamps]
       size = await this.store.append(this.id, updates, summarize(this.index, Date.now()))
     } catch (error) {
+      this.events.persistFailed?.(error)
       this.poison(error)
       return
     } finally {

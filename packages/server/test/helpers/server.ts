@@ -6,7 +6,7 @@ import * as Y from 'yjs'
 import { type ServerOptions, startServer } from '../../src/index.js'
 import { pollUntil } from './until.js'
 
-export const JWT_SECRET = 'test-secret-that-is-long-enough'
+export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256'
 
 export const tokenFor = (userId: string, secret = JWT_SECRET): Promise<string> =>
   new SignJWT({})

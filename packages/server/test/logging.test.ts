@@ -1,0 +1,97 @@
+import { Writable } from 'node:stream'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
+import { killCliServers, spawnCli, startCli } from './helpers/cli-process.js'
+import { freePort } from './helpers/free-port.js'
+import { JWT_SECRET, startTestServer, type TestServer, tokenFor, until } from './helpers/server.js'
+
+/** What reaches the logs: never a token, not every probe, refusals with their reason. */
+
+afterAll(killCliServers)
+
+function capture() {
+  const lines: Record<string, unknown>[] = []
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line))
+      done()
+    },
+  })
+  return { lines, stream, text: () => lines.map((line) => JSON.stringify(line)).join('\n') }
+}
+
+const socketClosed = (url: string) =>
+  new Promise<number>((resolve) => {
+    const socket = new WebSocket(url)
+    socket.on('error', () => {})
+    socket.on('open', () => setTimeout(() => socket.close(), 50))
+    socket.on('close', (code) => resolve(code))
+  })
+
+describe('logs', () => {
+  let server: TestServer | undefined
+  afterEach(async () => {
+    await server?.close()
+    server = undefined
+  })
+
+  it('never carry a token, however the query spells its key', async () => {
+    const log = capture()
+    server = await startTestServer({ logger: { level: 'info', stream: log.stream } })
+    const id = await server.conversation('alice', { bob: 'member' })
+    const token = await tokenFor('alice')
+    for (const query of [`token=${token}`, `%74oken=${token}`, `TOKEN=${token}`, `a=1;token=${token}`]) {
+      await socketClosed(`${server.wsUrl}/sync/${id}?${query}`)
+      await socketClosed(`${server.wsUrl}/sync/${id}/x?${query}`)
+      await fetch(`${server.url}/api/conversations?${query}`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    }
+    expect(log.text()).toContain('/api/conversations')
+    expect(log.text()).not.toContain(token.split('.')[2]!)
+  })
+
+  it('leave out /healthz, /readyz and /metrics at info; say why a REST call got 401', async () => {
+    const log = capture()
+    server = await startTestServer({ logger: { level: 'info', stream: log.stream } })
+    for (const path of ['/healthz', '/readyz', '/metrics'])
+      expect((await fetch(server.url + path)).ok).toBe(true)
+    expect(log.text()).not.toMatch(/healthz|readyz|metrics/)
+    await fetch(`${server.url}/api/conversations`, { headers: { authorization: 'Bearer nonsense' } })
+    expect(log.lines).toContainEqual(expect.objectContaining({ reason: 'invalid token', statusCode: 401 }))
+  })
+
+  it('--log-level warn quiets info; the CLI says where it listens in a log line; a bad level is refused', async () => {
+    const info = await startCli(['--store', 'memory', '--jwt-secret', JWT_SECRET])
+    const listening = info
+      .output()
+      .split('\n')
+      .find((line) => line.includes('listening on'))
+    expect(JSON.parse(listening!)).toMatchObject({
+      level: 30,
+      msg: expect.stringMatching(/listening on http/),
+    })
+    info.process.kill('SIGTERM')
+    await info.exited
+
+    const port = await freePort()
+    const quiet = spawnCli(
+      ['--port', String(port), '--store', 'memory', '--jwt-secret', JWT_SECRET, '--log-level', 'warn'],
+      {
+        TICKS_LOG_LEVEL: 'debug', // the flag wins
+      },
+    )
+    await until(
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/api/conversations`).catch(() => null))?.status === 401,
+      20_000,
+    )
+    quiet.process.kill('SIGTERM')
+    expect((await quiet.exited).code).toBe(0)
+    expect(quiet.output()).not.toMatch(/"level":30/)
+
+    const bad = spawnCli(['--port', '0', '--log-level', 'loud'])
+    expect((await bad.exited).code).toBe(2)
+    expect(bad.output()).toMatch(/invalid log level/)
+  }, 60_000)
+})
