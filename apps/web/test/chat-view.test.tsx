@@ -95,6 +95,32 @@ describe('ChatView', () => {
     expect(screen.queryByRole('button', { name: /new message/ })).toBeNull()
   })
 
+  it("scrolls to others' messages that arrive above this device's unsent ones, not past them", async () => {
+    const chat = createFakeChat(['alice', 'bob'])
+    for (let i = 0; i < 3; i++) chat.as.bob!.send(`old ${i}`)
+    chat.stamp()
+    render(() => <ChatView conversationId="c1" model={chat.model} networkOnline />)
+    const log = screen.getByRole('log')
+    Object.defineProperty(log, 'scrollHeight', { configurable: true, value: 2000 })
+    Object.defineProperty(log, 'clientHeight', { configurable: true, value: 400 })
+    chat.model.send('written offline')
+    await Promise.resolve()
+    expect(log.scrollTop).toBe(2000)
+    // Back online: what bob wrote meanwhile is stamped first, so it lands above the unsent message.
+    // One transaction, as it arrives: the message together with its stamp.
+    const doc = chat.as.bob!.doc
+    doc.transact(() => {
+      const missed = chat.as.bob!.send('written while alice was away')
+      doc.getArray<string>('server').push([missed.id])
+    })
+    const missed = chat.model.messages().find((m) => m.author === 'bob' && m.text.startsWith('written'))!
+    const bubble = log.querySelector<HTMLElement>(`[data-message-id="${missed.id}"]`)!
+    Object.defineProperty(bubble, 'offsetTop', { configurable: true, value: 900 })
+    await Promise.resolve()
+    expect(chat.model.messages().at(-1)!.text).toBe('written offline')
+    expect(log.scrollTop).toBe(892)
+  })
+
   it('says who is typing and who is online', () => {
     const chat = createFakeChat(['alice', 'bob', 'carol'])
     render(() => <ChatView conversationId="c1" model={chat.model} networkOnline />)
@@ -214,6 +240,8 @@ describe('ChatView', () => {
     render(() => <ChatView conversationId="c1" model={chat.model} networkOnline />)
     chat.setStopped({ code: 4404, reason: 'no such conversation' })
     expect(screen.getByRole('alert').textContent).toMatch(/does not exist/)
+    // An invitation to write would contradict the disabled composer.
+    expect(screen.queryByText(/Say hello/)).toBeNull()
     expect(screen.queryByRole('button', { name: 'Retry now' })).toBeNull()
     expect((screen.getByLabelText('Message') as HTMLTextAreaElement).disabled).toBe(true)
   })

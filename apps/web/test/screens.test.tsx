@@ -173,4 +173,42 @@ describe('AdminPage', () => {
     expect(fetchState).toHaveBeenCalledTimes(2)
     await vi.waitFor(() => expect(screen.getByRole('cell', { name: '4' })).toBeTruthy())
   })
+
+  it('refreshes the overview card too', async () => {
+    vi.useFakeTimers()
+    let connections = 0
+    render(() => <AdminPage fetchState={async () => ({ connections, rooms: [] })} />)
+    await vi.waitFor(() =>
+      expect(screen.getByRole('region', { name: 'Overview' }).textContent).toContain('Connections0'),
+    )
+    connections = 7
+    await vi.advanceTimersByTimeAsync(5000)
+    await vi.waitFor(() =>
+      expect(screen.getByRole('region', { name: 'Overview' }).textContent).toContain('Connections7'),
+    )
+  })
+
+  it('keeps the last state through a failed refresh, says why, and recovers on the next one', async () => {
+    vi.useFakeTimers()
+    let sent = 3
+    let down = false
+    const fetchState = async () => {
+      if (down) throw new Error('Could not reach the server.')
+      return { messagesByStatus: { sent } }
+    }
+    render(() => <AdminPage fetchState={fetchState} />)
+    const card = () => screen.getByRole('region', { name: 'Messages By Status' }).textContent
+    await vi.waitFor(() => expect(card()).toContain('Sent3'))
+    down = true
+    await vi.advanceTimersByTimeAsync(5000)
+    await vi.waitFor(() =>
+      expect(screen.getByRole('alert').textContent).toContain('Could not reach the server.'),
+    )
+    expect(card()).toContain('Sent3')
+    down = false
+    sent = 7
+    await vi.advanceTimersByTimeAsync(5000)
+    await vi.waitFor(() => expect(card()).toContain('Sent7'))
+    expect(screen.queryByRole('alert')).toBeNull()
+  })
 })

@@ -84,11 +84,20 @@ export function ChatView(props: ChatViewProps) {
       .messages()
       .filter((m) => m.author === model().userId && m.status === 'pending').length
 
+  /** Nothing written here could be sent: not a member, or no such conversation. */
+  const composerClosed = () => COMPOSER_CLOSED_CODES.has(model().stopped()?.code ?? 0)
   let unreadDivider: HTMLDivElement | undefined
   const scrollToOpeningPosition = () => {
     if (!scroller) return
     if (!unreadDivider) return scrollToBottom()
     scroller.scrollTop = Math.max(0, unreadDivider.offsetTop - 8)
+  }
+
+  /** Bring a message to the top of the view, so what follows it is read from there. */
+  const scrollToMessage = (id: string) => {
+    const bubble = scroller?.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(id)}"]`)
+    if (!scroller || !bubble) return scrollToBottom()
+    scroller.scrollTop = Math.max(0, bubble.offsetTop - 8)
   }
 
   const scrollToBottom = () => {
@@ -125,16 +134,36 @@ export function ChatView(props: ChatViewProps) {
   )
 
   // New messages: follow them if the reader was at the bottom (or wrote one); otherwise count them
-  // for the pill rather than yanking the reader away from what they are reading.
+  // for the pill rather than yanking the reader away from what they are reading. "New" is by id,
+  // not by position: after a reconnect the server orders others' messages written meanwhile above
+  // this device's own offline ones, and following one's own to the bottom would skip them.
+  let seen: Set<string> | undefined
   createEffect(
+    // The ids, not the list: a store keeps its identity while its contents change.
     on(
-      () => model().messages().length,
-      (length, previous) => {
-        if (previous === undefined || !opened() || length <= previous) return
-        const added = model().messages().slice(previous)
-        const ownAdded = added.some((m) => m.author === model().userId)
-        if (atBottom() || ownAdded) queueMicrotask(scrollToBottom)
-        else setUnseen((count) => count + added.length)
+      [
+        () =>
+          model()
+            .messages()
+            .map((m) => m.id),
+        opened,
+      ],
+      ([ids, isOpen]) => {
+        if (!isOpen) return
+        const messages = untrack(() => model().messages())
+        const before = seen
+        seen = new Set(ids)
+        if (!before) return
+        const added = messages.filter((m) => !before.has(m.id))
+        if (added.length === 0) return
+        const userId = model().userId
+        const ownAdded = added.some((m) => m.author === userId)
+        let lastShown = messages.length - 1
+        while (lastShown >= 0 && !before.has(messages[lastShown]!.id)) lastShown--
+        const insertedAbove = added.find((m) => m.author !== userId && messages.indexOf(m) < lastShown)
+        if (!atBottom() && !ownAdded) setUnseen((count) => count + added.length)
+        else if (insertedAbove) queueMicrotask(() => scrollToMessage(insertedAbove.id))
+        else queueMicrotask(scrollToBottom)
       },
     ),
   )
@@ -283,7 +312,11 @@ export function ChatView(props: ChatViewProps) {
         >
           <Show
             when={model().messages().length > 0}
-            fallback={<p class="messages__empty">No messages yet. Say hello!</p>}
+            fallback={
+              <p class="messages__empty">
+                {composerClosed() ? 'No messages to show.' : 'No messages yet. Say hello!'}
+              </p>
+            }
           >
             <For each={model().messages()}>
               {(message) => {
@@ -332,7 +365,7 @@ export function ChatView(props: ChatViewProps) {
         onTyping={onTyping}
         maxBytes={model().maxTextBytes}
         error={sendError()}
-        disabled={COMPOSER_CLOSED_CODES.has(model().stopped()?.code ?? 0)}
+        disabled={composerClosed()}
       />
     </section>
   )

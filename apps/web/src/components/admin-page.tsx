@@ -1,4 +1,4 @@
-import { createResource, For, type JSX, onCleanup, Show } from 'solid-js'
+import { createSignal, For, type JSX, onCleanup, Show } from 'solid-js'
 
 export interface AdminPageProps {
   fetchState: () => Promise<Record<string, unknown>>
@@ -43,7 +43,12 @@ function Table(props: { rows: Record<string, unknown>[]; caption: string }) {
 }
 
 function Section(props: { name: string; value: unknown }): JSX.Element {
-  const value = props.value
+  // Read inside the returned accessor: a refresh hands the same section a new value.
+  return <>{() => sectionFor(props.name, props.value)}</>
+}
+
+function sectionFor(name: string, value: unknown): JSX.Element {
+  const props = { name }
   if (Array.isArray(value)) {
     return (
       <Show when={value.length > 0} fallback={<p class="admin-empty">{humanize(props.name)}: none</p>}>
@@ -77,8 +82,20 @@ function Section(props: { name: string; value: unknown }): JSX.Element {
 
 /** `/admin`: rooms, sockets and messages by status, straight from `GET /api/state`. */
 export function AdminPage(props: AdminPageProps) {
-  const [state, { refetch }] = createResource(() => props.fetchState())
-  const timer = setInterval(() => refetch(), props.intervalMs ?? 5000)
+  // The last good state stays on screen through a failed refresh (server restarting, network
+  // down) beside the error, and the next refresh that succeeds replaces both.
+  const [latest, setLatest] = createSignal<Record<string, unknown>>()
+  const [error, setError] = createSignal<string>()
+  const load = async () => {
+    try {
+      setLatest(await props.fetchState())
+      setError(undefined)
+    } catch (cause) {
+      setError((cause as Error).message)
+    }
+  }
+  void load()
+  const timer = setInterval(() => void load(), props.intervalMs ?? 5000)
   onCleanup(() => clearInterval(timer))
   return (
     <main class="admin">
@@ -86,12 +103,14 @@ export function AdminPage(props: AdminPageProps) {
         <h1>Ticks server</h1>
         <a href="/">Back to chat</a>
       </header>
-      <Show when={state.error}>
-        <p class="form-error" role="alert">
-          Could not load the server state: {(state.error as Error).message}
-        </p>
+      <Show when={error()}>
+        {(message) => (
+          <p class="form-error" role="alert">
+            Could not load the server state: {message()}
+          </p>
+        )}
       </Show>
-      <Show when={state.latest}>
+      <Show when={latest()}>
         {(latest) => (
           <div class="admin__grid">
             <Section
