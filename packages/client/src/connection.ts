@@ -1,3 +1,4 @@
+import { REFUSAL_CLOSE_CODES } from '@ticks/core'
 import * as encoding from 'lib0/encoding'
 import type { Awareness } from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
@@ -40,7 +41,8 @@ export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
 /** The server said no for good: retrying cannot help until something changes (token, membership). */
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4404])
 /** The server refused what this replica wrote: resending the same document would be refused again. */
-export const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([4400, 4403, 4413])
+export { REFUSAL_CLOSE_CODES }
+
 const RATE_LIMITED = 4429
 
 export interface ConnectionSetup {

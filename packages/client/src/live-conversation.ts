@@ -76,7 +76,7 @@ export class LiveConversation extends Conversation {
       awareness: this.awareness,
       WebSocket: setup.WebSocket,
       options: setup.connection,
-      onRefused: (stop) => this.failUnsent(stop),
+      onRefused: (stop) => this.failUnsent(stop.reason),
     })
     this.delivered = createDeliveredBatcher(() => this.markDelivered(), setup.deliveredDelayMs)
     this.onRemoteTransaction = (transaction) => {
@@ -245,15 +245,6 @@ export class LiveConversation extends Conversation {
     this.destroy()
     await this.store.destroy()
     this.doc.destroy()
-  }
-
-  /** The server closed with a refusal while these were unsent: show them as failed, with why. */
-  private failUnsent(stop: ConnectionStop): void {
-    for (const message of this.messages()) {
-      if (message.author === this.userId && message.seq === undefined && message.status !== 'failed') {
-        this.markFailed(message.id, stop.reason)
-      }
-    }
   }
 }
 

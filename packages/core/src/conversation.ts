@@ -198,6 +198,15 @@ export class Conversation {
     this.emit()
   }
 
+  /** Local only: the server refused what this replica wrote, so each unsent own message fails. */
+  failUnsent(reason: string): void {
+    for (const message of this.messages()) {
+      if (message.author === this.userId && message.seq === undefined && message.status !== 'failed') {
+        this.markFailed(message.id, reason)
+      }
+    }
+  }
+
   failureReason(messageId: string): string | undefined {
     return this.failures.get(messageId)
   }

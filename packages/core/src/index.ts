@@ -8,6 +8,7 @@ export { raiseWatermark } from './receipts.js'
 export {
   applyCheckedUpdate,
   checkUpdate,
+  REFUSAL_CLOSE_CODES,
   type RefusalCloseCode,
   type RefusalCode,
   type Verdict,

@@ -82,6 +82,9 @@ const CLOSE_CODE: Record<RefusalCode, RefusalCloseCode> = {
   'foreign-client': 4403,
 }
 
+/** Every close code a write-rules refusal can carry: the writer's unsent entries were refused. */
+export const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set(Object.values(CLOSE_CODE))
+
 const INCOMPLETE: Verdict = Object.freeze({
   ok: true,
   newStructs: 0,

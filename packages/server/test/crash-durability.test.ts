@@ -8,14 +8,11 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
-import { builtCliIsCurrent, SERVER_CLI, SERVER_CLI_FROM_SOURCES } from './helpers/cli-command.js'
+import { serverCommand } from './helpers/cli-process.js'
 import { JWT_SECRET, tokenFor, until } from './helpers/server.js'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const ROUNDS = 10
-
-/** The built CLI when dist is current (starts in ~1 s; `npm test` builds first), else the sources. */
-const serverCommand = (): string[] => (builtCliIsCurrent() ? [SERVER_CLI] : SERVER_CLI_FROM_SOURCES)
 
 interface Child {
   process: ChildProcess

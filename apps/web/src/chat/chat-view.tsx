@@ -17,6 +17,7 @@ import { initialOf } from '../components/initial.js'
 import { MessageBubble } from '../components/message-bubble.js'
 import { NewMessagesPill } from '../components/new-messages-pill.js'
 import { PresenceLine } from '../components/presence-line.js'
+import { SignInAgainButton } from '../components/sign-in-again-button.js'
 import type { ChatModel } from './chat-model.js'
 import { createVisibleMessages } from './read-tracker.js'
 import type { NameOf } from './status-text.js'
@@ -281,13 +282,7 @@ export function ChatView(props: ChatViewProps) {
               {/* Retrying cannot help with these: the session or the conversation has to change. */}
               <Match when={stop().code === 4401}>
                 <span>Your session has expired.</span>
-                <button
-                  type="button"
-                  class="button button--small button--ghost"
-                  onClick={() => props.onSignInAgain?.()}
-                >
-                  Sign in again
-                </button>
+                <SignInAgainButton onSignInAgain={props.onSignInAgain} />
               </Match>
               <Match when={stop().code === 4404}>
                 <span>This conversation does not exist, or it was deleted.</span>

@@ -1,6 +1,7 @@
 import { For, Show } from 'solid-js'
 import { formatTime } from '../chat/status-text.js'
 import { initialOf } from './initial.js'
+import { SignInAgainButton } from './sign-in-again-button.js'
 
 export interface ConversationSummary {
   id: string
@@ -34,13 +35,7 @@ export function ConversationList(props: ConversationListProps) {
           <div class="conversation-list__error" role="alert">
             <span>{error().message}</span>
             <Show when={error().sessionExpired}>
-              <button
-                type="button"
-                class="button button--small button--ghost"
-                onClick={() => props.onSignInAgain?.()}
-              >
-                Sign in again
-              </button>
+              <SignInAgainButton onSignInAgain={props.onSignInAgain} />
             </Show>
           </div>
         )}

@@ -9,6 +9,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose'
+import { MIN_JWT_SECRET_BYTES } from '../options.js'
 import { AuthError, type Authenticator, AuthUnavailableError } from './authenticator.js'
 
 export interface AuthOptions {
@@ -21,8 +22,6 @@ export interface AuthOptions {
 }
 
 const DEV_SECRET_FILE = 'dev-jwt-secret'
-/** HS256 wants a key at least as long as its hash (RFC 7518 section 3.2). */
-const MIN_SECRET_BYTES = 32
 /**
  * jose errors of a key resolver that are about the token (no key with its kid or alg), not about
  * the JWKS endpoint being unreachable or broken.
@@ -110,7 +109,7 @@ function remoteKeys(url: URL) {
 
 /** A secret that survives restarts (tokens stay valid), kept beside the data it protects. */
 function devSecret(dataDir: string | undefined, log: AuthOptions['log']): Uint8Array<ArrayBuffer> {
-  if (!dataDir) return new Uint8Array(randomBytes(MIN_SECRET_BYTES))
+  if (!dataDir) return new Uint8Array(randomBytes(MIN_JWT_SECRET_BYTES))
   const file = join(dataDir, DEV_SECRET_FILE)
   let stored: string | undefined
   try {
@@ -120,9 +119,9 @@ function devSecret(dataDir: string | undefined, log: AuthOptions['log']): Uint8A
   }
   if (stored) {
     const secret = new Uint8Array(Buffer.from(stored, 'base64'))
-    if (secret.byteLength < MIN_SECRET_BYTES) {
+    if (secret.byteLength < MIN_JWT_SECRET_BYTES) {
       throw new Error(
-        `${file} holds ${secret.byteLength} bytes of secret, fewer than ${MIN_SECRET_BYTES}: delete it to generate a new one (dev tokens signed with it stop working)`,
+        `${file} holds ${secret.byteLength} bytes of secret, fewer than ${MIN_JWT_SECRET_BYTES}: delete it to generate a new one (dev tokens signed with it stop working)`,
       )
     }
     if ((statSync(file).mode & 0o077) !== 0) {
@@ -133,7 +132,7 @@ function devSecret(dataDir: string | undefined, log: AuthOptions['log']): Uint8A
   // Nothing there, or an empty file left by a crash mid-write: no token was ever valid under it.
   if (stored === '') log?.warn({ file }, 'the dev token secret file was empty: a new secret replaces it')
   mkdirSync(dataDir, { recursive: true })
-  const secret = randomBytes(MIN_SECRET_BYTES)
+  const secret = randomBytes(MIN_JWT_SECRET_BYTES)
   // Written whole or not at all: a crash must not leave a short secret behind.
   const partial = `${file}.${process.pid}.tmp`
   writeFileSync(partial, secret.toString('base64'), { mode: 0o600 })

@@ -1,4 +1,4 @@
-import type { Conversation } from '@ticks/core'
+import { type Conversation, REFUSAL_CLOSE_CODES } from '@ticks/core'
 
 /**
  * What a replica does when the server closes its connection: the policy of `@ticks/client`
@@ -15,8 +15,6 @@ export interface ServerClose {
 
 /** The server said no for good (auth, membership): retrying cannot help until something changes. */
 const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4404])
-/** The server refused what the replica wrote: resending the same document would be refused again. */
-const REFUSAL_CLOSE_CODES: ReadonlySet<number> = new Set([4400, 4403, 4413])
 
 /** After these the replica stays offline until `reconnect()`, `heal()`, or a discard (below). */
 export const stopsReconnecting = (code: number): boolean =>
@@ -24,12 +22,7 @@ export const stopsReconnecting = (code: number): boolean =>
 
 /** A refusal's unsent messages show `failed`, with the server's reason, until retried or discarded. */
 export function failUnsent(conversation: Conversation, code: number, reason: string): void {
-  if (!REFUSAL_CLOSE_CODES.has(code)) return
-  for (const message of conversation.messages()) {
-    if (message.author === conversation.userId && message.seq === undefined && message.status !== 'failed') {
-      conversation.markFailed(message.id, reason)
-    }
-  }
+  if (REFUSAL_CLOSE_CODES.has(code)) conversation.failUnsent(reason)
 }
 
 /**

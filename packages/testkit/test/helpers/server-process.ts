@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import {
   builtCliIsCurrent,
   SERVER_CLI,
@@ -9,14 +8,7 @@ import {
 } from '../../../server/test/helpers/cli-command.js'
 
 /** A free loopback port, so a restarted server can come back on the same one. */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : 0
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+export { freePort } from '../../../server/test/helpers/free-port.js'
 
 /**
  * `ticks-server` as a child process on SQLite in `dataDir`, which we can SIGKILL and restart.
