@@ -1,3 +1,11 @@
+export {
+  clockProblem,
+  documentProblem,
+  MAX_CLOCK,
+  MAX_CLOCK_ADVANCE,
+  stateVectorProblem,
+  updateProblem,
+} from './clocks.js'
 export { Conversation, type ConversationOptions, type Member, type Message } from './conversation.js'
 export { ConversationIndex, type IndexedMessage } from './conversation-index.js'
 export { type ConversationSetup, initConversation, newConversationDoc } from './create.js'

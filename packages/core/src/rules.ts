@@ -1,7 +1,9 @@
 import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
+import { clockProblem, MAX_CLOCK_ADVANCE } from './clocks.js'
 import {
   DEFAULT_LIMITS,
+  isJsonValue,
   isMemberRecord,
   isValidId,
   isWatermark,
@@ -153,20 +155,28 @@ class UpdateCheck {
   }
 
   run(update: Uint8Array): Verdict {
-    const { structs, ds } = Y.decodeUpdate(update)
+    const { structs, ds } = Y.decodeUpdate(update) as { structs: Struct[]; ds: DeleteSet }
+    // Clocks first, GC and skip structs included: past the bound Yjs itself breaks (issue 12).
+    const clocks = clockProblem(structs, ds)
+    if (clocks) refuse('malformed', clocks)
     this.deleteSet = ds
     const fresh: Y.Item[] = []
+    const advances = new Map<number, number>()
     let newStructs = 0
-    for (const struct of structs as Struct[]) {
+    for (const struct of structs) {
       const client = struct.id.client
       const list = this.structsByClient.get(client) ?? []
       this.structsByClient.set(client, list)
       list.push(struct)
       const known = Y.getState(this.doc.store, client)
-      if (struct.id.clock + struct.length <= known) continue // a re-send: the room holds it
+      const end = struct.id.clock + struct.length
+      if (end <= known) continue // a re-send: the room holds it
       const previous = list.length > 1 ? list[list.length - 2]! : undefined
       const expectedClock = previous ? previous.id.clock + previous.length : known
       if (struct instanceof Y.Skip || struct.id.clock > expectedClock) return INCOMPLETE
+      const advance = (advances.get(client) ?? 0) + end - Math.max(struct.id.clock, known)
+      if (advance > MAX_CLOCK_ADVANCE) refuse('malformed', `an update may add at most ${MAX_CLOCK_ADVANCE} clocks to a client`)
+      advances.set(client, advance)
       newStructs++
       if (struct instanceof Y.Item) fresh.push(struct)
     }
@@ -204,11 +214,20 @@ class UpdateCheck {
   private checkItem(item: Y.Item): void {
     const place = this.placeOf(item)
     if (!place) refuse('unresolvable', 'cannot resolve the parent of an item')
+    // Yjs integrates an item only once both neighbours it names exist; one it cannot find would
+    // sit pending in the room, stored and relayed, waiting on clocks nobody may ever send.
+    if (item.rightOrigin && !this.findStruct(item.rightOrigin)) {
+      refuse('unresolvable', 'an item names a right neighbour the document lacks')
+    }
     const { root, key } = place!
     this.checkRootAccess(root)
     if (key === null) refuse('bad-shape', `${root} holds map entries only`)
     if (item.content instanceof Y.ContentDeleted) return // an entry created and deleted offline
-    if (!(item.content instanceof Y.ContentAny) || item.content.arr.length !== 1) {
+    if (
+      !(item.content instanceof Y.ContentAny) ||
+      item.content.arr.length !== 1 ||
+      !isJsonValue(item.content.arr[0])
+    ) {
       refuse('bad-shape', `${root}/${key} must hold one JSON value`)
     }
     const value = (item.content as Y.ContentAny).arr[0]

@@ -98,6 +98,31 @@ export function messageRecordProblem(
   return undefined
 }
 
+/**
+ * Whether a value is plain JSON: what Ticks entries hold. Yjs's binary encoding also carries
+ * undefined, bigint, byte arrays and non-finite numbers, which JSON (REST, summaries, the app)
+ * cannot, and a hostile writer could nest a value deep enough to overflow a reader's stack.
+ */
+export function isJsonValue(value: unknown, depth = 0): boolean {
+  if (depth > MAX_JSON_DEPTH) return false
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true
+    case 'number':
+      return Number.isFinite(value)
+    case 'object':
+      if (value === null) return true
+      if (Array.isArray(value)) return value.every((item) => isJsonValue(item, depth + 1))
+      if (Object.getPrototypeOf(value) !== Object.prototype) return false
+      return Object.values(value).every((item) => isJsonValue(item, depth + 1))
+    default:
+      return false
+  }
+}
+
+const MAX_JSON_DEPTH = 16
+
 export function isWatermark(value: unknown): value is Watermark {
   return (
     isPlainObject(value) &&

@@ -5,7 +5,14 @@ export { DEFAULT_SERVER_LIMITS, type ServerLimits, type ServerOptions } from './
 export { createServer, startServer } from './server.js'
 export { MemoryStore } from './store/memory-store.js'
 export { SqliteStore } from './store/sqlite-store.js'
-export type { ConversationSummary, LogSize, Store } from './store/store.js'
+export {
+  type ConversationSummary,
+  type LogSize,
+  type QuarantinedEntry,
+  SNAPSHOT_ENTRY,
+  type Store,
+  type StoredEntry,
+} from './store/store.js'
 export {
   type CompactionPolicy,
   type Connection,

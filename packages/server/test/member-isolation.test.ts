@@ -63,7 +63,7 @@ describe('one member cannot touch what another wrote', () => {
     const back = connectMemoryPeer(room, 'alice', alice.doc)
     await until(() => back.conversation.status(offline.id) === 'sent')
     const stored = new Y.Doc()
-    for (const update of (await store.load(id))!) Y.applyUpdate(stored, update)
+    for (const { update } of (await store.load(id))!) Y.applyUpdate(stored, update)
     expect(stored.getMap('u:alice').has(`m|${offline.id}`)).toBe(true)
     expect(stored.getMap('u:bob').has('r|squat')).toBe(false)
     await room.close()

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import type { ConversationSummary, Store } from '../src/index.js'
+import { type ConversationSummary, SNAPSHOT_ENTRY, type Store, type StoredEntry } from '../src/index.js'
 
 /**
  * The executable contract of `Store` (STYLE.md): every adapter runs it against itself, and a new
@@ -25,6 +25,8 @@ export function runStoreContract(
     })
 
     const bytes = (...values: number[]) => new Uint8Array(values)
+    /** The updates of a load, without entry numbers. */
+    const updatesOf = (entries: StoredEntry[] | undefined) => entries?.map(({ update }) => update)
     const summary = (id: string, members: string[], updatedAt: number): ConversationSummary => ({
       id,
       title: `title ${id}`,
@@ -42,7 +44,12 @@ export function runStoreContract(
       await store.append('d', [first, bytes(4)])
       first[0] = 99
       await store.append('d', [bytes(5, 6)])
-      expect(await store.load('d')).toEqual([bytes(1, 2, 3), bytes(4), bytes(5, 6)])
+      const loaded = await store.load('d')
+      expect(updatesOf(loaded)).toEqual([bytes(1, 2, 3), bytes(4), bytes(5, 6)])
+      const entries = loaded!.map(({ entry }) => entry)
+      expect(entries).toEqual([...entries].sort((a, b) => a - b))
+      expect(new Set(entries).size).toBe(3)
+      expect(entries.every((entry) => entry > SNAPSHOT_ENTRY)).toBe(true)
     })
 
     it('reports the log size and never reuses an entry position', async () => {
@@ -67,9 +74,10 @@ export function runStoreContract(
       await store.compact('d', snapshot, lastEntry)
       const loaded = await store.load('d')
       expect(loaded).toHaveLength(2)
-      expect(loaded![0]).toEqual(snapshot)
+      expect(loaded![0]).toEqual({ entry: SNAPSHOT_ENTRY, update: snapshot })
+      expect(loaded![1]!.entry).toBeGreaterThan(lastEntry)
       const copy = new Y.Doc()
-      for (const u of loaded!) Y.applyUpdate(copy, u)
+      for (const { update } of loaded!) Y.applyUpdate(copy, update)
       expect(copy.getMap('m').toJSON()).toEqual({ a: 1, b: 2, c: 3 })
     })
 
@@ -96,16 +104,50 @@ export function runStoreContract(
       expect(b1).toMatchObject({ entries: 2, bytes: 3 })
       expect(a2).toMatchObject({ entries: 2, bytes: 4 })
       expect(a2.lastEntry).toBeGreaterThan(a1.lastEntry)
-      expect(await store.load('a')).toEqual([bytes(1), bytes(5, 6, 7)])
-      expect(await store.load('b')).toEqual([bytes(2), bytes(3, 4)])
+      expect(updatesOf(await store.load('a'))).toEqual([bytes(1), bytes(5, 6, 7)])
+      expect(updatesOf(await store.load('b'))).toEqual([bytes(2), bytes(3, 4)])
       expect((await store.listConversations('bob')).map((s) => s.id).sort()).toEqual(['a', 'b'])
     })
 
     it('keeps documents apart', async () => {
       await store.append('a', [bytes(1)])
       await store.append('b', [bytes(2)])
-      expect(await store.load('a')).toEqual([bytes(1)])
-      expect(await store.load('b')).toEqual([bytes(2)])
+      expect(updatesOf(await store.load('a'))).toEqual([bytes(1)])
+      expect(updatesOf(await store.load('b'))).toEqual([bytes(2)])
+    })
+
+    it('quarantines log entries and the snapshot atomically, lists them and drops them', async () => {
+      const first = await store.append('d', [bytes(1), bytes(2)])
+      await store.compact('d', bytes(9), first.lastEntry)
+      const second = await store.append('d', [bytes(3), bytes(4), bytes(5)])
+      const [, bad] = (await store.load('d'))!.slice(1).map(({ entry }) => entry)
+      const before = Date.now()
+      await store.quarantine('d', [
+        { entry: SNAPSHOT_ENTRY, reason: 'snapshot does not decode' },
+        { entry: bad!, reason: 'throws in Yjs' },
+        { entry: first.lastEntry, reason: 'compacted already: skipped' },
+      ])
+      expect(updatesOf(await store.load('d'))).toEqual([bytes(3), bytes(5)])
+      const quarantined = await store.listQuarantined('d')
+      expect(quarantined).toMatchObject([
+        { docId: 'd', entry: SNAPSHOT_ENTRY, update: bytes(9), reason: 'snapshot does not decode' },
+        { docId: 'd', entry: bad, update: bytes(4), reason: 'throws in Yjs' },
+      ])
+      expect(quarantined[0]!.quarantinedAt).toBeGreaterThanOrEqual(before - 1000)
+      expect(quarantined[0]!.id).not.toBe(quarantined[1]!.id)
+      // The log goes on after a quarantine: sizes count what is left, entries are never reused.
+      const third = await store.append('d', [bytes(6)])
+      expect(third.lastEntry).toBeGreaterThan(second.lastEntry)
+      expect(third).toMatchObject({ entries: 3, bytes: 3 })
+      await store.append('e', [bytes(7)])
+      await store.quarantine('e', [{ entry: (await store.load('e'))![0]!.entry, reason: 'r' }])
+      expect((await store.listQuarantined()).map(({ docId }) => docId)).toEqual(['d', 'd', 'e'])
+      expect(await store.listQuarantined('nope')).toEqual([])
+
+      expect(await store.dropQuarantined(quarantined[1]!.id)).toBe(true)
+      expect(await store.dropQuarantined(quarantined[1]!.id)).toBe(false)
+      expect((await store.listQuarantined('d')).map(({ entry }) => entry)).toEqual([SNAPSHOT_ENTRY])
+      expect(updatesOf(await store.load('d'))).toEqual([bytes(3), bytes(5), bytes(6)])
     })
 
     it('keeps everything across a reopen (durable adapters)', async () => {
@@ -114,8 +156,11 @@ export function runStoreContract(
         return
       }
       await store.append('d', [bytes(1), bytes(2)], summary('d', ['alice'], 5))
+      const { lastEntry } = await store.append('d', [bytes(3)])
+      await store.quarantine('d', [{ entry: lastEntry, reason: 'kept aside' }])
       store = await reopen()
-      expect(await store.load('d')).toEqual([bytes(1), bytes(2)])
+      expect(updatesOf(await store.load('d'))).toEqual([bytes(1), bytes(2)])
+      expect(await store.listQuarantined('d')).toMatchObject([{ entry: lastEntry, update: bytes(3) }])
       expect((await store.listConversations('alice')).map((s) => s.id)).toEqual(['d'])
     })
   })

@@ -40,7 +40,7 @@ describe('SqliteStore on its worker thread', () => {
       await expect(store.append('doc', [new Uint8Array([5])])).rejects.toThrow(/SQLite worker exited/)
       // What was committed before the worker died is on disk.
       const reopened = new SqliteStore(join(dir, 'ticks.sqlite'))
-      expect(await reopened.load('doc')).toEqual([new Uint8Array([1, 2, 3])])
+      expect(await reopened.load('doc')).toEqual([{ entry: 1, update: new Uint8Array([1, 2, 3]) }])
       await reopened.close()
     } finally {
       await store.close()

@@ -74,6 +74,16 @@ export function createMetrics(sources: { rooms: () => number; storeHealth?: Stor
     help: 'Updates (and stamps) committed',
     registers: [registry],
   })
+  const quarantined = new Counter({
+    name: 'ticks_quarantined_entries_total',
+    help: 'Stored updates set aside because they could not be loaded (list them: ticks-server quarantine list)',
+    registers: [registry],
+  })
+  const defects = new Counter({
+    name: 'ticks_apply_defects_total',
+    help: 'Checked updates that Yjs failed to apply; each reloads its room from the store (a bug: report it)',
+    registers: [registry],
+  })
   return {
     registry,
     bytesIn,
@@ -98,6 +108,12 @@ export function createMetrics(sources: { rooms: () => number; storeHealth?: Stor
       persistFailed(error) {
         persistFailures.inc()
         sources.storeHealth?.commitFailed(error)
+      },
+      quarantined() {
+        quarantined.inc()
+      },
+      defect() {
+        defects.inc()
       },
     },
   }

@@ -1,4 +1,11 @@
-import type { ConversationSummary, LogSize, Store } from './store.js'
+import {
+  type ConversationSummary,
+  type LogSize,
+  type QuarantinedEntry,
+  SNAPSHOT_ENTRY,
+  type Store,
+  type StoredEntry,
+} from './store.js'
 
 interface MemoryDocument {
   snapshot: Uint8Array | null
@@ -10,14 +17,52 @@ interface MemoryDocument {
 /** An in-process store for tests and `--store memory`: nothing survives the process. */
 export class MemoryStore implements Store {
   private readonly documents = new Map<string, MemoryDocument>()
+  private readonly quarantined: QuarantinedEntry[] = []
+  private nextQuarantineId = 1
   private closed = false
 
-  async load(docId: string): Promise<Uint8Array[] | undefined> {
+  async load(docId: string): Promise<StoredEntry[] | undefined> {
     this.assertOpen()
     const document = this.documents.get(docId)
     if (!document) return undefined
-    const updates = document.log.map(({ update }) => update.slice())
-    return document.snapshot ? [document.snapshot.slice(), ...updates] : updates
+    const entries = document.log.map(({ entry, update }) => ({ entry, update: update.slice() }))
+    return document.snapshot
+      ? [{ entry: SNAPSHOT_ENTRY, update: document.snapshot.slice() }, ...entries]
+      : entries
+  }
+
+  async quarantine(docId: string, entries: readonly { entry: number; reason: string }[]): Promise<void> {
+    this.assertOpen()
+    const document = this.documents.get(docId)
+    if (!document) return
+    for (const { entry, reason } of entries) {
+      let update: Uint8Array | undefined
+      if (entry === SNAPSHOT_ENTRY) {
+        update = document.snapshot ?? undefined
+        document.snapshot = null
+      } else {
+        const index = document.log.findIndex((stored) => stored.entry === entry)
+        if (index >= 0) update = document.log.splice(index, 1)[0]!.update
+      }
+      if (!update) continue
+      const id = this.nextQuarantineId++
+      this.quarantined.push({ id, docId, entry, update, reason, quarantinedAt: Date.now() })
+    }
+  }
+
+  async listQuarantined(docId?: string): Promise<QuarantinedEntry[]> {
+    this.assertOpen()
+    return this.quarantined
+      .filter((entry) => docId === undefined || entry.docId === docId)
+      .map((entry) => ({ ...entry, update: entry.update.slice() }))
+  }
+
+  async dropQuarantined(id: number): Promise<boolean> {
+    this.assertOpen()
+    const index = this.quarantined.findIndex((entry) => entry.id === id)
+    if (index < 0) return false
+    this.quarantined.splice(index, 1)
+    return true
   }
 
   async append(

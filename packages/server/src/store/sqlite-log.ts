@@ -1,7 +1,13 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import type { ConversationSummary, LogSize } from './store.js'
+import {
+  type ConversationSummary,
+  type LogSize,
+  type QuarantinedEntry,
+  SNAPSHOT_ENTRY,
+  type StoredEntry,
+} from './store.js'
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS documents (
@@ -18,6 +24,15 @@ CREATE TABLE IF NOT EXISTS updates (
   data BLOB NOT NULL,
   PRIMARY KEY (doc_id, entry)
 ) WITHOUT ROWID;
+-- Stored updates that could not be loaded, kept aside for an operator (entry 0: the snapshot).
+CREATE TABLE IF NOT EXISTS quarantine (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  doc_id TEXT NOT NULL,
+  entry INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  reason TEXT NOT NULL,
+  quarantined_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS members (
   user_id TEXT NOT NULL,
   doc_id TEXT NOT NULL,
@@ -47,9 +62,21 @@ export class SqliteLog {
       document: this.db.prepare<[string], { snapshot: Buffer | null }>(
         'SELECT snapshot FROM documents WHERE id = ?',
       ),
-      log: this.db.prepare<[string], { data: Buffer }>(
-        'SELECT data FROM updates WHERE doc_id = ? ORDER BY entry',
+      log: this.db.prepare<[string], { entry: number; data: Buffer }>(
+        'SELECT entry, data FROM updates WHERE doc_id = ? ORDER BY entry',
       ),
+      logEntry: this.db.prepare<[string, number], { data: Buffer }>(
+        'SELECT data FROM updates WHERE doc_id = ? AND entry = ?',
+      ),
+      deleteLogEntry: this.db.prepare('DELETE FROM updates WHERE doc_id = ? AND entry = ?'),
+      insertQuarantined: this.db.prepare(
+        'INSERT INTO quarantine (doc_id, entry, data, reason, quarantined_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      quarantined: this.db.prepare<
+        [string | null, string | null],
+        { id: number; doc_id: string; entry: number; data: Buffer; reason: string; quarantined_at: number }
+      >('SELECT * FROM quarantine WHERE ? IS NULL OR doc_id = ? ORDER BY id'),
+      dropQuarantined: this.db.prepare('DELETE FROM quarantine WHERE id = ?'),
       ensureDocument: this.db.prepare('INSERT OR IGNORE INTO documents (id) VALUES (?)'),
       entryMark: this.db.prepare<[string], { mark: number }>(
         'SELECT entry_mark AS mark FROM documents WHERE id = ?',
@@ -71,14 +98,51 @@ export class SqliteLog {
     }
   }
 
-  load(docId: string): Uint8Array[] | undefined {
+  load(docId: string): StoredEntry[] | undefined {
     const read = this.db.transaction(() => {
       const document = this.statements.document.get(docId)
       if (!document) return undefined
-      const updates = this.statements.log.all(docId).map((row) => toBytes(row.data))
-      return document.snapshot ? [toBytes(document.snapshot), ...updates] : updates
+      const entries = this.statements.log
+        .all(docId)
+        .map((row) => ({ entry: row.entry, update: toBytes(row.data) }))
+      return document.snapshot
+        ? [{ entry: SNAPSHOT_ENTRY, update: toBytes(document.snapshot) }, ...entries]
+        : entries
     })
     return read()
+  }
+
+  quarantine(docId: string, entries: readonly { entry: number; reason: string }[]): void {
+    const move = this.db.transaction(() => {
+      const now = Date.now()
+      for (const { entry, reason } of entries) {
+        const data =
+          entry === SNAPSHOT_ENTRY
+            ? this.statements.document.get(docId)?.snapshot
+            : this.statements.logEntry.get(docId, entry)?.data
+        if (!data) continue
+        this.statements.insertQuarantined.run(docId, entry, data, reason, now)
+        if (entry === SNAPSHOT_ENTRY) this.statements.setSnapshot.run(null, docId)
+        else this.statements.deleteLogEntry.run(docId, entry)
+      }
+    })
+    move.immediate()
+    this.logSizes.delete(docId)
+  }
+
+  listQuarantined(docId?: string): QuarantinedEntry[] {
+    return this.statements.quarantined.all(docId ?? null, docId ?? null).map((row) => ({
+      id: row.id,
+      docId: row.doc_id,
+      entry: row.entry,
+      update: toBytes(row.data),
+      reason: row.reason,
+      quarantinedAt: row.quarantined_at,
+    }))
+  }
+
+  dropQuarantined(id: number): boolean {
+    return this.statements.dropQuarantined.run(id).changes > 0
   }
 
   /** Append for several documents in one transaction and one fsync: all or none. */

@@ -2,12 +2,15 @@ import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { type AppendRequest, SqliteLog } from './sqlite-log.js'
-import type { ConversationSummary, LogSize, Store } from './store.js'
+import type { ConversationSummary, LogSize, QuarantinedEntry, Store, StoredEntry } from './store.js'
 
 export type SqliteRequest = { id: number } & (
   | { op: 'load'; docId: string }
   | { op: 'append'; batch: AppendRequest[] }
   | { op: 'compact'; docId: string; snapshot: Uint8Array; throughEntry: number }
+  | { op: 'quarantine'; docId: string; entries: readonly { entry: number; reason: string }[] }
+  | { op: 'listQuarantined'; docId: string | undefined }
+  | { op: 'dropQuarantined'; quarantineId: number }
   | { op: 'list'; userId: string }
   | { op: 'close' }
 )
@@ -57,8 +60,20 @@ export class SqliteStore implements Store {
     this.worker.on('exit', (code) => this.fail(new Error(`the SQLite worker exited (code ${code})`)))
   }
 
-  load(docId: string): Promise<Uint8Array[] | undefined> {
-    return this.call({ op: 'load', docId }) as Promise<Uint8Array[] | undefined>
+  load(docId: string): Promise<StoredEntry[] | undefined> {
+    return this.call({ op: 'load', docId }) as Promise<StoredEntry[] | undefined>
+  }
+
+  async quarantine(docId: string, entries: readonly { entry: number; reason: string }[]): Promise<void> {
+    await this.call({ op: 'quarantine', docId, entries })
+  }
+
+  listQuarantined(docId?: string): Promise<QuarantinedEntry[]> {
+    return this.call({ op: 'listQuarantined', docId }) as Promise<QuarantinedEntry[]>
+  }
+
+  dropQuarantined(id: number): Promise<boolean> {
+    return this.call({ op: 'dropQuarantined', quarantineId: id }) as Promise<boolean>
   }
 
   append(docId: string, updates: readonly Uint8Array[], summary?: ConversationSummary): Promise<LogSize> {

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { SqliteLog } from './sqlite-log.js'
 import type { SqliteReply, SqliteRequest } from './sqlite-store.js'
+import type { StoredEntry } from './store.js'
 
 /** The worker thread behind `SqliteStore`: runs each request on the database, in arrival order. */
 
@@ -15,6 +16,12 @@ function run(request: SqliteRequest): unknown {
       return log.appendBatch(request.batch)
     case 'compact':
       return log.compact(request.docId, request.snapshot, request.throughEntry)
+    case 'quarantine':
+      return log.quarantine(request.docId, request.entries)
+    case 'listQuarantined':
+      return log.listQuarantined(request.docId)
+    case 'dropQuarantined':
+      return log.dropQuarantined(request.quarantineId)
     case 'list':
       return log.listConversations(request.userId)
     case 'close':
@@ -30,7 +37,7 @@ port.on('message', (request: SqliteRequest) => {
     reply = { id: request.id, ok: true, value }
     // Loaded updates are fresh copies: hand their memory over instead of cloning it again.
     if (request.op === 'load' && value)
-      transfer = (value as Uint8Array[]).map((bytes) => bytes.buffer as ArrayBuffer)
+      transfer = (value as StoredEntry[]).map(({ update }) => update.buffer as ArrayBuffer)
   } catch (error) {
     const { message, code } = error as { message?: string; code?: string }
     reply = { id: request.id, ok: false, message: message ?? String(error), code }

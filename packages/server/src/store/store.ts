@@ -8,8 +8,11 @@
  * after it is stored.
  */
 export interface Store {
-  /** The stored updates of a document (snapshot first, then the log), or undefined if it does not exist. */
-  load(docId: string): Promise<Uint8Array[] | undefined>
+  /**
+   * The stored updates of a document (snapshot first, as entry `SNAPSHOT_ENTRY`, then the log in
+   * entry order), or undefined if it does not exist.
+   */
+  load(docId: string): Promise<StoredEntry[] | undefined>
   /**
    * Append updates in one transaction (all or none), creating the document when absent, and
    * replace its summary when one is given. Resolves with the size of the log since the last snapshot.
@@ -20,6 +23,16 @@ export interface Store {
    * with `snapshot`, which must contain all of them. Later entries stay in the log.
    */
   compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void>
+  /**
+   * Move entries that cannot be loaded out of the document, atomically, into the quarantine,
+   * where they wait for an operator (`ticks-server quarantine`). Entries no longer stored (compacted
+   * meanwhile) are skipped.
+   */
+  quarantine(docId: string, entries: readonly { entry: number; reason: string }[]): Promise<void>
+  /** Quarantined entries, oldest first (of one document, or of all). */
+  listQuarantined(docId?: string): Promise<QuarantinedEntry[]>
+  /** Delete a quarantined entry for good; false when there is none with that id. */
+  dropQuarantined(id: number): Promise<boolean>
   /** Summaries of the conversations `userId` is a member of, most recently updated first. */
   listConversations(userId: string): Promise<ConversationSummary[]>
   close(): Promise<void>
@@ -41,4 +54,24 @@ export interface ConversationSummary {
   members: Record<string, { role: 'owner' | 'member' | 'observer'; joinedAt: number }>
   lastMessage: { id: string; author: string; text: string; createdAt: number; seq?: number } | null
   updatedAt: number
+}
+
+/** The entry number `load` gives a document's snapshot (log entries start at 1). */
+export const SNAPSHOT_ENTRY = 0
+
+export interface StoredEntry {
+  entry: number
+  update: Uint8Array
+}
+
+/** A stored update that could not be loaded, kept aside so that its conversation still opens. */
+export interface QuarantinedEntry {
+  /** The quarantine's own id (what `dropQuarantined` takes). */
+  id: number
+  docId: string
+  /** Where it was: `SNAPSHOT_ENTRY` or a log entry. */
+  entry: number
+  update: Uint8Array
+  reason: string
+  quarantinedAt: number
 }

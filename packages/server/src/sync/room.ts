@@ -11,12 +11,14 @@ import {
   randomId,
   SEQUENCER_ORIGIN,
   stampUnsequenced,
+  stateVectorProblem,
   TicksError,
   userRoot,
 } from '@ticks/core'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { Store } from '../store/store.js'
+import { LOAD_ORIGIN, loadDocument } from './load-document.js'
 import {
   isSyncStep2,
   ProtocolError,
@@ -94,6 +96,10 @@ export interface RoomEvents {
   persisted(seconds: number, updates: number): void
   /** A commit failed: the room is poisoned (its sockets closed), and the store may be failing. */
   persistFailed(error: unknown): void
+  /** A stored entry could not be loaded and was quarantined (see `loadDocument`). */
+  quarantined(): void
+  /** A checked update broke Yjs anyway (a defect in the write rules): the room was reloaded. */
+  defect(): void
 }
 
 export interface RoomOptions {
@@ -110,7 +116,10 @@ export interface RoomOptions {
   compaction?: CompactionPolicy
   log?: RoomLogger
   events?: Partial<RoomEvents>
-  /** Called once when a commit failed and the room dropped its sockets (reload it from the store). */
+  /**
+   * Called once the room dropped its sockets and stopped, after a failed commit or a defect: what it
+   * held can no longer be trusted, so the host reloads the conversation from the store.
+   */
   onPoisoned?: (room: Room) => void
   /** Persist latency above which a warning is logged. */
   slowCommitMs?: number
@@ -128,7 +137,6 @@ export class RoomError extends Error {
   }
 }
 
-const LOAD_ORIGIN = Symbol('ticks-load')
 /** Origin of writes the server makes on a user's behalf (REST sends). */
 const LOCAL_ORIGIN = Symbol('ticks-local')
 
@@ -142,27 +150,23 @@ const DEFAULT_COMPACTION: CompactionPolicy = { maxEntries: 500, maxBytes: 4 * 10
 
 /**
  * Load a conversation from the store and open a room on it. Throws RoomError('not-found') when the
- * store has no such document and RoomError('load-failed') when it cannot be read or applied: a
- * room that failed to load never exists, so it can never write over the stored document
- * (Hocuspocus #382).
+ * store has no such document and RoomError('load-failed') when it cannot be read: a room that
+ * failed to load never exists, so it can never write over the stored document (Hocuspocus #382).
+ * A stored entry that cannot be applied does not fail the load: it is quarantined and the room
+ * opens on everything else.
  */
 export async function createRoom(options: RoomOptions): Promise<Room> {
-  let updates: Uint8Array[] | undefined
+  const log = options.log ?? silentLog
+  let doc: Y.Doc | undefined
   try {
-    updates = await options.store.load(options.id)
+    doc = await loadDocument(options.store, options.id, ({ entry, reason }) => {
+      log.error({ room: options.id, entry, reason }, 'quarantined a stored update that cannot be loaded')
+      options.events?.quarantined?.()
+    })
   } catch (error) {
     throw new RoomError('load-failed', `could not load ${options.id}: ${(error as Error).message}`)
   }
-  if (!updates) throw new RoomError('not-found', `no conversation ${options.id}`)
-  const doc = new Y.Doc({ guid: options.id, gc: true })
-  try {
-    doc.transact(() => {
-      for (const update of updates) Y.applyUpdate(doc, update, LOAD_ORIGIN)
-    }, LOAD_ORIGIN)
-  } catch (error) {
-    doc.destroy()
-    throw new RoomError('load-failed', `could not apply ${options.id}: ${(error as Error).message}`)
-  }
+  if (!doc) throw new RoomError('not-found', `no conversation ${options.id}`)
   return new Room(doc, options)
 }
 
@@ -212,6 +216,13 @@ export class Room {
   private commitTimer: ReturnType<typeof setTimeout> | null = null
   private commitChain: Promise<void> = Promise.resolve()
   private state: 'open' | 'closing' | 'closed' | 'poisoned' = 'open'
+  /** While a client update is applied: what the doc emitted for it (see `applyClientUpdate`). */
+  private applying: Uint8Array[] | null = null
+  private markStopped!: () => void
+  /** Resolves once the room is gone for good: closed, or poisoned with no commit left in flight. */
+  readonly stopped: Promise<void> = new Promise((resolve) => {
+    this.markStopped = resolve
+  })
 
   constructor(doc: Y.Doc, options: RoomOptions) {
     this.id = options.id
@@ -343,6 +354,7 @@ export class Room {
     this.doc.off('update', this.onDocUpdate)
     this.index.destroy()
     this.doc.destroy()
+    this.markStopped()
   }
 
   /** A member an owner removed stops receiving the conversation at once. */
@@ -401,7 +413,7 @@ export class Room {
         return
       case 'sync-step-2':
       case 'update':
-        this.applyClientUpdate(connection, message.update)
+        this.applyClientUpdate(connection, message.update, message.type === 'update')
         return
       case 'awareness':
         try {
@@ -420,20 +432,18 @@ export class Room {
   }
 
   private answerSyncStep1(connection: RoomConnection, stateVector: Uint8Array): void {
-    let reply: () => void
-    try {
-      // Decode now, so a malformed state vector is refused on the spot, not after a commit.
-      Y.decodeStateVector(stateVector)
-      reply = () => {
-        if (connection.closed || this.state === 'closed') return
-        connection.send(writeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)))
-        // Ask back, so a client's periodic resync also repairs what the room missed (a lost frame
-        // the client will not resend on its own), not only what the client missed.
-        connection.send(writeSyncStep1(Y.encodeStateVector(this.doc)))
-      }
-    } catch {
-      this.refuse(connection, 4400, 'malformed', 'malformed state vector')
+    // Checked now, so a malformed state vector is refused on the spot, not after a commit.
+    const problem = stateVectorProblem(stateVector)
+    if (problem) {
+      this.refuse(connection, 4400, 'malformed', `malformed state vector: ${problem}`)
       return
+    }
+    const reply = () => {
+      if (connection.closed || this.state === 'closed') return
+      connection.send(writeSyncStep2(Y.encodeStateAsUpdate(this.doc, stateVector)))
+      // Ask back, so a client's periodic resync also repairs what the room missed (a lost frame
+      // the client will not resend on its own), not only what the client missed.
+      connection.send(writeSyncStep1(Y.encodeStateVector(this.doc)))
     }
     // The doc may hold updates or a stamp the store lacks: answering now would reveal them early.
     if (this.isDurable()) {
@@ -452,7 +462,8 @@ export class Room {
     })
   }
 
-  private applyClientUpdate(connection: RoomConnection, update: Uint8Array): void {
+  /** `live`: an update message (not a sync step 2, which already carries all the sender has). */
+  private applyClientUpdate(connection: RoomConnection, update: Uint8Array, live: boolean): void {
     const userId = connection.peer.userId
     const verdict = checkUpdate(this.doc, update, {
       userId,
@@ -468,24 +479,60 @@ export class Room {
     if (verdict.incomplete) {
       // It follows structs this room never got (a frame lost before a reconnect). Ask the client
       // for everything the room lacks: its sync step 2 brings the gap and this update together.
-      connection.send(writeSyncStep1(Y.encodeStateVector(this.doc)))
+      // A sync step 2 already brought all it has: asking again would only repeat it, forever.
+      if (live) connection.send(writeSyncStep1(Y.encodeStateVector(this.doc)))
       return
     }
     if (verdict.newStructs === 0 && verdict.deletions === 0) return // a re-send after reconnect
-    // An update that applies whole is stored and relayed as it came, sparing Yjs re-encoding it.
-    // One naming deletions the room cannot check is stored as Yjs re-encodes it, without them.
-    const asItCame = verdict.unknownDeletions === 0
-    if (asItCame) this.doc.off('update', this.onDocUpdate)
+    // What the doc emits is held here, not queued for the store, until the apply is known good.
+    const emitted: Uint8Array[] = []
+    this.applying = emitted
+    let failure: unknown
     try {
       applyCheckedUpdate(this.doc, update, connection)
     } catch (error) {
-      this.log.error({ room: this.id, err: error }, 'applying a checked update failed')
-      this.refuse(connection, 4400, 'malformed', 'update could not be applied')
-      return
+      failure = error
     } finally {
-      if (asItCame) this.doc.on('update', this.onDocUpdate)
+      this.applying = null
     }
-    if (asItCame) this.onDocUpdate(update, connection)
+    // Yjs has no rollback: a throw may have integrated half the update, and structs left pending
+    // would be stored and relayed although nobody checked what they will integrate into.
+    if (failure !== undefined || this.doc.store.pendingStructs) {
+      this.refuse(connection, 4400, 'malformed', 'update could not be applied')
+      this.reloadAfterDefect(failure ?? new Error('a checked update left structs pending'))
+      return
+    }
+    if (emitted.length === 0) return
+    // An update that applies whole is stored and relayed as it came, sparing Yjs re-encoding it.
+    // One naming deletions the room cannot check is stored as Yjs re-encoded it, without them.
+    const stored = verdict.unknownDeletions === 0 ? update : Y.mergeUpdates(emitted)
+    this.unpersisted.push({ update: stored, origin: connection })
+    this.scheduleCommit()
+  }
+
+  /**
+   * A checked update broke the document anyway: a defect in the write rules, logged as one. The
+   * doc may be half-applied, so nothing more of it is stored or shown: every socket closes with
+   * 1012 (clients reconnect and resend what they wrote), the commit already on its way finishes,
+   * and the host reloads the conversation from the store, which never saw the update.
+   */
+  private reloadAfterDefect(error: unknown): void {
+    if (this.state !== 'open') return
+    this.log.error(
+      { room: this.id, err: error },
+      'defect: a checked update failed to apply; reloading the conversation from the store',
+    )
+    this.events.defect?.()
+    this.state = 'poisoned'
+    this.unpersisted = []
+    this.heldStamps = []
+    if (this.commitTimer) clearTimeout(this.commitTimer)
+    this.commitTimer = null
+    for (const connection of [...this.connections]) connection.close(1012, 'conversation reloading')
+    void this.commitChain.then(() => {
+      this.destroy()
+      this.onPoisoned?.(this)
+    })
   }
 
   /**
@@ -527,6 +574,10 @@ export class Room {
     if (origin === LOAD_ORIGIN) return
     if (origin === SEQUENCER_ORIGIN) {
       this.heldStamps.push(update)
+      return
+    }
+    if (this.applying) {
+      this.applying.push(update)
       return
     }
     this.unpersisted.push({ update, origin: origin instanceof RoomConnection ? origin : null })

@@ -77,8 +77,10 @@ export class RoomRegistry {
         throw error
       }
       if (!room.isOpen) {
-        // Poisoned while we waited: it is already gone from the map, so the next turn reloads it.
+        // Poisoned (or closing) while we waited: once it has stopped, with its last commit on disk,
+        // it is gone from the map and the next turn reloads it from the store.
         entry.leases--
+        await room.stopped
         continue
       }
       return { room, release: once(() => this.release(entry)) }

@@ -1,5 +1,5 @@
 import { ConversationIndex } from '@ticks/core'
-import type { ConversationSummary, LogSize, Store } from '@ticks/server'
+import type { ConversationSummary, LogSize, QuarantinedEntry, Store, StoredEntry } from '@ticks/server'
 import * as Y from 'yjs'
 
 /**
@@ -15,8 +15,20 @@ export class DurableView implements Store {
 
   constructor(private readonly inner: Store) {}
 
-  async load(docId: string): Promise<Uint8Array[] | undefined> {
+  load(docId: string): Promise<StoredEntry[] | undefined> {
     return this.inner.load(docId)
+  }
+
+  quarantine(docId: string, entries: readonly { entry: number; reason: string }[]): Promise<void> {
+    return this.inner.quarantine(docId, entries)
+  }
+
+  listQuarantined(docId?: string): Promise<QuarantinedEntry[]> {
+    return this.inner.listQuarantined(docId)
+  }
+
+  dropQuarantined(id: number): Promise<boolean> {
+    return this.inner.dropQuarantined(id)
   }
 
   /** The conversation as it was created: stored and seen, but no commit of the room's. */
