@@ -24,7 +24,8 @@ type DeleteSet = ReturnType<typeof Y.createDeleteSet>
 export function clockProblem(structs: readonly Struct[], ds: DeleteSet): string | undefined {
   for (const struct of structs) {
     const { clock } = struct.id
-    if (!isClockRange(clock, struct.length)) return `a struct of client ${struct.id.client} ends past clock ${MAX_CLOCK}`
+    if (!isClockRange(clock, struct.length))
+      return `a struct of client ${struct.id.client} ends past clock ${MAX_CLOCK}`
   }
   for (const [client, ranges] of ds.clients) {
     for (const { clock, len } of ranges) {
@@ -79,4 +80,8 @@ export function documentProblem(doc: Y.Doc): string | undefined {
 }
 
 const isClockRange = (clock: number, length: number): boolean =>
-  Number.isSafeInteger(clock) && Number.isSafeInteger(length) && clock >= 0 && length >= 0 && clock + length <= MAX_CLOCK
+  Number.isSafeInteger(clock) &&
+  Number.isSafeInteger(length) &&
+  clock >= 0 &&
+  length >= 0 &&
+  clock + length <= MAX_CLOCK

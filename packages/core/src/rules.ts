@@ -175,7 +175,8 @@ class UpdateCheck {
       const expectedClock = previous ? previous.id.clock + previous.length : known
       if (struct instanceof Y.Skip || struct.id.clock > expectedClock) return INCOMPLETE
       const advance = (advances.get(client) ?? 0) + end - Math.max(struct.id.clock, known)
-      if (advance > MAX_CLOCK_ADVANCE) refuse('malformed', `an update may add at most ${MAX_CLOCK_ADVANCE} clocks to a client`)
+      if (advance > MAX_CLOCK_ADVANCE)
+        refuse('malformed', `an update may add at most ${MAX_CLOCK_ADVANCE} clocks to a client`)
       advances.set(client, advance)
       newStructs++
       if (struct instanceof Y.Item) fresh.push(struct)

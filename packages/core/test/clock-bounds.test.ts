@@ -163,7 +163,11 @@ describe('clock bounds in the write rules (issue 12)', () => {
 
   it('refuses an item whose right neighbour the document lacks (it would wait, pending, forever)', () => {
     const update = rawUpdate([
-      { client: FRESH, clock: 0, structs: [{ any: { d: 0, r: 0 }, key: 'r|x', rightOrigin: [FRESH + 1, 7] }] },
+      {
+        client: FRESH,
+        clock: 0,
+        structs: [{ any: { d: 0, r: 0 }, key: 'r|x', rightOrigin: [FRESH + 1, 7] }],
+      },
     ])
     expect(checkUpdate(server, update, mallory)).toMatchObject({ ok: false, code: 'unresolvable' })
   })
@@ -181,7 +185,11 @@ describe('clock bounds in the write rules (issue 12)', () => {
       expect(checkUpdate(server, update, mallory)).toMatchObject({ ok: false, code: 'bad-shape' })
     }
     const fine = rawUpdate([
-      { client: FRESH, clock: 0, structs: [{ any: { id: 'a', text: 'x', createdAt: 1, to: [] }, key: 'm|a' }] },
+      {
+        client: FRESH,
+        clock: 0,
+        structs: [{ any: { id: 'a', text: 'x', createdAt: 1, to: [] }, key: 'm|a' }],
+      },
     ])
     expect(checkUpdate(server, fine, mallory)).toMatchObject({ ok: true })
   })

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { authOptionsProblem } from './options.js'
+import { QUARANTINE_HELP, runQuarantineCommand } from './quarantine-command.js'
 import { startServer } from './server.js'
 
 const HELP = `ticks-server — the Ticks sync server
@@ -15,6 +16,7 @@ const HELP = `ticks-server — the Ticks sync server
   --log-level <level>       TICKS_LOG_LEVEL         fatal | error | warn | info | debug | trace | silent (default info)
   --shutdown-timeout <s>    TICKS_SHUTDOWN_TIMEOUT  seconds a SIGTERM may take before a forced exit (default 10)
   -h, --help
+  quarantine list|drop      stored updates set aside as unloadable (ticks-server quarantine --help)
 With neither --jwt-secret nor --jwks-url the server runs in dev mode (POST /api/session).
 A second SIGTERM / SIGINT exits at once.`
 
@@ -27,8 +29,10 @@ function usageError(message: string, withHelp = false): never {
 }
 
 let values: Record<string, string | boolean | undefined>
+let positionals: string[]
 try {
-  ;({ values } = parseArgs({
+  ;({ values, positionals } = parseArgs({
+    allowPositionals: true,
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
@@ -40,10 +44,37 @@ try {
       'log-level': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      conversation: { type: 'string' },
+      json: { type: 'boolean' },
     },
   }))
 } catch (error) {
   usageError((error as Error).message, true)
+}
+
+if (positionals[0] === 'quarantine') {
+  if (values.help) {
+    console.log(QUARANTINE_HELP)
+    process.exit(0)
+  }
+  const [, action, ...args] = positionals
+  process.exit(
+    runQuarantineCommand(
+      {
+        action,
+        args,
+        data: (values.data as string | undefined) ?? process.env.TICKS_DATA ?? './data',
+        conversation: values.conversation as string | undefined,
+        json: values.json === true,
+      },
+      (line) => console.log(line),
+      (line) => console.error(`ticks-server: ${line}`),
+    ),
+  )
+}
+if (positionals.length > 0) usageError(`unexpected argument ${JSON.stringify(positionals[0])}`, true)
+if (values.conversation !== undefined || values.json !== undefined) {
+  usageError('--conversation and --json belong to ticks-server quarantine list', true)
 }
 
 if (values.help) {

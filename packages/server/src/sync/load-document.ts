@@ -96,7 +96,8 @@ function replay(doc: Y.Doc, entries: readonly StoredEntry[]): Quarantined | unde
       return { entry, reason: `Yjs could not apply it: ${(error as Error).message}` }
     }
     doc.store.pendingDs = null
-    if (doc.store.pendingStructs) return { entry, reason: 'its structs wait on clocks the document lacks' }
+    if (doc.store.pendingStructs)
+      return { entry, reason: 'its structs are left pending on clocks the document lacks' }
   }
   return undefined
 }

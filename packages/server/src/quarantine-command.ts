@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { SQLITE_FILE } from './plugins/store.js'
+import { SqliteLog } from './store/sqlite-log.js'
+import { type QuarantinedEntry, SNAPSHOT_ENTRY } from './store/store.js'
+
+export const QUARANTINE_HELP = `ticks-server quarantine — stored updates set aside because they could not be loaded
+
+  ticks-server quarantine list [--data <dir>] [--conversation <id>] [--json]
+  ticks-server quarantine drop <id> [--data <dir>]
+
+A conversation whose stored log holds an update Yjs cannot load still opens: the update is moved
+here (and counted in ticks_quarantined_entries_total). Keep it for a bug report, then drop it.
+Safe while the server runs.`
+
+export interface QuarantineCommand {
+  action: string | undefined
+  args: string[]
+  data: string
+  conversation?: string
+  json: boolean
+}
+
+/** Run `ticks-server quarantine …` on the SQLite store of a data dir; returns the exit code. */
+export function runQuarantineCommand(
+  command: QuarantineCommand,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): number {
+  const file = join(resolve(command.data), SQLITE_FILE)
+  if (command.action !== 'list' && command.action !== 'drop') {
+    err(`${command.action ? `unknown action ${JSON.stringify(command.action)}\n\n` : ''}${QUARANTINE_HELP}`)
+    return 2
+  }
+  if (!existsSync(file)) {
+    err(`no Ticks store at ${file} (give --data)`)
+    return 2
+  }
+  const log = new SqliteLog(file)
+  try {
+    if (command.action === 'list') {
+      const entries = log.listQuarantined(command.conversation)
+      if (command.json) out(JSON.stringify(entries.map(describe)))
+      else if (entries.length === 0) out('nothing quarantined')
+      else for (const entry of entries) out(formatLine(entry))
+      return 0
+    }
+    const [idText, ...rest] = command.args
+    const id = Number(idText)
+    if (!idText || rest.length > 0 || !Number.isSafeInteger(id) || id <= 0) {
+      err(`quarantine drop takes one id (from quarantine list)\n\n${QUARANTINE_HELP}`)
+      return 2
+    }
+    if (!log.dropQuarantined(id)) {
+      err(`no quarantined entry ${id}`)
+      return 1
+    }
+    out(`dropped quarantined entry ${id}`)
+    return 0
+  } finally {
+    log.close()
+  }
+}
+
+function describe(entry: QuarantinedEntry) {
+  const { update, ...rest } = entry
+  return { ...rest, bytes: update.byteLength, quarantinedAt: new Date(entry.quarantinedAt).toISOString() }
+}
+
+function formatLine(entry: QuarantinedEntry): string {
+  const where = entry.entry === SNAPSHOT_ENTRY ? 'snapshot' : `entry ${entry.entry}`
+  const when = new Date(entry.quarantinedAt).toISOString()
+  return `${entry.id}\t${entry.docId}\t${where}\t${entry.update.byteLength} B\t${when}\t${entry.reason}`
+}
