@@ -23,11 +23,13 @@ type DeleteSet = ReturnType<typeof Y.createDeleteSet>
 /** Why decoded structs or deletions would leave clocks Yjs cannot hold, or undefined. */
 export function clockProblem(structs: readonly Struct[], ds: DeleteSet): string | undefined {
   for (const struct of structs) {
-    const { clock } = struct.id
+    const { client, clock } = struct.id
+    if (!isClientId(client)) return `client id ${client} is out of range`
     if (!isClockRange(clock, struct.length))
-      return `a struct of client ${struct.id.client} ends past clock ${MAX_CLOCK}`
+      return `a struct of client ${client} ends past clock ${MAX_CLOCK}`
   }
   for (const [client, ranges] of ds.clients) {
+    if (!isClientId(client)) return `client id ${client} is out of range`
     for (const { clock, len } of ranges) {
       if (!isClockRange(clock, len)) return `a deletion of client ${client} ends past clock ${MAX_CLOCK}`
     }
@@ -59,6 +61,7 @@ export function stateVectorProblem(stateVector: Uint8Array): string | undefined 
     return 'the state vector does not decode'
   }
   for (const [client, clock] of clocks) {
+    if (!isClientId(client)) return `client id ${client} is out of range`
     if (!isClockRange(clock, 0)) return `the state vector puts client ${client} past clock ${MAX_CLOCK}`
   }
   return undefined
@@ -78,6 +81,12 @@ export function documentProblem(doc: Y.Doc): string | undefined {
   if (doc.store.pendingStructs) return 'structs are left pending on clocks the document lacks'
   return undefined
 }
+
+/**
+ * Yjs draws client ids from 32 bits; any id lib0 reads back (a safe integer) is taken, but one past
+ * 2^53 is written as a varint lib0 refuses to read, like a clock.
+ */
+export const isClientId = (client: number): boolean => Number.isSafeInteger(client) && client >= 0
 
 const isClockRange = (clock: number, length: number): boolean =>
   Number.isSafeInteger(clock) &&

@@ -1,6 +1,7 @@
 export {
   clockProblem,
   documentProblem,
+  isClientId,
   MAX_CLOCK,
   MAX_CLOCK_ADVANCE,
   stateVectorProblem,

@@ -141,5 +141,9 @@ export function isMemberRecord(value: unknown): value is MemberRecord {
   )
 }
 
+/**
+ * Ids become object keys (REST bodies, summaries, receipts maps), where `__proto__` would set a
+ * prototype instead of a key: that one is refused.
+ */
 export const isValidId = (id: string, limits: Limits = DEFAULT_LIMITS): boolean =>
-  id.length > 0 && id.length <= limits.maxIdLength && /^[A-Za-z0-9._~@-]+$/.test(id)
+  id.length > 0 && id.length <= limits.maxIdLength && /^[A-Za-z0-9._~@-]+$/.test(id) && id !== '__proto__'

@@ -7,7 +7,7 @@ import { WebSocket } from 'ws'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { createConversation, MemoryStore, RoomRegistry } from '../src/index.js'
-import { writeSyncStep1, writeUpdate } from '../src/sync/protocol.js'
+import { writeAwareness, writeAwarenessEntries, writeSyncStep1, writeUpdate } from '../src/sync/protocol.js'
 import { fromHex, ISSUE_FRAMES, ISSUE_STORED } from './helpers/issue-12-frames.js'
 import { connectMemoryPeer } from './helpers/memory-peer.js'
 import { startTestServer, stockClient, type TestServer, tokenFor, until } from './helpers/server.js'
@@ -131,6 +131,63 @@ describe('hostile updates from a member (issue 12)', () => {
     expect(closed).toMatchObject({ code: 4400, reason: expect.stringMatching(/state vector/) })
     const copy = await plainClientCopy(server, id, 'alice')
     expect(copy.getMap('meta').get('title')).toBe('Test')
+  })
+})
+
+describe('other bytes from outside (issue 12)', () => {
+  let server: TestServer | undefined
+  afterEach(async () => {
+    await server?.close()
+    server = undefined
+  })
+
+  it('awareness: a socket announcing more presence ids than any replica has is refused; garbage too', async () => {
+    server = await startTestServer()
+    const id = await server.conversation('alice', { mallory: 'member' })
+    const entries = (count: number) =>
+      Array.from({ length: count }, (_, i) => ({ client: 1000 + i, clock: 1, state: '{"user":"m"}' }))
+    const many = await sendHostile(server, id, 'mallory', writeAwareness(writeAwarenessEntries(entries(17))))
+    expect(many).toMatchObject({ code: 4400, reason: expect.stringMatching(/presence ids/) })
+    const hugeClock = writeAwareness(writeAwarenessEntries([{ client: 7, clock: 2 ** 60, state: '{}' }]))
+    expect((await sendHostile(server, id, 'mallory', hugeClock)).code).toBe(4400)
+    const notJson = writeAwareness(writeAwarenessEntries([{ client: 7, clock: 1, state: '{' }]))
+    expect((await sendHostile(server, id, 'mallory', notJson)).code).toBe(4400)
+    // A few (tabs sharing a socket) are fine, and the room serves a plain client afterwards.
+    const socket = new WebSocket(`${server.wsUrl}/sync/${id}?token=${await tokenFor('mallory')}`)
+    await new Promise((resolve) => socket.once('message', resolve))
+    socket.send(writeAwareness(writeAwarenessEntries(entries(3))))
+    const copy = await plainClientCopy(server, id, 'alice')
+    expect(socket.readyState).toBe(WebSocket.OPEN)
+    expect(copy.getMap('meta').get('title')).toBe('Test')
+    socket.close()
+  })
+
+  it('REST: hostile bodies get a 4xx with a JSON error, and the server goes on', async () => {
+    server = await startTestServer()
+    const headers = { authorization: `Bearer ${await tokenFor('alice')}`, 'content-type': 'application/json' }
+    const post = (url: string, payload: string) =>
+      server!.app.inject({ method: 'POST', url, headers, payload })
+    const id = await server.conversation('alice', { bob: 'member' })
+    const hostile: [string, string][] = [
+      ['/api/conversations', '{"title":"x","members":{"__proto__":"owner"}}'],
+      ['/api/conversations', '{"title":"x","members":["__proto__"]}'],
+      ['/api/conversations', `{"title":${'['.repeat(5000)}${']'.repeat(5000)}}`],
+      ['/api/conversations', '{"title":"x","members":{"bob":"root"}}'],
+      ['/api/conversations', '{"title":"x","members":[{"id":"bob"}]}'],
+      [`/api/conversations/${id}/messages`, `{"text":${'['.repeat(3000)}${']'.repeat(3000)}}`],
+      [`/api/conversations/${id}/messages`, '{"text":"hi","__proto__":{"admin":true}}'],
+      [`/api/conversations/${id}/messages`, `{"text":"${'é'.repeat(9000)}"}`],
+      [`/api/conversations/${id}/messages`, '\u0000\xff'],
+    ]
+    for (const [url, payload] of hostile) {
+      const response = await post(url, payload)
+      expect(response.statusCode, payload.slice(0, 60)).toBeGreaterThanOrEqual(400)
+      expect(response.statusCode).toBeLessThan(500)
+      expect(response.json()).toMatchObject({
+        error: { code: expect.any(String), message: expect.any(String) },
+      })
+    }
+    expect((await post(`/api/conversations/${id}/messages`, '{"text":"still here"}')).statusCode).toBe(201)
   })
 })
 

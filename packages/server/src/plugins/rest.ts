@@ -24,7 +24,8 @@ export class HttpError extends Error {
   }
 }
 
-const ID = { type: 'string', pattern: '^[A-Za-z0-9._~@-]{1,128}$' } as const
+/** As core's isValidId: `__proto__` would be a prototype, not a key, in the objects ids index. */
+const ID = { type: 'string', pattern: '^[A-Za-z0-9._~@-]{1,128}$', not: { const: '__proto__' } } as const
 const ROLE = { type: 'string', enum: ['owner', 'member', 'observer'] } as const
 const MEMBERS = {
   anyOf: [

@@ -1,3 +1,4 @@
+import { isClientId, MAX_CLOCK } from '@ticks/core'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 
@@ -97,7 +98,11 @@ export interface AwarenessEntry {
   state: string
 }
 
-/** y-protocols' awareness update: a count, then client id, clock and JSON state for each. */
+/**
+ * y-protocols' awareness update: a count, then client id, clock and JSON state for each. Throws
+ * ProtocolError on an id or clock that lib0 would write but not read back (every peer that got it
+ * relayed would throw on it, on every connect).
+ */
 export function readAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
   const decoder = decoding.createDecoder(update)
   const entries: AwarenessEntry[] = []
@@ -105,8 +110,12 @@ export function readAwarenessEntries(update: Uint8Array): AwarenessEntry[] {
   for (let i = 0; i < count; i++) {
     const client = decoding.readVarUint(decoder)
     const clock = decoding.readVarUint(decoder)
+    if (!isClientId(client) || !(Number.isSafeInteger(clock) && clock <= MAX_CLOCK)) {
+      throw new ProtocolError('an awareness entry has an id or clock out of range')
+    }
     entries.push({ client, clock, state: decoding.readVarString(decoder) })
   }
+  if (decoding.hasContent(decoder)) throw new ProtocolError('trailing bytes after the awareness update')
   return entries
 }
 

@@ -143,6 +143,9 @@ const LOCAL_ORIGIN = Symbol('ticks-local')
 /** Updates up to this size are merged into a commit's shared frame (see `broadcastCommitted`). */
 const MERGE_LIMIT_BYTES = 2048
 
+/** Presence ids one socket may announce (one per tab sharing it; stock clients announce one). */
+const MAX_AWARENESS_CLIENTS_PER_CONNECTION = 16
+
 /** Longest a sync reply waits for a quiet moment in a busy room (see `releaseReplies`). */
 const MAX_REPLY_DELAY_MS = 250
 const silentLog: RoomLogger = { info() {}, warn() {}, error() {} }
@@ -417,10 +420,11 @@ export class Room {
         return
       case 'awareness':
         try {
-          const update = this.ownAwarenessEntries(message.update, connection.peer.userId)
+          const update = this.ownAwarenessEntries(message.update, connection)
           if (update) awarenessProtocol.applyAwarenessUpdate(this.awareness, update, connection)
-        } catch {
-          this.refuse(connection, 4400, 'malformed', 'malformed awareness update')
+        } catch (error) {
+          const reason = error instanceof ProtocolError ? error.message : 'malformed awareness update'
+          this.refuse(connection, 4400, 'malformed', reason)
         }
         return
       case 'query-awareness': {
@@ -542,9 +546,21 @@ export class Room {
    * under a client id another user announced. Stock y-websocket clients echo every awareness
    * change they see, others' included, so foreign entries are dropped, not refused.
    */
-  private ownAwarenessEntries(update: Uint8Array, userId: string): Uint8Array | undefined {
+  private ownAwarenessEntries(update: Uint8Array, connection: RoomConnection): Uint8Array | undefined {
+    const userId = connection.peer.userId
     const entries = readAwarenessEntries(update)
+    // A replica speaks for one client id per tab; a socket announcing many would grow the room's
+    // presence (and every peer's) without bound.
+    const announced = new Set(connection.awarenessClients)
+    for (const { client, state } of entries) if (state !== 'null') announced.add(client)
+    if (announced.size > MAX_AWARENESS_CLIENTS_PER_CONNECTION) {
+      throw new ProtocolError(
+        `a connection may announce at most ${MAX_AWARENESS_CLIENTS_PER_CONNECTION} presence ids`,
+      )
+    }
     const own = entries.filter(({ client, state }) => {
+      // The room's own id (its sequencer's Yjs client) is nobody's to speak for.
+      if (client === this.doc.clientID) return false
       const owner = this.clientOwners.get(client)
       if (owner === undefined && state !== 'null') this.clientOwners.set(client, userId)
       return owner === undefined || owner === userId
