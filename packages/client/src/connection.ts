@@ -5,6 +5,7 @@ import * as syncProtocol from 'y-protocols/sync'
 import { messageSync, WebsocketProvider } from 'y-websocket'
 import type * as Y from 'yjs'
 import { reconnectDelay } from './backoff.js'
+import { type FrameSource, guardIncomingFrames } from './guarded-sync.js'
 
 export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced'
 
@@ -42,6 +43,12 @@ export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
 export const TERMINAL_CLOSE_CODES: ReadonlySet<number> = new Set([4401, 4403, 4404])
 /** The server refused what this replica wrote: resending the same document would be refused again. */
 export { REFUSAL_CLOSE_CODES }
+/**
+ * The stop code when this replica refused what it was sent: an update it cannot store (clocks past
+ * core's MAX_CLOCK, bytes that do not decode), from the server or another tab. RFC 6455's "invalid
+ * frame payload data"; set here, not sent (a browser may close a socket only with 1000 or 3000+).
+ */
+export const INVALID_PAYLOAD_CODE = 1007
 
 const RATE_LIMITED = 4429
 
@@ -68,9 +75,10 @@ interface ProviderInternals {
  * One conversation's socket: y-websocket's `WebsocketProvider` for the protocol, with the retry
  * policy taken over. The provider is told never to reconnect by itself (`shouldReconnect` false),
  * and this class schedules every attempt: jittered back-off, no retry after 4401/4403/4404, a pause
- * after a refusal, an immediate attempt on `reconnect()` (the app's "retry now", or resuming after
- * a new token), and a back-off cut short by `skipBackoff()` (the browser's `online` event). Its
- * fixed 30 s watchdog is replaced by one that lets a long first sync finish.
+ * after a refusal, none after an update this replica refused to store (guarded-sync.ts), an
+ * immediate attempt on `reconnect()` (the app's "retry now", or resuming after a new token), and a
+ * back-off cut short by `skipBackoff()` (the browser's `online` event). Its fixed 30 s watchdog is
+ * replaced by one that lets a long first sync finish.
  */
 export class Connection {
   readonly provider: WebsocketProvider
@@ -110,6 +118,7 @@ export class Connection {
     )
     // The default channel is per server and room; two accounts in one browser must never mix.
     this.provider.bcChannel = `${this.provider.bcChannel}#${setup.userId}`
+    guardIncomingFrames(this.provider, (source, problem) => this.refuseIncoming(source, problem))
     const internals = this.provider as unknown as ProviderInternals
     // y-websocket adds a process 'exit' listener per provider (to clear awareness, which cannot be
     // sent from an exiting process anyway); a bot with more than ten conversations would get
@@ -150,7 +159,10 @@ export class Connection {
     return this.currentState
   }
 
-  /** Set when the connection gave up: an auth failure, a missing conversation, a refused write. */
+  /**
+   * Set when the connection gave up: an auth failure, a missing conversation, a refused write, or
+   * an update this replica refused to store (INVALID_PAYLOAD_CODE).
+   */
   get stopped(): ConnectionStop | undefined {
     return this.stopReason
   }
@@ -223,6 +235,23 @@ export class Connection {
       return
     }
     this.scheduleRetry(code === RATE_LIMITED)
+  }
+
+  /**
+   * Something sent an update this replica cannot store (guarded-sync.ts refused it, unapplied).
+   * Stop, rather than retry: a server that sent it once would send it again on every reconnect.
+   * Not `onRefused`: nothing says this replica's writes were wrong, and a hostile server must not
+   * be able to fail the outbox silently, so unsent messages stay pending.
+   */
+  private refuseIncoming(source: FrameSource, problem: string): void {
+    if (this.closed || this.stopReason !== undefined) return
+    this.clearRetry()
+    const sender = source === 'server' ? 'the server' : 'another tab of this browser'
+    this.stopReason = { code: INVALID_PAYLOAD_CODE, reason: `${sender} sent ${problem}` }
+    // Closes the socket and leaves the tabs' channel at once: no later frame is read.
+    this.provider.disconnect()
+    this.setState('offline')
+    this.emit()
   }
 
   private scheduleRetry(rateLimited: boolean): void {

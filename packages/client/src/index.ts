@@ -5,6 +5,7 @@ export {
   type ConnectionState,
   type ConnectionStop,
   DEFAULT_CONNECTION_OPTIONS,
+  INVALID_PAYLOAD_CODE,
   REFUSAL_CLOSE_CODES,
   TERMINAL_CLOSE_CODES,
 } from './connection.js'

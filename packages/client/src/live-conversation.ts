@@ -6,7 +6,7 @@ import {
   type ConnectionOptions,
   type ConnectionState,
   type ConnectionStop,
-  TERMINAL_CLOSE_CODES,
+  REFUSAL_CLOSE_CODES,
 } from './connection.js'
 import { createDeliveredBatcher } from './delivered-batcher.js'
 import { indexedDbStore, type LocalStore, memoryOnlyStore } from './local-store.js'
@@ -96,7 +96,10 @@ export class LiveConversation extends Conversation {
     return this.link.state
   }
 
-  /** Why the connection gave up (4401/4403/4404, or a refused write), until `reconnect()`. */
+  /**
+   * Why the connection gave up (4401/4403/4404, a refused write, or 1007: the server or another tab
+   * sent an update this replica refused to store), until `reconnect()`.
+   */
   get stopped(): ConnectionStop | undefined {
     return this.link.stopped
   }
@@ -180,7 +183,8 @@ export class LiveConversation extends Conversation {
     const failedBefore = this.messages().some((m) => m.status === 'failed')
     super.discard(messageId)
     const stop = this.link.stopped
-    const refused = stop && (!TERMINAL_CLOSE_CODES.has(stop.code) || stop.code === 4403)
+    // Not after a 1007: that stop refused what the server sent, which no discard here changes.
+    const refused = stop && REFUSAL_CLOSE_CODES.has(stop.code)
     if (refused && failedBefore && !this.messages().some((m) => m.status === 'failed')) this.reconnect()
   }
 
