@@ -7,8 +7,12 @@ import { claimReplicaId } from './replica-id.js'
 const noop = () => {}
 
 export interface ClientOptions {
-  /** The server's base URL, `ws(s)://host[:port]`; conversations connect to `<url>/sync/<id>`. */
-  url: string
+  /**
+   * The server's base URL, `ws(s)://host[:port]`; conversations connect to `<url>/sync/<id>`. Or
+   * the URLs of several nodes of one deployment (DESIGN section 10), tried in turn: a connection
+   * that fails or drops retries on the next, so a dead node's clients move to the others.
+   */
+  url: string | readonly string[]
   token: string
   userId: string
   /** Default: `indexeddb` where IndexedDB exists, else `none` (Node bots and tests). */

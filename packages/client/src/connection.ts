@@ -53,7 +53,8 @@ export const INVALID_PAYLOAD_CODE = 1007
 const RATE_LIMITED = 4429
 
 export interface ConnectionSetup {
-  url: string
+  /** One server URL, or several nodes' of one deployment: each retry tries the next. */
+  url: string | readonly string[]
   conversationId: string
   userId: string
   token: string
@@ -97,25 +98,26 @@ export class Connection {
   private closed = false
   private readonly options: ConnectionOptions
   private readonly onRefused: (stop: ConnectionStop) => void
+  /** The sync endpoints of every node given, in the order given; `urlIndex` is the one in use. */
+  private readonly syncUrls: string[]
+  private urlIndex = 0
 
   constructor(setup: ConnectionSetup) {
     this.options = setup.options
     this.onRefused = setup.onRefused
-    this.provider = new WebsocketProvider(
-      `${setup.url.replace(/\/+$/, '')}/sync`,
-      setup.conversationId,
-      setup.doc,
-      {
-        connect: false,
-        awareness: setup.awareness,
-        params: { token: setup.token },
-        WebSocketPolyfill: setup.WebSocket,
-        disableBc: !setup.options.crossTab,
-        maxBackoffTime: setup.options.maxBackoffMs,
-        // Every close the server or the network causes comes to `onClosed`, which decides.
-        shouldReconnect: () => false,
-      },
-    )
+    const urls = typeof setup.url === 'string' ? [setup.url] : [...setup.url]
+    if (urls.length === 0) throw new TypeError('at least one server URL is needed')
+    this.syncUrls = urls.map((url) => `${url.replace(/\/+$/, '')}/sync`)
+    this.provider = new WebsocketProvider(this.syncUrls[0]!, setup.conversationId, setup.doc, {
+      connect: false,
+      awareness: setup.awareness,
+      params: { token: setup.token },
+      WebSocketPolyfill: setup.WebSocket,
+      disableBc: !setup.options.crossTab,
+      maxBackoffTime: setup.options.maxBackoffMs,
+      // Every close the server or the network causes comes to `onClosed`, which decides.
+      shouldReconnect: () => false,
+    })
     // The default channel is per server and room; two accounts in one browser must never mix.
     this.provider.bcChannel = `${this.provider.bcChannel}#${setup.userId}`
     guardIncomingFrames(this.provider, (source, problem) => this.refuseIncoming(source, problem))
@@ -262,6 +264,10 @@ export class Connection {
     const delay = reconnectDelay(attempt, { baseMs: backoffBaseMs, maxMs: maxBackoffMs })
     this.attempts++
     this.retryRateLimited = rateLimited
+    // Several nodes: the one that just failed may be down; any other serves the conversation.
+    // (The tabs' channel keeps the first URL's name, so tabs meet whichever node each uses.)
+    this.urlIndex = (this.urlIndex + 1) % this.syncUrls.length
+    this.provider.serverUrl = this.syncUrls[this.urlIndex]!
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined
       if (!this.closed && this.stopReason === undefined) this.provider.connect()

@@ -16,7 +16,7 @@ export interface LiveConversationSetup {
   doc: Y.Doc
   userId: string
   replicaId: string
-  url: string
+  url: string | readonly string[]
   token: string
   WebSocket: typeof WebSocket
   persistence: 'indexeddb' | 'none'
