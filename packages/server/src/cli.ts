@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { authOptionsProblem } from './options.js'
+import { authOptionsProblem, type PostgresOptions } from './options.js'
+import { isPostgresUrl } from './plugins/store.js'
 import { QUARANTINE_HELP, runQuarantineCommand } from './quarantine-command.js'
 import { startServer } from './server.js'
+import { DEFAULT_POSTGRES_OPTIONS } from './store/postgres-store.js'
 
 const HELP = `ticks-server — the Ticks sync server
 
   --port <n>                TICKS_PORT              (default 8080)
   --host <h>                TICKS_HOST              (default localhost)
   --data <dir>              TICKS_DATA              (default ./data)
-  --store <kind>            TICKS_STORE             sqlite | memory (default sqlite)
+  --store <kind>            TICKS_STORE             sqlite | memory | postgres://user:pass@host:port/db (default sqlite)
+  --pg-pool-size <n>        TICKS_PG_POOL_SIZE      PostgreSQL connections of this node (default ${DEFAULT_POSTGRES_OPTIONS.poolSize})
+  --pg-statement-timeout <ms> TICKS_PG_STATEMENT_TIMEOUT
+                                                    PostgreSQL statement_timeout, 0 for none (default ${DEFAULT_POSTGRES_OPTIONS.statementTimeoutMs})
   --jwt-secret <s>          TICKS_JWT_SECRET        HS256 secret for bearer tokens (at least 32 bytes)
   --jwks-url <url>          TICKS_JWKS_URL          verify tokens against a JWKS (not with --jwt-secret)
   --redis <url>             TICKS_REDIS             cross-node fan-out (not available yet: one node only)
@@ -38,6 +43,8 @@ try {
       host: { type: 'string' },
       data: { type: 'string' },
       store: { type: 'string' },
+      'pg-pool-size': { type: 'string' },
+      'pg-statement-timeout': { type: 'string' },
       'jwt-secret': { type: 'string' },
       'jwks-url': { type: 'string' },
       redis: { type: 'string' },
@@ -119,6 +126,26 @@ const shutdownTimeoutMs = Number(timeoutText) * 1000
 if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs <= 0)
   usageError(`invalid shutdown timeout: ${timeoutText} (seconds, more than 0)`)
 
+const store = pick('store', 'TICKS_STORE') ?? 'sqlite'
+const postgres: PostgresOptions = {}
+const poolSizeText = pick('pg-pool-size', 'TICKS_PG_POOL_SIZE')
+const statementTimeoutText = pick('pg-statement-timeout', 'TICKS_PG_STATEMENT_TIMEOUT')
+if ((poolSizeText !== undefined || statementTimeoutText !== undefined) && !isPostgresUrl(store)) {
+  usageError(
+    '--pg-pool-size and --pg-statement-timeout apply to a postgres:// store only (--store / TICKS_STORE)',
+  )
+}
+if (poolSizeText !== undefined) {
+  postgres.poolSize = Number(poolSizeText)
+  if (!/^\d+$/.test(poolSizeText) || postgres.poolSize < 1 || postgres.poolSize > 1000)
+    usageError(`invalid PostgreSQL pool size: ${poolSizeText} (connections, 1 to 1000)`)
+}
+if (statementTimeoutText !== undefined) {
+  postgres.statementTimeoutMs = Number(statementTimeoutText)
+  if (!/^\d+$/.test(statementTimeoutText) || postgres.statementTimeoutMs > 2_147_483_647)
+    usageError(`invalid PostgreSQL statement timeout: ${statementTimeoutText} (milliseconds, 0 for none)`)
+}
+
 const auth = {
   jwtSecret: pick('jwt-secret', 'TICKS_JWT_SECRET'),
   jwksUrl: pick('jwks-url', 'TICKS_JWKS_URL'),
@@ -131,7 +158,8 @@ try {
     port,
     host: pick('host', 'TICKS_HOST') ?? 'localhost',
     data: pick('data', 'TICKS_DATA') ?? './data',
-    store: pick('store', 'TICKS_STORE') ?? 'sqlite',
+    store,
+    postgres,
     ...auth,
     logger: { level: logLevel },
   })

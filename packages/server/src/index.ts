@@ -1,12 +1,26 @@
 export { AuthError, type Authenticator, AuthUnavailableError } from './auth/authenticator.js'
 export { type AuthOptions, createAuthenticator } from './auth/jwt.js'
 export { createConversation, type NewConversation } from './conversations.js'
-export { DEFAULT_SERVER_LIMITS, type ServerLimits, type ServerOptions } from './options.js'
+export {
+  DEFAULT_SERVER_LIMITS,
+  type PostgresOptions,
+  type ServerLimits,
+  type ServerOptions,
+} from './options.js'
 export { createServer, startServer } from './server.js'
 export { MemoryStore } from './store/memory-store.js'
+export {
+  DEFAULT_POSTGRES_OPTIONS,
+  POSTGRES_SCHEMA_VERSION,
+  PostgresStore,
+  type PostgresStoreOptions,
+} from './store/postgres-store.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export {
   type ConversationSummary,
+  type Fence,
+  FencedError,
+  type Lease,
   type LogSize,
   type QuarantinedEntry,
   SNAPSHOT_ENTRY,

@@ -1,4 +1,5 @@
 import type { FastifyServerOptions } from 'fastify'
+import type { PostgresStoreOptions } from './store/postgres-store.js'
 import type { Store } from './store/store.js'
 import type { RoomLimits } from './sync/room.js'
 
@@ -8,8 +9,10 @@ export interface ServerOptions {
   host?: string
   /** Data directory: the SQLite file and the dev-mode secret live here. */
   data?: string
-  /** 'sqlite' (default), 'memory', or a Store instance. PostgreSQL URLs come with the postgres adapter. */
+  /** 'sqlite' (default), 'memory', a `postgres://` / `postgresql://` URL, or a Store instance. */
   store?: 'sqlite' | 'memory' | (string & {}) | Store
+  /** How the PostgreSQL store connects, when `store` is a PostgreSQL URL. */
+  postgres?: PostgresOptions
   jwtSecret?: string
   jwksUrl?: string
   logger?: FastifyServerOptions['logger']
@@ -21,6 +24,9 @@ export interface ServerOptions {
   /** Where the built web app is; false to serve none. Defaults to apps/web/dist of this repo. */
   webRoot?: string | false
 }
+
+/** The PostgreSQL store's knobs (`PostgresStoreOptions` without the URL; defaults there). */
+export type PostgresOptions = Omit<PostgresStoreOptions, 'connectionString'>
 
 export interface ServerLimits extends RoomLimits {
   /** A socket with more unsent bytes than this is a slow consumer: it is closed, the room goes on. */

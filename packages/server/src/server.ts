@@ -45,7 +45,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     },
   })
   const inFlight = trackConnections(app)
-  const store = openStore(options.store, dataDir)
+  const store = await openStore(options.store, dataDir, options.postgres)
   const usesFiles = options.store === undefined || options.store === 'sqlite'
   const auth = createAuthenticator({
     jwtSecret: options.jwtSecret,

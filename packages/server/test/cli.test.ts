@@ -2,8 +2,12 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SERVER_CLI_FROM_SOURCES, SERVER_DIR } from './helpers/cli-command.js'
+import { killCliServers, startCli } from './helpers/cli-process.js'
+import { freePort } from './helpers/free-port.js'
+import { startPostgres, type TestPostgres } from './helpers/postgres.js'
+import { JWT_SECRET, tokenFor } from './helpers/server.js'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'ticks-cli-'))
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
@@ -36,7 +40,17 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
   it('--help lists the flags and exits 0', async () => {
     const { code, stdout } = await runCli(['--help'])
     expect(code).toBe(0)
-    for (const flag of ['--port', '--host', '--data', '--store', '--jwt-secret', '--jwks-url', '--redis']) {
+    for (const flag of [
+      '--port',
+      '--host',
+      '--data',
+      '--store',
+      '--pg-pool-size',
+      '--pg-statement-timeout',
+      '--jwt-secret',
+      '--jwks-url',
+      '--redis',
+    ]) {
       expect(stdout).toContain(flag)
     }
   })
@@ -50,17 +64,26 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
     expect(byEnv.code).toBe(2)
   }, 30_000)
 
-  it('a postgres:// store is named as not implemented; a bad port is refused', async () => {
+  it('a postgres:// store that cannot be reached stops the start at once, naming it (password hidden); a bad port is refused', async () => {
+    const pgPort = await freePort()
+    const started = Date.now()
     const postgres = await runCli([
       '--port',
       '0',
       '--host',
       '127.0.0.1',
       '--store',
-      'postgres://x@127.0.0.1/ticks',
+      `postgresql://ticks:hunter2@127.0.0.1:${pgPort}/ticks`,
     ])
     expect(postgres.code).toBe(1)
-    expect(postgres.stderr).toMatch(/postgres store is not implemented yet/)
+    expect(postgres.stderr).toMatch(
+      new RegExp(
+        `could not start: PostgreSQL at postgresql://ticks:\\*\\*\\*@127\\.0\\.0\\.1:${pgPort}/ticks: .*ECONNREFUSED`,
+      ),
+    )
+    expect(postgres.stderr).not.toContain('hunter2')
+    expect(postgres.stdout).not.toMatch(/listening/)
+    expect(Date.now() - started).toBeLessThan(15_000)
     const port = await runCli(['--port', '99999'])
     expect(port.code).toBe(2)
     expect(port.stderr).toMatch(/invalid port: 99999/)
@@ -74,6 +97,8 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
       ['--data', ''],
       ['--jwks-url', ''],
       ['--store', ''],
+      ['--pg-pool-size', ''],
+      ['--pg-statement-timeout', ''],
     ]) {
       const result = await runCli(args)
       expect(result.code, args.join(' ')).toBe(2)
@@ -82,6 +107,24 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
     const env = await runCli(['--port', '0'], { TICKS_JWT_SECRET: '' })
     expect(env.code).toBe(2)
     expect(env.stderr).toMatch(/TICKS_JWT_SECRET is set but empty/)
+  }, 60_000)
+
+  it('refuses PostgreSQL settings that are no number, or without a postgres:// store', async () => {
+    const store = ['--port', '0', '--store', 'postgres://ticks@127.0.0.1:1/ticks']
+    for (const [args, reason] of [
+      [[...store, '--pg-pool-size', '0'], /invalid PostgreSQL pool size: 0/],
+      [[...store, '--pg-pool-size', 'ten'], /invalid PostgreSQL pool size: ten/],
+      [[...store, '--pg-statement-timeout', '5s'], /invalid PostgreSQL statement timeout: 5s/],
+      [[...store, '--pg-statement-timeout=-1'], /invalid PostgreSQL statement timeout: -1/],
+      [['--port', '0', '--pg-pool-size', '4'], /apply to a postgres:\/\/ store only/],
+    ] as const) {
+      const result = await runCli([...args])
+      expect(result.code, args.join(' ')).toBe(2)
+      expect(result.stderr, args.join(' ')).toMatch(reason)
+    }
+    const byEnv = await runCli(store, { TICKS_PG_STATEMENT_TIMEOUT: '' })
+    expect(byEnv.code).toBe(2)
+    expect(byEnv.stderr).toMatch(/TICKS_PG_STATEMENT_TIMEOUT is set but empty/)
   }, 60_000)
 
   it('refuses a JWT secret under 32 bytes, and a secret together with a JWKS URL', async () => {
@@ -108,4 +151,50 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
       expect(result.stderr).not.toMatch(/ERR_PARSE_ARGS|\n\s+at /)
     }
   }, 30_000)
+})
+
+describe('ticks-server CLI on PostgreSQL', () => {
+  let postgres: TestPostgres
+  beforeAll(async () => {
+    postgres = await startPostgres()
+  }, 120_000)
+  afterAll(async () => {
+    killCliServers()
+    await postgres?.close()
+  }, 60_000)
+
+  it('--store postgres://… with --pg-pool-size and TICKS_PG_STATEMENT_TIMEOUT serves, is ready, and keeps what it was sent across a restart', async () => {
+    const url = await postgres.createDatabase()
+    const start = () =>
+      startCli(['--data', dataDir, '--store', url, '--pg-pool-size', '3', '--jwt-secret', JWT_SECRET], {
+        TICKS_PG_STATEMENT_TIMEOUT: '5000',
+      })
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor('alice')}` }
+    let server = await start()
+    expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: 'ready' })
+    const created = await fetch(`${server.url}/api/conversations`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ title: 'on PostgreSQL', members: { bob: 'member' } }),
+    })
+    const { id } = (await created.json()) as { id: string }
+    const sent = await fetch(`${server.url}/api/conversations/${id}/messages`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ text: 'stored in PostgreSQL' }),
+    })
+    expect(sent.status).toBe(201)
+    server.process.kill('SIGTERM')
+    expect((await server.exited).code).toBe(0)
+
+    server = await start()
+    const conversation = (await (
+      await fetch(`${server.url}/api/conversations/${id}`, { headers })
+    ).json()) as {
+      messages: { text: string; seq?: number }[]
+    }
+    expect(conversation.messages).toMatchObject([{ text: 'stored in PostgreSQL', seq: 1 }])
+    server.process.kill('SIGTERM')
+    expect((await server.exited).code).toBe(0)
+  }, 60_000)
 })

@@ -35,7 +35,7 @@ export function runPubSubContract(
       const onA = await collect(nodeA, 'doc-1')
       const elsewhere = await collect(nodeB, 'doc-2')
       expect(nodeA.connected).toBe(true)
-      await nodeA.publish('doc-1', new Uint8Array([0, 255, 1]))
+      expect(await nodeA.publish('doc-1', new Uint8Array([0, 255, 1]))).toBe(true)
       await nodeA.publish('doc-1', new Uint8Array([2]))
       await pollUntil(
         () => onB.got.length === 2 && alsoOnB.got.length === 2 && onA.got.length === 2,

@@ -36,7 +36,7 @@ describe('RedisPubSub when Redis goes away', () => {
       await pollUntil(() => !nodeA.connected && !nodeB.connected, 5000, 'disconnect', 10)
       expect(statuses).toEqual([false])
       // Dropped at once while down (the store has it), not queued for a late replay.
-      await nodeA.publish('doc', new Uint8Array([1]))
+      expect(await nodeA.publish('doc', new Uint8Array([1]))).toBe(false)
       await redis.start()
       await pollUntil(() => nodeA.connected && nodeB.connected, 10_000, 'reconnect', 20)
       expect(statuses).toEqual([false, true])

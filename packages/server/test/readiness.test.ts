@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { MemoryStore } from '../src/index.js'
-import { startTestServer, type TestServer, tokenFor } from './helpers/server.js'
+import { startPostgres, type TestPostgres } from './helpers/postgres.js'
+import { startTestServer, type TestServer, tokenFor, until } from './helpers/server.js'
 
 /** A memory store whose writes can be made to fail, as a full disk or a read-only file does. */
 class FlakyStore extends MemoryStore {
@@ -49,4 +50,43 @@ describe('readiness while the store fails to write', () => {
     expect(await readyz()).toEqual({ status: 200, body: { status: 'ready' } })
     expect((await send('after the disk was freed')).status).toBe(201)
   })
+})
+
+describe('readiness while PostgreSQL is unreachable', () => {
+  let postgres: TestPostgres
+  let server: TestServer | undefined
+  beforeAll(async () => {
+    postgres = await startPostgres()
+  }, 120_000)
+  afterAll(async () => {
+    await server?.close()
+    await postgres?.close()
+  }, 60_000)
+
+  it('/readyz fails with the reason while PostgreSQL is down, and recovers by itself when it is back', async () => {
+    server = await startTestServer({ store: await postgres.createDatabase(), postgres: { poolSize: 2 } })
+    const readyz = async () => {
+      const response = await fetch(`${server!.url}/readyz`)
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> }
+    }
+    const id = await server.conversation('alice', { bob: 'member' })
+    expect(await readyz()).toEqual({ status: 200, body: { status: 'ready' } })
+
+    await postgres.stop()
+    const started = Date.now()
+    // The pool's connections were cut: the first probe may meet one of them, the next a refusal.
+    await until(async () => (await readyz()).status === 503, 5000, '/readyz to fail')
+    const down = await readyz()
+    expect(down.status).toBe(503)
+    expect(down.body).toMatchObject({ status: 'store unavailable' })
+    expect(down.body.reason).toMatch(/ECONNREFUSED|terminat/)
+    expect(Date.now() - started).toBeLessThan(5000)
+
+    await postgres.start()
+    await until(async () => (await readyz()).status === 200, 10_000, '/readyz to recover')
+    const response = await fetch(`${server.url}/api/conversations/${id}`, {
+      headers: { authorization: `Bearer ${await tokenFor('alice')}` },
+    })
+    expect(response.status).toBe(200)
+  }, 60_000)
 })

@@ -1,28 +1,58 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { type ConversationSummary, SNAPSHOT_ENTRY, type Store, type StoredEntry } from '../src/index.js'
+import {
+  type ConversationSummary,
+  FencedError,
+  type LogSize,
+  SNAPSHOT_ENTRY,
+  type Store,
+  type StoredEntry,
+} from '../src/index.js'
+
+export interface StoreContractSetup {
+  store: Store
+  /** Close the store and open the same data again (durable adapters). */
+  reopen?: () => Promise<Store>
+  /**
+   * A second store over the same data, as another node opens it (adapters that several
+   * processes share); the contract closes it. Without it, the concurrency cases use `store` twice.
+   */
+  peer?: () => Promise<Store>
+  teardown?: () => Promise<void>
+}
 
 /**
  * The executable contract of `Store` (STYLE.md): every adapter runs it against itself, and a new
- * adapter is done when it passes. `setup` returns a fresh, empty store; `reopen` (optional, for
- * durable adapters) closes it and opens the same data again.
+ * adapter is done when it passes. `setup` returns a fresh, empty store.
  */
-export function runStoreContract(
-  name: string,
-  setup: () => Promise<{ store: Store; reopen?: () => Promise<Store>; teardown?: () => Promise<void> }>,
-): void {
+export function runStoreContract(name: string, setup: () => Promise<StoreContractSetup>): void {
   describe(`Store contract: ${name}`, () => {
     let store: Store
     let reopen: (() => Promise<Store>) | undefined
+    let openPeer: (() => Promise<Store>) | undefined
     let teardown: (() => Promise<void>) | undefined
+    const peers: Store[] = []
 
     beforeEach(async () => {
-      ;({ store, reopen, teardown } = await setup())
+      ;({ store, reopen, peer: openPeer, teardown } = await setup())
     })
     afterEach(async () => {
+      for (const peer of peers.splice(0)) await peer.close()
       await store.close()
       await teardown?.()
     })
+
+    /** Another node's view of the same store (or this one, for single-process adapters). */
+    const peer = async (): Promise<Store> => {
+      if (!openPeer) return store
+      const opened = await openPeer()
+      peers.push(opened)
+      return opened
+    }
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    /** Entries a resolved append was given. */
+    const rangeOf = (size: LogSize, count: number) =>
+      Array.from({ length: count }, (_, i) => size.lastEntry - count + 1 + i)
 
     const bytes = (...values: number[]) => new Uint8Array(values)
     /** The updates of a load, without entry numbers. */
@@ -150,6 +180,199 @@ export function runStoreContract(
       expect(updatesOf(await store.load('d'))).toEqual([bytes(3), bytes(5), bytes(6)])
     })
 
+    it('numbers the updates of an append contiguously, ending at lastEntry', async () => {
+      const first = await store.append('d', [bytes(1), bytes(2), bytes(3)])
+      const second = await store.append('d', [bytes(4)])
+      const third = await store.append('d', [])
+      const loaded = (await store.load('d'))!
+      expect(loaded.map(({ entry }) => entry)).toEqual([...rangeOf(first, 3), ...rangeOf(second, 1)])
+      expect(second.lastEntry).toBe(first.lastEntry + 1)
+      // An empty append stores nothing and takes no number.
+      expect(third.lastEntry).toBe(second.lastEntry)
+    })
+
+    it('numbers concurrent appends to one document contiguously and in commit order, from several nodes', async () => {
+      const other = await peer()
+      const sizes = [1, 3, 2, 1, 4, 2, 1, 3]
+      let next = 0
+      const appends = sizes.map((count, i) => {
+        const updates = Array.from({ length: count }, () => bytes(i, ++next % 256))
+        return (i % 2 === 0 ? store : other).append('d', updates).then((size) => ({ size, updates }))
+      })
+      const done = await Promise.all(appends)
+      // Each append owns lastEntry - count + 1 … lastEntry; together they tile 1 … total, no gap.
+      const ranges = done
+        .map(({ size, updates }) => rangeOf(size, updates.length))
+        .sort((a, b) => a[0]! - b[0]!)
+      const all = ranges.flat()
+      expect(all).toEqual(Array.from({ length: all.length }, (_, i) => all[0]! + i))
+      const loaded = (await store.load('d'))!
+      expect(loaded.map(({ entry }) => entry)).toEqual(all)
+      // Every entry holds the update its append put there.
+      const byEntry = new Map(loaded.map(({ entry, update }) => [entry, update]))
+      for (const { size, updates } of done) {
+        rangeOf(size, updates.length).forEach((entry, i) => {
+          expect(byEntry.get(entry)).toEqual(updates[i])
+        })
+      }
+    })
+
+    it('loads what came after an entry, with the snapshot when compaction folded some of it in', async () => {
+      expect(await store.loadSince('nope', 0)).toBeUndefined()
+      const first = await store.append('d', [bytes(1), bytes(2)])
+      const [e1, e2] = rangeOf(first, 2)
+      const second = await store.append('d', [bytes(3)])
+      const e3 = second.lastEntry
+      expect(await store.loadSince('d', 0)).toEqual(await store.load('d'))
+      expect(await store.loadSince('d', e1!)).toEqual([
+        { entry: e2, update: bytes(2) },
+        { entry: e3, update: bytes(3) },
+      ])
+      expect(await store.loadSince('d', e3)).toEqual([])
+
+      await store.compact('d', bytes(9), e2!)
+      const snapshot = { entry: SNAPSHOT_ENTRY, update: bytes(9) }
+      // e2 is in the snapshot only now: whoever lacks it gets the snapshot and the whole log.
+      expect(await store.loadSince('d', e1!)).toEqual([snapshot, { entry: e3, update: bytes(3) }])
+      expect(await store.loadSince('d', 0)).toEqual([snapshot, { entry: e3, update: bytes(3) }])
+      // Whoever holds e2 already needs no snapshot.
+      expect(await store.loadSince('d', e2!)).toEqual([{ entry: e3, update: bytes(3) }])
+      expect(await store.loadSince('d', e3)).toEqual([])
+      const fourth = await store.append('d', [bytes(4)])
+      expect(await store.loadSince('d', e3)).toEqual([{ entry: fourth.lastEntry, update: bytes(4) }])
+    })
+
+    it('ignores a compaction older than the stored snapshot (two compactions crossed)', async () => {
+      const first = await store.append('d', [bytes(1)])
+      const second = await store.append('d', [bytes(2)])
+      await store.compact('d', bytes(8, 8), second.lastEntry)
+      await store.compact('d', bytes(7), first.lastEntry)
+      expect(updatesOf(await store.load('d'))).toEqual([bytes(8, 8)])
+    })
+
+    it('grants a lease to one node at a time, extends it for its holder at the same epoch', async () => {
+      const before = Date.now()
+      const lease = await store.acquireLease('d', 'node-a', 60_000)
+      expect(lease).toMatchObject({ docId: 'd', nodeId: 'node-a', epoch: 1 })
+      // The store's clock, not ours: allow for some skew, but it is a time, in ms.
+      expect(lease!.expiresAt).toBeGreaterThan(before + 50_000)
+      expect(lease!.expiresAt).toBeLessThan(before + 70_000)
+      const other = await peer()
+      expect(await other.acquireLease('d', 'node-b', 60_000)).toBeUndefined()
+      const again = await store.acquireLease('d', 'node-a', 60_000)
+      expect(again).toMatchObject({ docId: 'd', nodeId: 'node-a', epoch: 1 })
+      expect(again!.expiresAt).toBeGreaterThanOrEqual(lease!.expiresAt)
+      // Leases are per document.
+      expect(await other.acquireLease('e', 'node-b', 60_000)).toMatchObject({ nodeId: 'node-b', epoch: 1 })
+    })
+
+    it('renews a lease only for its holder at its epoch', async () => {
+      const lease = (await store.acquireLease('d', 'node-a', 60_000))!
+      expect(await store.renewLease('d', 'node-a', lease.epoch, 60_000)).toBe(true)
+      expect(await store.renewLease('d', 'node-b', lease.epoch, 60_000)).toBe(false)
+      expect(await store.renewLease('d', 'node-a', lease.epoch + 1, 60_000)).toBe(false)
+      expect(await store.renewLease('nope', 'node-a', 1, 60_000)).toBe(false)
+    })
+
+    it('hands a released lease to the next node at the next epoch', async () => {
+      const a = (await store.acquireLease('d', 'node-a', 60_000))!
+      const other = await peer()
+      // A release by someone else, or of another epoch, changes nothing.
+      await other.releaseLease('d', 'node-b', a.epoch)
+      await store.releaseLease('d', 'node-a', a.epoch + 1)
+      expect(await other.acquireLease('d', 'node-b', 60_000)).toBeUndefined()
+      await store.releaseLease('d', 'node-a', a.epoch)
+      expect(await store.renewLease('d', 'node-a', a.epoch, 60_000)).toBe(false)
+      const b = await other.acquireLease('d', 'node-b', 60_000)
+      expect(b).toMatchObject({ nodeId: 'node-b', epoch: a.epoch + 1 })
+      // The old holder's late release does not free the new holder's lease.
+      await store.releaseLease('d', 'node-a', a.epoch)
+      expect(await store.acquireLease('d', 'node-a', 60_000)).toBeUndefined()
+      await other.releaseLease('d', 'node-b', b!.epoch)
+      expect(await store.acquireLease('d', 'node-a', 60_000)).toMatchObject({ epoch: a.epoch + 2 })
+    })
+
+    it('lets a lease expire by the store clock: it cannot be renewed, and every new tenure is a new epoch', async () => {
+      const a = (await store.acquireLease('d', 'node-a', 100))!
+      await sleep(300)
+      expect(await store.renewLease('d', 'node-a', a.epoch, 100)).toBe(false)
+      const other = await peer()
+      const b = (await other.acquireLease('d', 'node-b', 100))!
+      expect(b).toMatchObject({ nodeId: 'node-b', epoch: a.epoch + 1 })
+      await sleep(300)
+      // Its own lapsed lease, taken again by the same node: a new epoch all the same, so stamps
+      // of its earlier tenure still in flight stay fenced.
+      const b2 = (await other.acquireLease('d', 'node-b', 60_000))!
+      expect(b2).toMatchObject({ nodeId: 'node-b', epoch: b.epoch + 1 })
+      await expect(
+        other.append('d', [bytes(1)], undefined, { nodeId: 'node-b', epoch: b.epoch }),
+      ).rejects.toThrow(FencedError)
+    })
+
+    it('commits a fenced append while the fence holds, and refuses it, writing nothing, once it does not', async () => {
+      const a = (await store.acquireLease('d', 'node-a', 60_000))!
+      const fence = { nodeId: 'node-a', epoch: a.epoch }
+      const stamped = await store.append('d', [bytes(1)], summary('d', ['alice'], 1), fence)
+      expect(stamped).toMatchObject({ entries: 1, bytes: 1 })
+
+      const refused = async (promise: Promise<unknown>) => {
+        const error = await promise.then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        )
+        expect(error).toBeInstanceOf(FencedError)
+        expect(error).toMatchObject({ code: 'fenced' })
+      }
+      // Another node's fence, a wrong epoch, a document whose lease was never taken.
+      await refused(
+        store.append('d', [bytes(2)], summary('d', ['alice', 'bob'], 2), { nodeId: 'node-b', epoch: 1 }),
+      )
+      await refused(store.append('d', [bytes(3)], summary('d', ['alice', 'bob'], 3), { ...fence, epoch: 2 }))
+      await refused(store.append('fresh', [bytes(4)], summary('fresh', ['bob'], 4), fence))
+      // Taken over: the old holder's fence is refused; the new holder's is not.
+      await store.releaseLease('d', 'node-a', a.epoch)
+      const other = await peer()
+      const b = (await other.acquireLease('d', 'node-b', 60_000))!
+      await refused(store.append('d', [bytes(5)], summary('d', ['alice', 'bob'], 5), fence))
+
+      // Nothing of the refused appends is stored: no update, no summary, no member, no entry number.
+      expect(updatesOf(await store.load('d'))).toEqual([bytes(1)])
+      expect(await store.load('fresh')).toBeUndefined()
+      expect(await store.listConversations('bob')).toEqual([])
+      expect(await store.listConversations('alice')).toEqual([summary('d', ['alice'], 1)])
+      const next = await other.append('d', [bytes(6)], undefined, { nodeId: 'node-b', epoch: b.epoch })
+      expect(next).toMatchObject({ entries: 2, bytes: 2, lastEntry: stamped.lastEntry + 1 })
+    })
+
+    it('refuses a fence whose lease expired, even when nobody took it over', async () => {
+      const a = (await store.acquireLease('d', 'node-a', 100))!
+      await store.append('d', [bytes(1)], undefined, { nodeId: 'node-a', epoch: a.epoch })
+      await sleep(300)
+      await expect(
+        store.append('d', [bytes(2)], undefined, { nodeId: 'node-a', epoch: a.epoch }),
+      ).rejects.toThrow(FencedError)
+      expect(updatesOf(await store.load('d'))).toEqual([bytes(1)])
+    })
+
+    it('refuses a fenced append alone when appends share a transaction', async () => {
+      const a = (await store.acquireLease('d', 'node-a', 60_000))!
+      const [plain, fenced, stale, other] = await Promise.allSettled([
+        store.append('x', [bytes(1)], summary('x', ['alice'], 1)),
+        store.append('d', [bytes(2)], undefined, { nodeId: 'node-a', epoch: a.epoch }),
+        store.append('d', [bytes(3)], summary('d', ['bob'], 3), { nodeId: 'node-a', epoch: a.epoch + 1 }),
+        store.append('y', [bytes(4)]),
+      ])
+      expect(plain.status).toBe('fulfilled')
+      expect(fenced.status).toBe('fulfilled')
+      expect(other.status).toBe('fulfilled')
+      expect(stale.status).toBe('rejected')
+      expect((stale as PromiseRejectedResult).reason).toBeInstanceOf(FencedError)
+      expect(updatesOf(await store.load('x'))).toEqual([bytes(1)])
+      expect(updatesOf(await store.load('d'))).toEqual([bytes(2)])
+      expect(updatesOf(await store.load('y'))).toEqual([bytes(4)])
+      expect(await store.listConversations('bob')).toEqual([])
+    })
+
     it('keeps everything across a reopen (durable adapters)', async () => {
       if (!reopen) {
         expect(reopen).toBeUndefined() // memory adapters hold nothing across processes
@@ -158,10 +381,22 @@ export function runStoreContract(
       await store.append('d', [bytes(1), bytes(2)], summary('d', ['alice'], 5))
       const { lastEntry } = await store.append('d', [bytes(3)])
       await store.quarantine('d', [{ entry: lastEntry, reason: 'kept aside' }])
+      const lease = (await store.acquireLease('d', 'node-a', 60_000))!
+      const { lastEntry: compacted } = await store.append('e', [bytes(4), bytes(5)])
+      await store.compact('e', bytes(9), compacted - 1)
       store = await reopen()
       expect(updatesOf(await store.load('d'))).toEqual([bytes(1), bytes(2)])
       expect(await store.listQuarantined('d')).toMatchObject([{ entry: lastEntry, update: bytes(3) }])
       expect((await store.listConversations('alice')).map((s) => s.id)).toEqual(['d'])
+      // Leases, and what the snapshot folded in, are stored too.
+      expect(await store.acquireLease('d', 'node-b', 60_000)).toBeUndefined()
+      expect(await store.renewLease('d', 'node-a', lease.epoch, 60_000)).toBe(true)
+      await store.append('d', [bytes(6)], undefined, { nodeId: 'node-a', epoch: lease.epoch })
+      expect(await store.loadSince('e', compacted - 2)).toEqual([
+        { entry: SNAPSHOT_ENTRY, update: bytes(9) },
+        { entry: compacted, update: bytes(5) },
+      ])
+      expect(await store.loadSince('e', compacted - 1)).toEqual([{ entry: compacted, update: bytes(5) }])
     })
   })
 }

@@ -84,6 +84,28 @@ export function createMetrics(sources: { rooms: () => number; storeHealth?: Stor
     help: 'Checked updates that Yjs failed to apply; each reloads its room from the store (a bug: report it)',
     registers: [registry],
   })
+  const leases = new Gauge({
+    name: 'ticks_sequencer_leases',
+    help: 'Conversations this node stamps now (holds the sequencer lease of; several nodes only)',
+    registers: [registry],
+  })
+  const leaseChanges = new Counter({
+    name: 'ticks_lease_changes_total',
+    help: 'Sequencer leases this node took or lost (several nodes only)',
+    labelNames: ['change'],
+    registers: [registry],
+  })
+  const relayMessages = new Counter({
+    name: 'ticks_relay_messages_total',
+    help: 'Relay messages between nodes, by direction (several nodes only)',
+    labelNames: ['direction'],
+    registers: [registry],
+  })
+  const catchUpEntries = new Counter({
+    name: 'ticks_catchup_entries_total',
+    help: 'Store entries read to catch up after a relay gap, a relay reconnect, or while the relay is down',
+    registers: [registry],
+  })
   return {
     registry,
     bytesIn,
@@ -114,6 +136,20 @@ export function createMetrics(sources: { rooms: () => number; storeHealth?: Stor
       },
       defect() {
         defects.inc()
+      },
+      leaseGained() {
+        leases.inc()
+        leaseChanges.inc({ change: 'gained' })
+      },
+      leaseLost() {
+        leases.dec()
+        leaseChanges.inc({ change: 'lost' })
+      },
+      relayed(direction) {
+        relayMessages.inc({ direction })
+      },
+      caughtUp(entries) {
+        catchUpEntries.inc(entries)
       },
     },
   }

@@ -1,22 +1,61 @@
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import type { PostgresOptions } from '../options.js'
 import type { StoreHealth } from '../store/health.js'
 import { MemoryStore } from '../store/memory-store.js'
+import { PostgresStore } from '../store/postgres-store.js'
 import { SqliteStore } from '../store/sqlite-store.js'
 import type { Store } from '../store/store.js'
 
 export const SQLITE_FILE = 'ticks.sqlite'
 
-/** Open the store the options name; the seam where a postgres:// URL will plug in. */
-export function openStore(store: 'sqlite' | 'memory' | string | Store | undefined, dataDir: string): Store {
+export const isPostgresUrl = (store: unknown): store is string =>
+  typeof store === 'string' && /^postgres(ql)?:\/\//.test(store)
+
+/**
+ * Open the store the options name. PostgreSQL is reached and its schema created or migrated
+ * here, so a wrong URL or an unreachable server stops the start with a reason.
+ */
+export async function openStore(
+  store: 'sqlite' | 'memory' | string | Store | undefined,
+  dataDir: string,
+  postgres: PostgresOptions = {},
+): Promise<Store> {
   if (store !== undefined && typeof store !== 'string') return store
   const kind = store ?? 'sqlite'
   if (kind === 'memory') return new MemoryStore()
   if (kind === 'sqlite') return new SqliteStore(join(resolve(dataDir), SQLITE_FILE))
-  if (/^postgres(ql)?:\/\//.test(kind)) {
-    throw new Error('the postgres store is not implemented yet; use --store sqlite or memory')
+  if (isPostgresUrl(kind)) {
+    try {
+      return await PostgresStore.open({ ...postgres, connectionString: kind })
+    } catch (error) {
+      throw new Error(`PostgreSQL at ${redactUrl(kind)}: ${describeError(error)}`, { cause: error })
+    }
   }
-  throw new Error(`unknown store ${JSON.stringify(kind)}: use sqlite or memory`)
+  throw new Error(`unknown store ${JSON.stringify(kind)}: use sqlite, memory or a postgres:// URL`)
+}
+
+/** A connection URL without its password, for logs and error messages. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return 'the given URL'
+  }
+}
+
+/**
+ * What went wrong, in words: Node reports a connection refused on every address of a host as
+ * an AggregateError whose own message is empty.
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    return [...new Set(error.errors.map(describeError))].join('; ')
+  }
+  if (error instanceof Error) return error.message || (error as { code?: string }).code || error.name
+  return String(error)
 }
 
 /** Not a valid conversation id (':' is outside the id alphabet), so it never meets a real one. */
@@ -44,7 +83,7 @@ export async function storePlugin(
       await options.store.load(PROBE_DOC)
     } catch (error) {
       app.log.error({ err: error }, 'readiness probe: store unavailable')
-      return reply.code(503).send({ status: 'store unavailable' })
+      return reply.code(503).send({ status: 'store unavailable', reason: describeError(error) })
     }
     const failing = options.health?.failing()
     if (failing) {

@@ -22,12 +22,13 @@ export class LocalPubSub implements PubSub {
     }
   }
 
-  async publish(channel: string, message: Uint8Array): Promise<void> {
-    if (this.closed) return
+  async publish(channel: string, message: Uint8Array): Promise<boolean> {
+    if (this.closed) return false
     for (const handler of this.channels.get(channel) ?? []) {
       const copy = message.slice()
       setImmediate(() => handler(copy))
     }
+    return true
   }
 
   onStatus(): () => void {

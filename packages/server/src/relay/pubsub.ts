@@ -13,8 +13,11 @@ export interface PubSub {
    * `handler`. Resolves once the subscription is in place; the returned function ends it.
    */
   subscribe(channel: string, handler: (message: Uint8Array) => void): Promise<() => Promise<void>>
-  /** Best effort: resolves once handed to the relay; a relay that is down drops it. */
-  publish(channel: string, message: Uint8Array): Promise<void>
+  /**
+   * Best effort: resolves true once handed to the relay, false when the relay dropped it (down,
+   * or the command failed), so the publisher can tell the others later that it has news.
+   */
+  publish(channel: string, message: Uint8Array): Promise<boolean>
   /** Whether messages flow now. */
   readonly connected: boolean
   /**

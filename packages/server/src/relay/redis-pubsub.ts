@@ -93,9 +93,12 @@ export class RedisPubSub implements PubSub {
     }
   }
 
-  async publish(channel: string, message: Uint8Array): Promise<void> {
-    if (!this.connected) return
-    await this.publisher.publish(this.prefix + channel, Buffer.from(message)).catch(() => undefined)
+  async publish(channel: string, message: Uint8Array): Promise<boolean> {
+    if (!this.connected) return false
+    return this.publisher.publish(this.prefix + channel, Buffer.from(message)).then(
+      () => true,
+      () => false,
+    )
   }
 
   onStatus(listener: (connected: boolean) => void): () => void {

@@ -13,7 +13,11 @@ export type RelayFrame =
   | {
       type: 'committed'
       nodeId: string
-      /** Entries the store gave these updates: `firstEntry` … `lastEntry`, contiguous. */
+      /**
+       * Entries the store gave these updates: `firstEntry` … `lastEntry`, contiguous. Without
+       * updates, a tip: "I committed up to `lastEntry`" (sent after a publish was dropped), so a
+       * node behind it reads the store.
+       */
       firstEntry: number
       lastEntry: number
       updates: Uint8Array[]

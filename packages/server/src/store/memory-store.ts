@@ -1,5 +1,9 @@
+import { fenceProblem, grantLease, holds, leaseState } from './lease-rules.js'
 import {
   type ConversationSummary,
+  type Fence,
+  FencedError,
+  type Lease,
   type LogSize,
   type QuarantinedEntry,
   SNAPSHOT_ENTRY,
@@ -9,6 +13,8 @@ import {
 
 interface MemoryDocument {
   snapshot: Uint8Array | null
+  /** The highest entry the snapshot folded in (what `loadSince` compares with). */
+  snapshotThrough: number
   log: { entry: number; update: Uint8Array }[]
   nextEntry: number
   summary: ConversationSummary | undefined
@@ -17,6 +23,7 @@ interface MemoryDocument {
 /** An in-process store for tests and `--store memory`: nothing survives the process. */
 export class MemoryStore implements Store {
   private readonly documents = new Map<string, MemoryDocument>()
+  private readonly leases = new Map<string, Lease>()
   private readonly quarantined: QuarantinedEntry[] = []
   private nextQuarantineId = 1
   private closed = false
@@ -27,6 +34,18 @@ export class MemoryStore implements Store {
     if (!document) return undefined
     const entries = document.log.map(({ entry, update }) => ({ entry, update: update.slice() }))
     return document.snapshot
+      ? [{ entry: SNAPSHOT_ENTRY, update: document.snapshot.slice() }, ...entries]
+      : entries
+  }
+
+  async loadSince(docId: string, afterEntry: number): Promise<StoredEntry[] | undefined> {
+    this.assertOpen()
+    const document = this.documents.get(docId)
+    if (!document) return undefined
+    const entries = document.log
+      .filter(({ entry }) => entry > afterEntry)
+      .map(({ entry, update }) => ({ entry, update: update.slice() }))
+    return document.snapshot && document.snapshotThrough > afterEntry
       ? [{ entry: SNAPSHOT_ENTRY, update: document.snapshot.slice() }, ...entries]
       : entries
   }
@@ -69,11 +88,16 @@ export class MemoryStore implements Store {
     docId: string,
     updates: readonly Uint8Array[],
     summary?: ConversationSummary,
+    fence?: Fence,
   ): Promise<LogSize> {
     this.assertOpen()
+    if (fence) {
+      const problem = fenceProblem(docId, fence, leaseState(this.leases.get(docId), Date.now()))
+      if (problem) throw new FencedError(problem)
+    }
     let document = this.documents.get(docId)
     if (!document) {
-      document = { snapshot: null, log: [], nextEntry: 1, summary: undefined }
+      document = { snapshot: null, snapshotThrough: 0, log: [], nextEntry: 1, summary: undefined }
       this.documents.set(docId, document)
     }
     // Copies: a caller reusing its buffer must not change what was stored.
@@ -86,7 +110,8 @@ export class MemoryStore implements Store {
     this.assertOpen()
     const document = this.documents.get(docId)
     if (!document) throw new Error(`no document ${docId}`)
-    document.snapshot = snapshot.slice()
+    if (throughEntry >= document.snapshotThrough) document.snapshot = snapshot.slice()
+    document.snapshotThrough = Math.max(document.snapshotThrough, throughEntry)
     document.log = document.log.filter(({ entry }) => entry > throughEntry)
   }
 
@@ -97,6 +122,29 @@ export class MemoryStore implements Store {
       if (summary && Object.hasOwn(summary.members, userId)) summaries.push(structuredClone(summary))
     }
     return summaries.sort((a, b) => b.updatedAt - a.updatedAt || a.id.localeCompare(b.id))
+  }
+
+  async acquireLease(docId: string, nodeId: string, ttlMs: number): Promise<Lease | undefined> {
+    this.assertOpen()
+    const lease = grantLease(docId, this.leases.get(docId), nodeId, ttlMs, Date.now())
+    if (lease) this.leases.set(docId, lease)
+    return lease && { ...lease }
+  }
+
+  async renewLease(docId: string, nodeId: string, epoch: number, ttlMs: number): Promise<boolean> {
+    this.assertOpen()
+    const now = Date.now()
+    const lease = this.leases.get(docId)
+    if (!holds(lease, nodeId, epoch, now)) return false
+    lease!.expiresAt = now + ttlMs
+    return true
+  }
+
+  async releaseLease(docId: string, nodeId: string, epoch: number): Promise<void> {
+    this.assertOpen()
+    const now = Date.now()
+    const lease = this.leases.get(docId)
+    if (holds(lease, nodeId, epoch, now)) lease!.expiresAt = now
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,11 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
+import { fenceProblem, grantLease, holds, leaseState } from './lease-rules.js'
 import {
   type ConversationSummary,
+  type Fence,
+  type Lease,
   type LogSize,
   type QuarantinedEntry,
   SNAPSHOT_ENTRY,
@@ -15,6 +18,8 @@ CREATE TABLE IF NOT EXISTS documents (
   snapshot BLOB,
   -- The highest entry ever written: entries are never reused, even once compaction emptied the log.
   entry_mark INTEGER NOT NULL DEFAULT 0,
+  -- The highest entry the snapshot folded in: loadSince sends the snapshot to whoever lacks one.
+  snapshot_through INTEGER NOT NULL DEFAULT 0,
   summary TEXT,
   updated_at INTEGER NOT NULL DEFAULT 0
 );
@@ -38,7 +43,28 @@ CREATE TABLE IF NOT EXISTS members (
   doc_id TEXT NOT NULL,
   PRIMARY KEY (user_id, doc_id)
 ) WITHOUT ROWID;
+-- Sequencer leases (DESIGN section 10), judged by this machine's clock (ms since 1970).
+CREATE TABLE IF NOT EXISTS leases (
+  doc_id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  epoch INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
 `
+
+/**
+ * Files written before `snapshot_through` existed: their snapshots folded in an unknown prefix of
+ * the log, so they count as folding in everything up to the entry mark. Too high only makes
+ * loadSince send the snapshot to a node that did not need it, which applying it idempotently absorbs.
+ */
+function migrate(db: Database.Database): void {
+  const columns = db.prepare<[], { name: string }>('PRAGMA table_info(documents)').all()
+  if (columns.some(({ name }) => name === 'snapshot_through')) return
+  db.transaction(() => {
+    db.exec('ALTER TABLE documents ADD COLUMN snapshot_through INTEGER NOT NULL DEFAULT 0')
+    db.exec('UPDATE documents SET snapshot_through = entry_mark WHERE snapshot IS NOT NULL')
+  }).immediate()
+}
 
 /**
  * The SQLite side of the embedded store: synchronous (better-sqlite3), run on a worker thread by
@@ -58,12 +84,17 @@ export class SqliteLog {
     this.db.pragma('synchronous = FULL')
     this.db.pragma('busy_timeout = 5000')
     this.db.exec(SCHEMA)
+    // CREATE TABLE IF NOT EXISTS adds no column to a table an older version created.
+    migrate(this.db)
     this.statements = {
-      document: this.db.prepare<[string], { snapshot: Buffer | null }>(
-        'SELECT snapshot FROM documents WHERE id = ?',
+      document: this.db.prepare<[string], { snapshot: Buffer | null; snapshot_through: number }>(
+        'SELECT snapshot, snapshot_through FROM documents WHERE id = ?',
       ),
       log: this.db.prepare<[string], { entry: number; data: Buffer }>(
         'SELECT entry, data FROM updates WHERE doc_id = ? ORDER BY entry',
+      ),
+      logSince: this.db.prepare<[string, number], { entry: number; data: Buffer }>(
+        'SELECT entry, data FROM updates WHERE doc_id = ? AND entry > ? ORDER BY entry',
       ),
       logEntry: this.db.prepare<[string, number], { data: Buffer }>(
         'SELECT data FROM updates WHERE doc_id = ? AND entry = ?',
@@ -90,6 +121,19 @@ export class SqliteLog {
       deleteMembers: this.db.prepare('DELETE FROM members WHERE doc_id = ?'),
       insertMember: this.db.prepare('INSERT INTO members (user_id, doc_id) VALUES (?, ?)'),
       setSnapshot: this.db.prepare('UPDATE documents SET snapshot = ? WHERE id = ?'),
+      compactSnapshot: this.db.prepare(
+        `UPDATE documents SET snapshot = CASE WHEN snapshot_through <= :through THEN :snapshot ELSE snapshot END,
+           snapshot_through = MAX(snapshot_through, :through) WHERE id = :id`,
+      ),
+      lease: this.db.prepare<[string], { node_id: string; epoch: number; expires_at: number }>(
+        'SELECT node_id, epoch, expires_at FROM leases WHERE doc_id = ?',
+      ),
+      putLease: this.db.prepare(
+        `INSERT INTO leases (doc_id, node_id, epoch, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (doc_id) DO UPDATE SET node_id = excluded.node_id, epoch = excluded.epoch,
+           expires_at = excluded.expires_at`,
+      ),
+      setLeaseExpiry: this.db.prepare('UPDATE leases SET expires_at = ? WHERE doc_id = ?'),
       deleteLog: this.db.prepare('DELETE FROM updates WHERE doc_id = ? AND entry <= ?'),
       list: this.db.prepare<[string], { summary: string }>(
         `SELECT d.summary FROM members m JOIN documents d ON d.id = m.doc_id
@@ -106,6 +150,20 @@ export class SqliteLog {
         .all(docId)
         .map((row) => ({ entry: row.entry, update: toBytes(row.data) }))
       return document.snapshot
+        ? [{ entry: SNAPSHOT_ENTRY, update: toBytes(document.snapshot) }, ...entries]
+        : entries
+    })
+    return read()
+  }
+
+  loadSince(docId: string, afterEntry: number): StoredEntry[] | undefined {
+    const read = this.db.transaction(() => {
+      const document = this.statements.document.get(docId)
+      if (!document) return undefined
+      const entries = this.statements.logSince
+        .all(docId, afterEntry)
+        .map((row) => ({ entry: row.entry, update: toBytes(row.data) }))
+      return document.snapshot && document.snapshot_through > afterEntry
         ? [{ entry: SNAPSHOT_ENTRY, update: toBytes(document.snapshot) }, ...entries]
         : entries
     })
@@ -145,12 +203,20 @@ export class SqliteLog {
     return this.statements.dropQuarantined.run(id).changes > 0
   }
 
-  /** Append for several documents in one transaction and one fsync: all or none. */
-  appendBatch(batch: readonly AppendRequest[]): LogSize[] {
+  /**
+   * Append for several documents in one transaction and one fsync: all or none, except that an
+   * append whose fence fails is left out (and answered `fenced`) without failing the others. The
+   * fence is checked inside the write transaction, so no takeover can come between check and write.
+   */
+  appendBatch(batch: readonly AppendRequest[]): AppendResult[] {
     try {
       return this.db
         .transaction(() =>
-          batch.map(({ docId, updates, summary }) => this.appendOne(docId, updates, summary)),
+          batch.map(({ docId, updates, summary, fence }): AppendResult => {
+            const problem = fence && fenceProblem(docId, fence, leaseState(this.leaseOf(docId), Date.now()))
+            if (problem) return { fenced: problem }
+            return { size: this.appendOne(docId, updates, summary) }
+          }),
         )
         .immediate()
     } catch (error) {
@@ -197,7 +263,7 @@ export class SqliteLog {
   compact(docId: string, snapshot: Uint8Array, throughEntry: number): void {
     const write = this.db.transaction(() => {
       if (!this.statements.document.get(docId)) throw new Error(`no document ${docId}`)
-      this.statements.setSnapshot.run(snapshot, docId)
+      this.statements.compactSnapshot.run({ snapshot, through: throughEntry, id: docId })
       this.statements.deleteLog.run(docId, throughEntry)
     })
     write.immediate()
@@ -206,6 +272,41 @@ export class SqliteLog {
 
   listConversations(userId: string): ConversationSummary[] {
     return this.statements.list.all(userId).map((row) => JSON.parse(row.summary) as ConversationSummary)
+  }
+
+  acquireLease(docId: string, nodeId: string, ttlMs: number): Lease | undefined {
+    return this.db
+      .transaction(() => {
+        const lease = grantLease(docId, this.leaseOf(docId), nodeId, ttlMs, Date.now())
+        if (lease) this.statements.putLease.run(docId, nodeId, lease.epoch, lease.expiresAt)
+        return lease
+      })
+      .immediate()
+  }
+
+  renewLease(docId: string, nodeId: string, epoch: number, ttlMs: number): boolean {
+    return this.db
+      .transaction(() => {
+        const now = Date.now()
+        if (!holds(this.leaseOf(docId), nodeId, epoch, now)) return false
+        this.statements.setLeaseExpiry.run(now + ttlMs, docId)
+        return true
+      })
+      .immediate()
+  }
+
+  releaseLease(docId: string, nodeId: string, epoch: number): void {
+    this.db
+      .transaction(() => {
+        const now = Date.now()
+        if (holds(this.leaseOf(docId), nodeId, epoch, now)) this.statements.setLeaseExpiry.run(now, docId)
+      })
+      .immediate()
+  }
+
+  private leaseOf(docId: string): Lease | undefined {
+    const row = this.statements.lease.get(docId)
+    return row && { docId, nodeId: row.node_id, epoch: row.epoch, expiresAt: row.expires_at }
   }
 
   close(): void {
@@ -217,7 +318,11 @@ export interface AppendRequest {
   docId: string
   updates: readonly Uint8Array[]
   summary: ConversationSummary | undefined
+  fence?: Fence | undefined
 }
+
+/** One append of a batch: its log size, or why its fence refused it (nothing of it written). */
+export type AppendResult = { size: LogSize; fenced?: undefined } | { fenced: string; size?: undefined }
 
 const toBytes = (buffer: Buffer): Uint8Array =>
   new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength).slice()

@@ -1,17 +1,30 @@
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { type AppendRequest, SqliteLog } from './sqlite-log.js'
-import type { ConversationSummary, LogSize, QuarantinedEntry, Store, StoredEntry } from './store.js'
+import { type AppendRequest, type AppendResult, SqliteLog } from './sqlite-log.js'
+import {
+  type ConversationSummary,
+  type Fence,
+  FencedError,
+  type Lease,
+  type LogSize,
+  type QuarantinedEntry,
+  type Store,
+  type StoredEntry,
+} from './store.js'
 
 export type SqliteRequest = { id: number } & (
   | { op: 'load'; docId: string }
+  | { op: 'loadSince'; docId: string; afterEntry: number }
   | { op: 'append'; batch: AppendRequest[] }
   | { op: 'compact'; docId: string; snapshot: Uint8Array; throughEntry: number }
   | { op: 'quarantine'; docId: string; entries: readonly { entry: number; reason: string }[] }
   | { op: 'listQuarantined'; docId: string | undefined }
   | { op: 'dropQuarantined'; quarantineId: number }
   | { op: 'list'; userId: string }
+  | { op: 'acquireLease'; docId: string; nodeId: string; ttlMs: number }
+  | { op: 'renewLease'; docId: string; nodeId: string; epoch: number; ttlMs: number }
+  | { op: 'releaseLease'; docId: string; nodeId: string; epoch: number }
   | { op: 'close' }
 )
 
@@ -28,7 +41,12 @@ type Operation<R> = R extends unknown ? Omit<R, 'id'> : never
  *
  * Group commit: appends arriving while a transaction is on disk wait and then share the next one,
  * so the busier the server, the more updates each fsync carries. Every caller still resolves only
- * after its own transaction committed.
+ * after its own transaction committed. A fenced append that its lease refuses is left out of the
+ * shared transaction and rejects alone.
+ *
+ * One process's store: the worker keeps each document's log size and members in memory, which
+ * assumes no other process writes the same file (several nodes share PostgreSQL, not SQLite).
+ * Leases work here too, judged by this machine's clock, so one contract covers every adapter.
  */
 export class SqliteStore implements Store {
   private readonly worker: Worker
@@ -64,6 +82,10 @@ export class SqliteStore implements Store {
     return this.call({ op: 'load', docId }) as Promise<StoredEntry[] | undefined>
   }
 
+  loadSince(docId: string, afterEntry: number): Promise<StoredEntry[] | undefined> {
+    return this.call({ op: 'loadSince', docId, afterEntry }) as Promise<StoredEntry[] | undefined>
+  }
+
   async quarantine(docId: string, entries: readonly { entry: number; reason: string }[]): Promise<void> {
     await this.call({ op: 'quarantine', docId, entries })
   }
@@ -76,9 +98,14 @@ export class SqliteStore implements Store {
     return this.call({ op: 'dropQuarantined', quarantineId: id }) as Promise<boolean>
   }
 
-  append(docId: string, updates: readonly Uint8Array[], summary?: ConversationSummary): Promise<LogSize> {
+  append(
+    docId: string,
+    updates: readonly Uint8Array[],
+    summary?: ConversationSummary,
+    fence?: Fence,
+  ): Promise<LogSize> {
     return new Promise((resolve, reject) => {
-      this.pendingAppends.push({ request: { docId, updates, summary }, resolve, reject })
+      this.pendingAppends.push({ request: { docId, updates, summary, fence }, resolve, reject })
       this.scheduleFlush()
     })
   }
@@ -89,6 +116,18 @@ export class SqliteStore implements Store {
 
   listConversations(userId: string): Promise<ConversationSummary[]> {
     return this.call({ op: 'list', userId }) as Promise<ConversationSummary[]>
+  }
+
+  acquireLease(docId: string, nodeId: string, ttlMs: number): Promise<Lease | undefined> {
+    return this.call({ op: 'acquireLease', docId, nodeId, ttlMs }) as Promise<Lease | undefined>
+  }
+
+  renewLease(docId: string, nodeId: string, epoch: number, ttlMs: number): Promise<boolean> {
+    return this.call({ op: 'renewLease', docId, nodeId, epoch, ttlMs }) as Promise<boolean>
+  }
+
+  async releaseLease(docId: string, nodeId: string, epoch: number): Promise<void> {
+    await this.call({ op: 'releaseLease', docId, nodeId, epoch })
   }
 
   close(): Promise<void> {
@@ -124,11 +163,15 @@ export class SqliteStore implements Store {
 
   private async commit(batch: readonly PendingAppend[]): Promise<void> {
     try {
-      const sizes = (await this.call({
+      const results = (await this.call({
         op: 'append',
         batch: batch.map((entry) => entry.request),
-      })) as LogSize[]
-      for (const [i, { resolve }] of batch.entries()) resolve(sizes[i]!)
+      })) as AppendResult[]
+      for (const [i, { resolve, reject }] of batch.entries()) {
+        const result = results[i]!
+        if (result.size) resolve(result.size)
+        else reject(new FencedError(result.fenced))
+      }
     } catch (error) {
       for (const { reject } of batch) reject(error)
     }

@@ -12,6 +12,8 @@ function run(request: SqliteRequest): unknown {
   switch (request.op) {
     case 'load':
       return log.load(request.docId)
+    case 'loadSince':
+      return log.loadSince(request.docId, request.afterEntry)
     case 'append':
       return log.appendBatch(request.batch)
     case 'compact':
@@ -24,6 +26,12 @@ function run(request: SqliteRequest): unknown {
       return log.dropQuarantined(request.quarantineId)
     case 'list':
       return log.listConversations(request.userId)
+    case 'acquireLease':
+      return log.acquireLease(request.docId, request.nodeId, request.ttlMs)
+    case 'renewLease':
+      return log.renewLease(request.docId, request.nodeId, request.epoch, request.ttlMs)
+    case 'releaseLease':
+      return log.releaseLease(request.docId, request.nodeId, request.epoch)
     case 'close':
       return log.close()
   }
@@ -36,7 +44,7 @@ port.on('message', (request: SqliteRequest) => {
     const value = run(request)
     reply = { id: request.id, ok: true, value }
     // Loaded updates are fresh copies: hand their memory over instead of cloning it again.
-    if (request.op === 'load' && value)
+    if ((request.op === 'load' || request.op === 'loadSince') && value)
       transfer = (value as StoredEntry[]).map(({ update }) => update.buffer as ArrayBuffer)
   } catch (error) {
     const { message, code } = error as { message?: string; code?: string }

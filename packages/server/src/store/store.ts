@@ -1,11 +1,16 @@
 /**
- * The storage seam (DESIGN section 5): an update log per document plus snapshot compaction, and a
- * small summary row per conversation for listing. Every adapter (memory, sqlite, later postgres)
- * runs the executable contract in `test/store-contract.ts`.
+ * The storage seam (DESIGN sections 5 and 10): an update log per document plus snapshot
+ * compaction, a small summary row per conversation for listing, and the sequencer lease of each
+ * conversation. Every adapter (memory, sqlite, postgres) runs the executable contract in
+ * `test/store-contract.ts`.
  *
  * Durability contract: when `append` resolves, the updates and the summary are on disk (for
  * durable adapters), all or none of them. The room relies on this to make a stamp visible only
  * after it is stored.
+ *
+ * Several nodes may share one store (PostgreSQL; SQLite across processes on one machine): nothing
+ * here may rely on one process being the only writer, and every time a lease is judged by is the
+ * store's clock, never a caller's (nodes' clocks drift; the store is the one judge they share).
  */
 export interface Store {
   /**
@@ -14,13 +19,39 @@ export interface Store {
    */
   load(docId: string): Promise<StoredEntry[] | undefined>
   /**
-   * Append updates in one transaction (all or none), creating the document when absent, and
-   * replace its summary when one is given. Resolves with the size of the log since the last snapshot.
+   * What a node that holds every entry up to `afterEntry` lacks: the log entries after it, in
+   * order. When compaction already folded an entry after `afterEntry` into the snapshot, those
+   * entries are gone from the log, so the snapshot comes first (as `SNAPSHOT_ENTRY`) and then the
+   * whole log; the caller applies it idempotently (Yjs updates are). Undefined for an unknown
+   * document. This is how a node catches up after a relay gap or while the relay is down.
    */
-  append(docId: string, updates: readonly Uint8Array[], summary?: ConversationSummary): Promise<LogSize>
+  loadSince(docId: string, afterEntry: number): Promise<StoredEntry[] | undefined>
+  /**
+   * Append updates in one transaction (all or none), creating the document when absent, and
+   * replace its summary when one is given. Resolves with the size of the log since the last
+   * snapshot.
+   *
+   * Entries: the updates become entries `lastEntry - updates.length + 1 … lastEntry`, contiguous
+   * and numbered in commit order per document, even with several processes appending to it at
+   * once (so a node that received entries 5…7 over the relay and then 9…9 knows that 8 is
+   * missing, and that nothing committed before 8 can still appear below it).
+   *
+   * With a `fence`, the append is a sequencer's stamp commit: in the same transaction the
+   * document's lease must be held by `fence.nodeId` at exactly `fence.epoch` and not be expired,
+   * else it rejects with `FencedError` and writes nothing (DESIGN section 10: an owner paused past
+   * its lease must not stamp when it wakes). A takeover waits for a fenced commit in progress.
+   */
+  append(
+    docId: string,
+    updates: readonly Uint8Array[],
+    summary?: ConversationSummary,
+    fence?: Fence,
+  ): Promise<LogSize>
   /**
    * Atomically replace every log entry up to and including `throughEntry` (a `LogSize.lastEntry`)
-   * with `snapshot`, which must contain all of them. Later entries stay in the log.
+   * with `snapshot`, which must contain all of them. Later entries stay in the log. A snapshot
+   * through an earlier entry than the stored one's is stale (two compactions crossed): the stored
+   * snapshot stays, as it holds more.
    */
   compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void>
   /**
@@ -35,6 +66,25 @@ export interface Store {
   dropQuarantined(id: number): Promise<boolean>
   /** Summaries of the conversations `userId` is a member of, most recently updated first. */
   listConversations(userId: string): Promise<ConversationSummary[]>
+  /**
+   * Take (or extend) the sequencer lease of a document for `ttlMs`: granted when there is no
+   * lease, when it expired, or when `nodeId` holds it (then extended at the same epoch).
+   * Undefined while another node holds it. A new tenure gets the previous epoch + 1 (the first
+   * ever: 1), also when `nodeId` itself let its lease lapse: stamps of its earlier tenure may
+   * still be in flight and must stay fenced.
+   */
+  acquireLease(docId: string, nodeId: string, ttlMs: number): Promise<Lease | undefined>
+  /**
+   * Extend a lease by `ttlMs` from now, only while `nodeId` holds it at `epoch` and it has not
+   * expired. False means lost: stop stamping (another node may already be).
+   */
+  renewLease(docId: string, nodeId: string, epoch: number, ttlMs: number): Promise<boolean>
+  /**
+   * Hand a lease back (a node shutting down or unloading the conversation): it expires now, so
+   * another node need not wait out its time. The epoch stays, so the next holder gets epoch + 1.
+   * Nothing happens unless `nodeId` holds it at `epoch`.
+   */
+  releaseLease(docId: string, nodeId: string, epoch: number): Promise<void>
   close(): Promise<void>
 }
 
@@ -74,4 +124,33 @@ export interface QuarantinedEntry {
   update: Uint8Array
   reason: string
   quarantinedAt: number
+}
+
+/** Who may stamp a document, and until when (DESIGN section 10). */
+export interface Lease {
+  docId: string
+  nodeId: string
+  /** The fencing token: grows with every new holder, so a stale holder's stamps are refused. */
+  epoch: number
+  /** Milliseconds since 1970 by the store's clock; only the store judges expiry. */
+  expiresAt: number
+}
+
+/** What a stamp commit proves it is entitled to: the lease it holds. */
+export interface Fence {
+  nodeId: string
+  epoch: number
+}
+
+/**
+ * An append refused because its fence no longer matches the lease (expired, or taken over).
+ * Nothing was written: the caller must step down, not retry, and not treat the store as failing.
+ */
+export class FencedError extends Error {
+  readonly code = 'fenced'
+
+  constructor(message = 'the sequencer lease is not held') {
+    super(message)
+    this.name = 'FencedError'
+  }
 }

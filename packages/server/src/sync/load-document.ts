@@ -51,14 +51,18 @@ export function buildDocument(
   }
 }
 
-/** Load a conversation's document; undefined when the store has no such conversation. */
+/**
+ * Load a conversation's document, and the last store entry it was built from (where catching up
+ * from the store resumes); undefined when the store has no such conversation.
+ */
 export async function loadDocument(
   store: Store,
   docId: string,
   onQuarantined: (entry: Quarantined) => void,
-): Promise<Y.Doc | undefined> {
+): Promise<{ doc: Y.Doc; lastEntry: number } | undefined> {
   const entries = await store.load(docId)
   if (!entries) return undefined
+  const lastEntry = entries.reduce((last, { entry }) => Math.max(last, entry), 0)
   const { doc, quarantined } = buildDocument(docId, entries)
   if (quarantined.length > 0) {
     try {
@@ -69,7 +73,7 @@ export async function loadDocument(
     }
     for (const entry of quarantined) onQuarantined(entry)
   }
-  return doc
+  return { doc, lastEntry }
 }
 
 function tryApply(docId: string, entries: readonly StoredEntry[]): { doc: Y.Doc | undefined } {

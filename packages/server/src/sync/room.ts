@@ -17,9 +17,11 @@ import {
 } from '@ticks/core'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
-import type { Store } from '../store/store.js'
+import type { PubSub } from '../relay/pubsub.js'
+import { FencedError, type Store } from '../store/store.js'
 import { LOAD_ORIGIN, loadDocument } from './load-document.js'
 import {
+  type AwarenessEntry,
   isSyncStep2,
   ProtocolError,
   readAwarenessEntries,
@@ -31,6 +33,8 @@ import {
   writeUpdate,
 } from './protocol.js'
 import { RateLimiter } from './rate-limiter.js'
+import { Replication } from './replication.js'
+import { SequencerLease } from './sequencer-lease.js'
 import { summarize } from './summary.js'
 
 /**
@@ -100,11 +104,35 @@ export interface RoomEvents {
   quarantined(): void
   /** A checked update broke Yjs anyway (a defect in the write rules): the room was reloaded. */
   defect(): void
+  /** Several nodes: this node started / stopped stamping a conversation. */
+  leaseGained(): void
+  leaseLost(): void
+  /** Several nodes: a relay message in or out; entries read from the store to catch up. */
+  relayed(direction: 'in' | 'out'): void
+  caughtUp(entries: number): void
+}
+
+/**
+ * Several nodes serve this conversation (DESIGN section 10): each keeps a replica room that commits
+ * its sockets' updates to the shared store and relays them; the one holding the sequencer lease
+ * stamps.
+ */
+export interface RoomCluster {
+  nodeId: string
+  relay: PubSub
+  /** Sequencer lease length (default 5 s): a dead owner's conversations wait this long. */
+  leaseMs?: number
+  /** Lease renewal, and takeover attempts by the other nodes (default 1 s). */
+  renewMs?: number
+  /** Store reads while the relay is down, and the longest a relay gap stays open (default 1 s). */
+  pollMs?: number
 }
 
 export interface RoomOptions {
   id: string
   store: Store
+  /** Several nodes serve the conversation; leave out for a single node. */
+  cluster?: RoomCluster
   /** Extra wait before a commit, so more updates share it (default 0: the next turn). */
   commitWindowMs?: number
   /**
@@ -137,6 +165,8 @@ export class RoomError extends Error {
   }
 }
 
+/** Origin of what other nodes committed or announced (several nodes): shown, never stored again. */
+const REMOTE_ORIGIN = Symbol('ticks-remote')
 /** Origin of writes the server makes on a user's behalf (REST sends). */
 const LOCAL_ORIGIN = Symbol('ticks-local')
 
@@ -160,7 +190,7 @@ const DEFAULT_COMPACTION: CompactionPolicy = { maxEntries: 500, maxBytes: 4 * 10
  */
 export async function createRoom(options: RoomOptions): Promise<Room> {
   const log = options.log ?? silentLog
-  let doc: Y.Doc | undefined
+  let doc: Awaited<ReturnType<typeof loadDocument>>
   try {
     doc = await loadDocument(options.store, options.id, ({ entry, reason }) => {
       log.error({ room: options.id, entry, reason }, 'quarantined a stored update that cannot be loaded')
@@ -170,7 +200,7 @@ export async function createRoom(options: RoomOptions): Promise<Room> {
     throw new RoomError('load-failed', `could not load ${options.id}: ${(error as Error).message}`)
   }
   if (!doc) throw new RoomError('not-found', `no conversation ${options.id}`)
-  return new Room(doc, options)
+  return new Room(doc.doc, options, doc.lastEntry)
 }
 
 /**
@@ -205,6 +235,7 @@ export class Room {
   private readonly log: RoomLogger
   private readonly events: Partial<RoomEvents>
   private readonly onPoisoned: ((room: Room) => void) | undefined
+  private readonly options: RoomOptions
   private readonly connections = new Set<RoomConnection>()
 
   /** Client updates applied to the doc but not yet in the store, with the socket each came from. */
@@ -219,6 +250,10 @@ export class Room {
   private commitTimer: ReturnType<typeof setTimeout> | null = null
   private commitChain: Promise<void> = Promise.resolve()
   private state: 'open' | 'closing' | 'closed' | 'poisoned' = 'open'
+  private readonly lease: SequencerLease | undefined
+  private readonly replication: Replication | undefined
+  /** Whether this room may stamp: always on a single node; with a cluster, the lease holder, once caught up. */
+  private stamping: boolean
   /** While a client update is applied: what the doc emitted for it (see `applyClientUpdate`). */
   private applying: Uint8Array[] | null = null
   private markStopped!: () => void
@@ -227,7 +262,7 @@ export class Room {
     this.markStopped = resolve
   })
 
-  constructor(doc: Y.Doc, options: RoomOptions) {
+  constructor(doc: Y.Doc, options: RoomOptions, loadedThrough = 0) {
     this.id = options.id
     this.doc = doc
     this.store = options.store
@@ -241,14 +276,54 @@ export class Room {
     this.log = options.log ?? silentLog
     this.events = options.events ?? {}
     this.onPoisoned = options.onPoisoned
+    this.options = options
     this.index = new ConversationIndex(doc)
     this.awareness = new awarenessProtocol.Awareness(doc)
     this.awareness.setLocalState(null)
     this.awareness.on('update', this.onAwarenessUpdate)
     doc.on('update', this.onDocUpdate)
     this.index.onChange(() => this.dropFormerMembers())
+    this.stamping = options.cluster === undefined
+    const cluster = options.cluster
+    if (cluster) {
+      this.replication = new Replication({
+        store: this.store,
+        relay: cluster.relay,
+        docId: this.id,
+        nodeId: cluster.nodeId,
+        loadedThrough,
+        pollMs: cluster.pollMs ?? 1000,
+        log: this.log,
+        applyCommitted: (updates) => this.applyCommitted(updates),
+        applyAwareness: (userId, update) => this.applyRemoteAwareness(userId, update),
+        events: this.events,
+      })
+      this.lease = new SequencerLease({
+        store: this.store,
+        docId: this.id,
+        nodeId: cluster.nodeId,
+        leaseMs: cluster.leaseMs ?? 5000,
+        renewMs: cluster.renewMs ?? 1000,
+        log: this.log,
+        onGained: () => {
+          this.events.leaseGained?.()
+          this.onLeaseGained()
+        },
+        onLost: () => {
+          this.events.leaseLost?.()
+          this.stamping = false
+        },
+      })
+      this.lease.start()
+      return
+    }
     // Messages stored without a stamp (a store written by something else): stamp them now.
     if (this.index.unsequenced().length > 0) this.scheduleCommit()
+  }
+
+  /** Whether this node stamps the conversation now (a single node always does). */
+  get isSequencer(): boolean {
+    return this.stamping
   }
 
   get connectionCount(): number {
@@ -307,6 +382,8 @@ export class Room {
       LOCAL_ORIGIN,
     )
     await this.flush()
+    // Another node may hold the sequencer lease: its stamp arrives through the relay.
+    if (this.lease && !this.isPoisoned()) await this.stampOf(record.id)
     // A failed commit poisons the room without failing the flush: the stamp is in the doc but
     // not in the store, so it must not be reported as sent.
     const seq = this.isPoisoned() ? undefined : this.index.seqOf(record.id)
@@ -336,19 +413,86 @@ export class Room {
     return this.commitChain
   }
 
-  /** Flush, then close every connection with `code` and free the doc. */
+  /** Flush, then close every connection with `code`, hand the lease back and free the doc. */
   async close(code = 1012, reason = 'server restarting'): Promise<void> {
     if (this.state !== 'open') return
     this.state = 'closing'
     await this.flush()
     for (const connection of [...this.connections]) connection.close(code, reason)
+    await Promise.all([this.lease?.stop(), this.replication?.stop()])
     this.destroy()
+  }
+
+  /** Resolves once `id` has a seq (stamped here or by the node holding the lease). */
+  private stampOf(id: string): Promise<void> {
+    const deadline = (this.options.cluster?.leaseMs ?? 5000) * 2 + 2000
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        if (this.index.seqOf(id) === undefined && !this.isGone()) return false
+        clearTimeout(timer)
+        stop()
+        resolve()
+        return true
+      }
+      const stop = this.index.onChange(() => void done())
+      const timer = setTimeout(() => {
+        stop()
+        reject(new RoomError('busy', 'no node stamped the message in time'))
+      }, deadline)
+      done()
+    })
+  }
+
+  /** Updates another node committed: durable already, so shown at once, never stored again. */
+  private applyCommitted(updates: readonly Uint8Array[]): void {
+    if (this.state !== 'open' || updates.length === 0) return
+    const emitted: Uint8Array[] = []
+    this.applying = emitted
+    try {
+      this.doc.transact(() => {
+        for (const update of updates) applyCheckedUpdate(this.doc, update, REMOTE_ORIGIN)
+      }, REMOTE_ORIGIN)
+    } catch (error) {
+      this.reloadAfterDefect(error)
+      return
+    } finally {
+      this.applying = null
+    }
+    // Structs after a relay gap wait, pending, for the entries before them: read those now.
+    if (this.doc.store.pendingStructs) void this.replication?.catchUp()
+    if (emitted.length > 0) {
+      const frame = writeUpdate(emitted.length === 1 ? emitted[0]! : Y.mergeUpdates(emitted))
+      for (const connection of this.connections) if (connection.repliesPending === 0) connection.send(frame)
+    }
+    if (this.stamping && this.index.unsequenced().length > 0) this.scheduleCommit()
+  }
+
+  /** Presence a user announced on another node, checked as if it came from a socket of theirs. */
+  private applyRemoteAwareness(userId: string, update: Uint8Array): void {
+    if (this.state !== 'open') return
+    try {
+      const own = this.ownedAwareness(update, readAwarenessEntries(update), userId)
+      if (own) awarenessProtocol.applyAwarenessUpdate(this.awareness, own, REMOTE_ORIGIN)
+    } catch (error) {
+      this.log.warn({ room: this.id, err: error }, 'relay: dropped a presence update that does not decode')
+    }
+  }
+
+  /** Stamp only once everything the previous holder stored is in the doc. */
+  private onLeaseGained(): void {
+    void this.replication!.catchUp().then(() => {
+      if (!this.lease?.isHeld || this.state !== 'open') return
+      this.stamping = true
+      if (this.index.unsequenced().length > 0) this.scheduleCommit()
+    })
   }
 
   private destroy(): void {
     if (this.state === 'closed') return
     if (this.state !== 'poisoned') this.state = 'closed'
     if (this.commitTimer) clearTimeout(this.commitTimer)
+    void this.lease?.stop()
+    void this.replication?.stop()
     this.connections.clear()
     for (const reply of this.afterCommit) reply.run()
     this.afterCommit = []
@@ -491,6 +635,8 @@ export class Room {
     // What the doc emits is held here, not queued for the store, until the apply is known good.
     const emitted: Uint8Array[] = []
     this.applying = emitted
+    // Structs may already wait after a relay gap (several nodes); this update must add none.
+    const pendingBefore = this.doc.store.pendingStructs
     let failure: unknown
     try {
       applyCheckedUpdate(this.doc, update, connection)
@@ -501,7 +647,8 @@ export class Room {
     }
     // Yjs has no rollback: a throw may have integrated half the update, and structs left pending
     // would be stored and relayed although nobody checked what they will integrate into.
-    if (failure !== undefined || this.doc.store.pendingStructs) {
+    const pendingAfter = this.doc.store.pendingStructs
+    if (failure !== undefined || (pendingAfter !== null && pendingAfter !== pendingBefore)) {
       this.refuse(connection, 4400, 'malformed', 'update could not be applied')
       this.reloadAfterDefect(failure ?? new Error('a checked update left structs pending'))
       return
@@ -516,17 +663,22 @@ export class Room {
 
   /**
    * A checked update broke the document anyway: a defect in the write rules, logged as one. The
-   * doc may be half-applied, so nothing more of it is stored or shown: every socket closes with
-   * 1012 (clients reconnect and resend what they wrote), the commit already on its way finishes,
-   * and the host reloads the conversation from the store, which never saw the update.
+   * doc may be half-applied, so nothing more of it is stored or shown.
    */
   private reloadAfterDefect(error: unknown): void {
     if (this.state !== 'open') return
-    this.log.error(
-      { room: this.id, err: error },
-      'defect: a checked update failed to apply; reloading the conversation from the store',
-    )
     this.events.defect?.()
+    this.reload('defect: a checked update failed to apply; reloading the conversation from the store', error)
+  }
+
+  /**
+   * Drop this doc, which holds something the store does not: every socket closes with 1012
+   * (clients reconnect and resend what they wrote), the commit already on its way finishes, and
+   * the host reloads the conversation from the store.
+   */
+  private reload(message: string, error: unknown): void {
+    if (this.state !== 'open') return
+    this.log.error({ room: this.id, err: error }, message)
     this.state = 'poisoned'
     this.unpersisted = []
     this.heldStamps = []
@@ -558,6 +710,15 @@ export class Room {
         `a connection may announce at most ${MAX_AWARENESS_CLIENTS_PER_CONNECTION} presence ids`,
       )
     }
+    return this.ownedAwareness(update, entries, userId)
+  }
+
+  /** `update` cut down to the entries `userId` may speak for (undefined: none). */
+  private ownedAwareness(
+    update: Uint8Array,
+    entries: AwarenessEntry[],
+    userId: string,
+  ): Uint8Array | undefined {
     const own = entries.filter(({ client, state }) => {
       // The room's own id (its sequencer's Yjs client) is nobody's to speak for.
       if (client === this.doc.clientID) return false
@@ -582,7 +743,8 @@ export class Room {
     connection.closed = true
     if (!this.connections.delete(connection)) return
     if (connection.awarenessClients.size > 0 && this.state === 'open') {
-      awarenessProtocol.removeAwarenessStates(this.awareness, [...connection.awarenessClients], null)
+      // With the connection as origin, so other nodes hear of the departure too.
+      awarenessProtocol.removeAwarenessStates(this.awareness, [...connection.awarenessClients], connection)
     }
   }
 
@@ -610,7 +772,9 @@ export class Room {
     }
     const changed = [...change.added, ...change.updated, ...change.removed]
     if (changed.length === 0) return
-    this.broadcast(writeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)), null)
+    const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
+    this.broadcast(writeAwareness(update), null)
+    if (origin instanceof RoomConnection) this.replication?.announce(origin.peer.userId, update)
   }
 
   private broadcast(frame: Uint8Array, except: RoomConnection | null): void {
@@ -628,25 +792,37 @@ export class Room {
   /** One group commit; runs serialised on `commitChain`, so at most one stamp is ever in flight. */
   private async commit(): Promise<void> {
     if (this.state === 'poisoned' || this.state === 'closed') return
-    if (this.unpersisted.length === 0 && this.index.unsequenced().length === 0) return
+    const stamping = this.stamping
+    if (this.unpersisted.length === 0 && (!stamping || this.index.unsequenced().length === 0)) return
     const batch = this.unpersisted
     this.unpersisted = []
     this.commitInFlight = true
-    stampUnsequenced(this.index)
+    if (stamping) stampUnsequenced(this.index)
     const stamps = this.heldStamps
     this.heldStamps = []
     const started = performance.now()
+    const updates = [...batch.map((entry) => entry.update), ...stamps]
     let size: Awaited<ReturnType<Store['append']>>
     try {
-      const updates = [...batch.map((entry) => entry.update), ...stamps]
-      size = await this.store.append(this.id, updates, summarize(this.index, Date.now()))
+      // With several nodes, a stamp is stored only while this node still holds the lease.
+      const fence = stamps.length > 0 ? this.lease?.fence : undefined
+      if (this.lease && stamps.length > 0 && !fence) throw new FencedError('the sequencer lease was lost')
+      size = await this.store.append(this.id, updates, summarize(this.index, Date.now()), fence)
     } catch (error) {
+      if (error instanceof FencedError) {
+        // Another node took the conversation over while these stamps were on their way: they
+        // are in this doc but not in the store, so the doc must go. Not a store failure.
+        this.lease?.lost()
+        this.reload('stamps refused: another node holds the sequencer lease', error)
+        return
+      }
       this.events.persistFailed?.(error)
       this.poison(error)
       return
     } finally {
       this.commitInFlight = false
     }
+    this.replication?.committed(size.lastEntry - updates.length + 1, size.lastEntry, updates)
     const seconds = (performance.now() - started) / 1000
     this.events.persisted?.(seconds, batch.length + stamps.length)
     if (seconds * 1000 > this.slowCommitMs) {
@@ -658,8 +834,10 @@ export class Room {
     if (this.isGone()) return
     this.broadcastCommitted(batch, stamps)
     this.releaseReplies()
-    if (size.entries > this.compaction.maxEntries || size.bytes > this.compaction.maxBytes) {
-      await this.compact(size.lastEntry)
+    // One compactor per conversation (the sequencer), folding only what this doc holds all of.
+    const compactable = this.replication ? this.replication.appliedThrough : size.lastEntry
+    if (stamping && (size.entries > this.compaction.maxEntries || size.bytes > this.compaction.maxBytes)) {
+      await this.compact(compactable)
     }
   }
 

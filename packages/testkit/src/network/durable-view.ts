@@ -1,5 +1,13 @@
 import { ConversationIndex } from '@ticks/core'
-import type { ConversationSummary, LogSize, QuarantinedEntry, Store, StoredEntry } from '@ticks/server'
+import type {
+  ConversationSummary,
+  Fence,
+  Lease,
+  LogSize,
+  QuarantinedEntry,
+  Store,
+  StoredEntry,
+} from '@ticks/server'
 import * as Y from 'yjs'
 
 /**
@@ -17,6 +25,10 @@ export class DurableView implements Store {
 
   load(docId: string): Promise<StoredEntry[] | undefined> {
     return this.inner.load(docId)
+  }
+
+  loadSince(docId: string, afterEntry: number): Promise<StoredEntry[] | undefined> {
+    return this.inner.loadSince(docId, afterEntry)
   }
 
   quarantine(docId: string, entries: readonly { entry: number; reason: string }[]): Promise<void> {
@@ -41,8 +53,9 @@ export class DurableView implements Store {
     docId: string,
     updates: readonly Uint8Array[],
     summary?: ConversationSummary,
+    fence?: Fence,
   ): Promise<LogSize> {
-    const size = await this.inner.append(docId, updates, summary)
+    const size = await this.inner.append(docId, updates, summary, fence)
     // Only after the inner store resolved: that is the moment the data counts as durable.
     Y.transact(this.doc, () => {
       for (const update of updates) Y.applyUpdate(this.doc, update)
@@ -57,6 +70,18 @@ export class DurableView implements Store {
 
   listConversations(userId: string): Promise<ConversationSummary[]> {
     return this.inner.listConversations(userId)
+  }
+
+  acquireLease(docId: string, nodeId: string, ttlMs: number): Promise<Lease | undefined> {
+    return this.inner.acquireLease(docId, nodeId, ttlMs)
+  }
+
+  renewLease(docId: string, nodeId: string, epoch: number, ttlMs: number): Promise<boolean> {
+    return this.inner.renewLease(docId, nodeId, epoch, ttlMs)
+  }
+
+  releaseLease(docId: string, nodeId: string, epoch: number): Promise<void> {
+    return this.inner.releaseLease(docId, nodeId, epoch)
   }
 
   async close(): Promise<void> {
