@@ -17,7 +17,10 @@ const HELP = `ticks-server — the Ticks sync server
                                                     PostgreSQL statement_timeout, 0 for none (default ${DEFAULT_POSTGRES_OPTIONS.statementTimeoutMs})
   --jwt-secret <s>          TICKS_JWT_SECRET        HS256 secret for bearer tokens (at least 32 bytes)
   --jwks-url <url>          TICKS_JWKS_URL          verify tokens against a JWKS (not with --jwt-secret)
-  --redis <url>             TICKS_REDIS             cross-node fan-out (not available yet: one node only)
+  --redis <url>             TICKS_REDIS             relay between nodes (several nodes over a postgres:// store)
+  --node-id <id>            TICKS_NODE_ID           this node's name in leases and logs (default: host-pid-random)
+  --lease-ms <ms>           TICKS_LEASE_MS          sequencer lease: a dead node's conversations wait this long (default 5000)
+  --lease-renew-ms <ms>     TICKS_LEASE_RENEW_MS    lease renewal and takeover attempts (default 1000)
   --log-level <level>       TICKS_LOG_LEVEL         fatal | error | warn | info | debug | trace | silent (default info)
   --shutdown-timeout <s>    TICKS_SHUTDOWN_TIMEOUT  seconds a SIGTERM may take before a forced exit (default 10)
   -h, --help
@@ -48,6 +51,9 @@ try {
       'jwt-secret': { type: 'string' },
       'jwks-url': { type: 'string' },
       redis: { type: 'string' },
+      'node-id': { type: 'string' },
+      'lease-ms': { type: 'string' },
+      'lease-renew-ms': { type: 'string' },
       'log-level': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -110,11 +116,21 @@ const portText = pick('port', 'TICKS_PORT') ?? '8080'
 const port = Number(portText)
 if (!/^\d+$/.test(portText) || port > 65535) usageError(`invalid port: ${portText}`)
 
-// Accepted so a deployment script written against the documented flags fails with a reason,
-// not with "unknown option".
-if (pick('redis', 'TICKS_REDIS')) {
-  console.error('ticks-server: Redis fan-out is not implemented yet; run a single node without --redis')
-  process.exit(2)
+/** A whole number of milliseconds, at least `min`, or undefined when not given. */
+const pickMs = (flag: string, name: string, min: number): number | undefined => {
+  const text = pick(flag, name)
+  if (text === undefined) return undefined
+  const ms = Number(text)
+  if (!/^\d+$/.test(text) || ms < min || ms > 2_147_483_647)
+    usageError(`invalid --${flag}: ${text} (milliseconds, at least ${min})`)
+  return ms
+}
+const redis = pick('redis', 'TICKS_REDIS')
+const nodeId = pick('node-id', 'TICKS_NODE_ID')
+const leaseMs = pickMs('lease-ms', 'TICKS_LEASE_MS', 500)
+const renewMs = pickMs('lease-renew-ms', 'TICKS_LEASE_RENEW_MS', 50)
+if ((leaseMs ?? 5000) <= (renewMs ?? 1000) * 2) {
+  usageError('--lease-ms must be more than twice --lease-renew-ms, or a lease lapses between renewals')
 }
 
 const logLevel = pick('log-level', 'TICKS_LOG_LEVEL') ?? 'info'
@@ -152,6 +168,20 @@ const auth = {
 }
 const authProblem = authOptionsProblem(auth)
 if (authProblem) usageError(`${authProblem} (--jwt-secret / TICKS_JWT_SECRET, --jwks-url / TICKS_JWKS_URL)`)
+if ((redis !== undefined || nodeId !== undefined) && !isPostgresUrl(store)) {
+  usageError(
+    '--redis and --node-id run one of several nodes, which need a store they share: --store postgres://…',
+  )
+}
+if (
+  (redis !== undefined || nodeId !== undefined) &&
+  auth.jwtSecret === undefined &&
+  auth.jwksUrl === undefined
+) {
+  usageError(
+    'several nodes need --jwt-secret or --jwks-url (dev-mode tokens are signed by a secret of each node)',
+  )
+}
 
 try {
   const { app, url } = await startServer({
@@ -160,6 +190,9 @@ try {
     data: pick('data', 'TICKS_DATA') ?? './data',
     store,
     postgres,
+    ...(redis !== undefined && { redis }),
+    ...(nodeId !== undefined && { nodeId }),
+    cluster: { ...(leaseMs !== undefined && { leaseMs }), ...(renewMs !== undefined && { renewMs }) },
     ...auth,
     logger: { level: logLevel },
   })

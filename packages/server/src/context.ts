@@ -11,6 +11,8 @@ export interface ServerContext {
   auth: Authenticator
   metrics: Metrics
   limits: ServerLimits
+  /** This node's id when it is one of several (DESIGN section 10). */
+  nodeId?: string | undefined
   /** Open sockets, for the heartbeat, /api/state and shutdown. */
   sockets: Set<import('ws').WebSocket>
 }

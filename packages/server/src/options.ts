@@ -1,4 +1,5 @@
 import type { FastifyServerOptions } from 'fastify'
+import type { PubSub } from './relay/pubsub.js'
 import type { PostgresStoreOptions } from './store/postgres-store.js'
 import type { Store } from './store/store.js'
 import type { RoomLimits } from './sync/room.js'
@@ -13,6 +14,18 @@ export interface ServerOptions {
   store?: 'sqlite' | 'memory' | (string & {}) | Store
   /** How the PostgreSQL store connects, when `store` is a PostgreSQL URL. */
   postgres?: PostgresOptions
+  /**
+   * Run as one of several nodes over a shared store (DESIGN section 10): the Redis URL that
+   * relays between them. Without it, but with `nodeId` or `relay`, nodes find each other's writes
+   * by polling the store only (slower, still correct).
+   */
+  redis?: string
+  /** A relay instance instead of a Redis URL (embedding, tests: LocalPubSub). */
+  relay?: PubSub
+  /** This node's name in leases and logs (default: host name, pid and a random suffix). */
+  nodeId?: string
+  /** Sequencer lease and catch-up timing for several nodes (defaults: 5 s, 1 s, 1 s). */
+  cluster?: { leaseMs?: number; renewMs?: number; pollMs?: number }
   jwtSecret?: string
   jwksUrl?: string
   logger?: FastifyServerOptions['logger']

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { createAuthenticator } from './auth/jwt.js'
+import { type ClusterNode, openClusterNode } from './cluster.js'
 import type { ServerContext } from './context.js'
 import {
   authOptionsProblem,
@@ -53,19 +54,41 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     dataDir: usesFiles ? dataDir : undefined,
     log: app.log,
   })
+  let node: ClusterNode | undefined
+  try {
+    node = await openClusterNode(options, app.log)
+  } catch (error) {
+    await store.close()
+    throw error
+  }
   let rooms: RoomRegistry | undefined
   const storeHealth = createStoreHealth()
-  const metrics = createMetrics({ rooms: () => rooms?.size ?? 0, storeHealth })
+  const metrics = createMetrics({
+    rooms: () => rooms?.size ?? 0,
+    storeHealth,
+    relayConnected: node && (() => node.relay.connected),
+  })
   rooms = new RoomRegistry({
     store,
     limits,
+    ...(node && { cluster: node.cluster }),
     log: app.log,
     events: metrics.roomEvents,
     ...(options.commitWindowMs !== undefined && { commitWindowMs: options.commitWindowMs }),
     ...(options.maxRooms !== undefined && { maxRooms: options.maxRooms }),
     ...(options.idleUnloadMs !== undefined && { idleUnloadMs: options.idleUnloadMs }),
   })
-  const context: ServerContext = { store, rooms, auth, metrics, limits, sockets: new Set() }
+  const context: ServerContext = {
+    store,
+    rooms,
+    auth,
+    metrics,
+    limits,
+    sockets: new Set(),
+    nodeId: node?.cluster.nodeId,
+  }
+  // After the rooms flushed and handed their leases back (sync's preClose).
+  if (node) app.addHook('onClose', () => node.close())
 
   // On close, every preClose hook (sync's: flush the rooms, close sockets with 1012) runs before
   // any onClose hook (store's: close the store), so nothing is written to a closed store.

@@ -55,13 +55,26 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
     }
   })
 
-  it('--redis (or TICKS_REDIS): not available yet, exit 2 before listening', async () => {
-    const byFlag = await runCli(['--port', '0', '--redis', 'redis://127.0.0.1:6379'])
-    expect(byFlag.code).toBe(2)
-    expect(byFlag.stderr).toMatch(/Redis fan-out is not implemented yet/)
-    expect(byFlag.stdout).not.toMatch(/listening/)
-    const byEnv = await runCli(['--port', '0'], { TICKS_REDIS: 'redis://127.0.0.1:6379' })
+  it('--redis / --node-id (or their env vars) need a shared store and real tokens: exit 2 before listening', async () => {
+    const sqlite = await runCli([
+      '--port',
+      '0',
+      '--redis',
+      'redis://127.0.0.1:6379',
+      '--jwt-secret',
+      'x'.repeat(32),
+    ])
+    expect(sqlite.code).toBe(2)
+    expect(sqlite.stderr).toMatch(/need a store they share: --store postgres/)
+    expect(sqlite.stdout).not.toMatch(/listening/)
+    const byEnv = await runCli(['--port', '0', '--jwt-secret', 'x'.repeat(32)], { TICKS_NODE_ID: 'a' })
     expect(byEnv.code).toBe(2)
+    const devMode = await runCli(['--port', '0', '--store', 'postgres://127.0.0.1:1/x', '--node-id', 'a'])
+    expect(devMode.code).toBe(2)
+    expect(devMode.stderr).toMatch(/several nodes need --jwt-secret or --jwks-url/)
+    const lease = await runCli(['--port', '0', '--lease-ms', '1000', '--lease-renew-ms', '600'])
+    expect(lease.code).toBe(2)
+    expect(lease.stderr).toMatch(/more than twice/)
   }, 30_000)
 
   it('a postgres:// store that cannot be reached stops the start at once, naming it (password hidden); a bad port is refused', async () => {

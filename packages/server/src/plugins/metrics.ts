@@ -11,7 +11,12 @@ export interface Metrics {
 }
 
 /** Prometheus metrics on a Registry of this server alone, so one process can run several servers. */
-export function createMetrics(sources: { rooms: () => number; storeHealth?: StoreHealth }): Metrics {
+export function createMetrics(sources: {
+  rooms: () => number
+  storeHealth?: StoreHealth
+  /** Several nodes: whether the relay between them is up (else rooms poll the store). */
+  relayConnected?: (() => boolean) | undefined
+}): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const sockets = new Gauge({
@@ -27,6 +32,17 @@ export function createMetrics(sources: { rooms: () => number; storeHealth?: Stor
       this.set(sources.rooms())
     },
   })
+  if (sources.relayConnected) {
+    const connected = sources.relayConnected
+    new Gauge({
+      name: 'ticks_relay_connected',
+      help: 'Whether the relay between nodes is up (1); while 0, rooms poll the store',
+      registers: [registry],
+      collect() {
+        this.set(connected() ? 1 : 0)
+      },
+    })
+  }
   const updatesIn = new Counter({
     name: 'ticks_updates_in_total',
     help: 'Accepted client updates',

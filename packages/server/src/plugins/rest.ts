@@ -196,6 +196,11 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
     const open = rooms.openRooms()
     for (const room of open) for (const message of messagesOf(room)) byStatus[message.status]++
     const body = {
+      // Per node: with several, each answers for the rooms it holds (and says which it stamps).
+      ...(context.nodeId !== undefined && {
+        node: context.nodeId,
+        sequencing: open.filter((room) => room.isSequencer).length,
+      }),
       rooms: open.length,
       connections: context.sockets.size,
       messages: byStatus,
