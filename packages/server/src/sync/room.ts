@@ -702,9 +702,13 @@ export class Room {
     const userId = connection.peer.userId
     const entries = readAwarenessEntries(update)
     // A replica speaks for one client id per tab; a socket announcing many would grow the room's
-    // presence (and every peer's) without bound.
+    // presence (and every peer's) without bound. Others' states that stock clients echo back are
+    // not its own and do not count.
     const announced = new Set(connection.awarenessClients)
-    for (const { client, state } of entries) if (state !== 'null') announced.add(client)
+    for (const { client, state } of entries) {
+      const owner = this.clientOwners.get(client)
+      if (state !== 'null' && (owner === undefined || owner === userId)) announced.add(client)
+    }
     if (announced.size > MAX_AWARENESS_CLIENTS_PER_CONNECTION) {
       throw new ProtocolError(
         `a connection may announce at most ${MAX_AWARENESS_CLIENTS_PER_CONNECTION} presence ids`,
