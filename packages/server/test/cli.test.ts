@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SERVER_CLI_FROM_SOURCES, SERVER_DIR } from './helpers/cli-command.js'
-import { killCliServers, startCli } from './helpers/cli-process.js'
+import { killCliServers, runCliToExit, startCli } from './helpers/cli-process.js'
 import { freePort } from './helpers/free-port.js'
 import { startPostgres, type TestPostgres } from './helpers/postgres.js'
 import { JWT_SECRET, tokenFor } from './helpers/server.js'
@@ -12,29 +10,9 @@ import { JWT_SECRET, tokenFor } from './helpers/server.js'
 const dataDir = mkdtempSync(join(tmpdir(), 'ticks-cli-'))
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
-/** Run the CLI from its sources until it exits by itself (every case here refuses to start). */
-function runCli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [...SERVER_CLI_FROM_SOURCES, '--data', dataDir, ...args], {
-    cwd: SERVER_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    }),
-  )
-}
+/** Every case here refuses to start, or prints and exits. */
+const runCli = (args: string[], env: Record<string, string> = {}) =>
+  runCliToExit(['--data', dataDir, ...args], env)
 
 describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
   it('--help lists the flags and exits 0', async () => {

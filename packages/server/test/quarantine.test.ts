@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,7 +8,7 @@ import { SNAPSHOT_ENTRY, type StoredEntry } from '../src/index.js'
 import { SQLITE_FILE } from '../src/plugins/store.js'
 import { SqliteLog } from '../src/store/sqlite-log.js'
 import { buildDocument } from '../src/sync/load-document.js'
-import { SERVER_CLI_FROM_SOURCES, SERVER_DIR } from './helpers/cli-command.js'
+import { runCliToExit } from './helpers/cli-process.js'
 import { fromHex, ISSUE_FRAMES, ISSUE_STORED } from './helpers/issue-12-frames.js'
 import { startTestServer, type TestServer, tokenFor, until } from './helpers/server.js'
 
@@ -81,28 +80,7 @@ describe('buildDocument', () => {
   })
 })
 
-/** Run `ticks-server quarantine …` from its sources. */
-function runQuarantineCli(args: string[]) {
-  const child = spawn(process.execPath, [...SERVER_CLI_FROM_SOURCES, 'quarantine', ...args], {
-    cwd: SERVER_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString()
-  })
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    }),
-  )
-}
+const runQuarantineCli = (args: string[]) => runCliToExit(['quarantine', ...args])
 
 describe('a conversation stored with poisoned entries (written straight into SQLite)', () => {
   let server: TestServer | undefined

@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { GroupCommit, type PendingRequest } from './group-commit.js'
 import { fenceProblem } from './lease-rules.js'
 import {
   type ConversationSummary,
@@ -120,10 +121,7 @@ const UPDATES_PER_INSERT = 1000
  */
 export class PostgresStore implements Store {
   private readonly pool: pg.Pool
-  private pendingAppends: PendingAppend[] = []
-  /** The append transaction running now, if any: the next batch waits for it. */
-  private inFlight: Promise<void> | undefined
-  private flushScheduled = false
+  private readonly appends = new GroupCommit<AppendRequest, LogSize>((batch) => this.commit(batch))
   private closed: Promise<void> | undefined
 
   /** Connect, create or migrate the schema, and return the store; rejects when that fails. */
@@ -174,10 +172,7 @@ export class PostgresStore implements Store {
     fence?: Fence,
   ): Promise<LogSize> {
     if (this.closed) return Promise.reject(new Error('the store is closed'))
-    return new Promise((resolve, reject) => {
-      this.pendingAppends.push({ request: { docId, updates, summary, fence }, resolve, reject })
-      this.scheduleFlush()
-    })
+    return this.appends.add({ docId, updates, summary, fence })
   }
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
@@ -306,7 +301,7 @@ export class PostgresStore implements Store {
 
   close(): Promise<void> {
     this.closed ??= (async () => {
-      while (this.inFlight || this.pendingAppends.length > 0) await (this.inFlight ?? this.flushAppends())
+      await this.appends.drain()
       await this.pool.end()
     })()
     return this.closed
@@ -366,28 +361,7 @@ export class PostgresStore implements Store {
     return entries
   }
 
-  /** Appends of the same event-loop turn, or that arrived during the last commit, go together. */
-  private scheduleFlush(): void {
-    if (this.inFlight || this.flushScheduled) return
-    this.flushScheduled = true
-    setImmediate(() => {
-      this.flushScheduled = false
-      void this.flushAppends()
-    })
-  }
-
-  private flushAppends(): Promise<void> {
-    if (this.inFlight || this.pendingAppends.length === 0) return this.inFlight ?? Promise.resolve()
-    const batch = this.pendingAppends
-    this.pendingAppends = []
-    this.inFlight = this.commit(batch).finally(() => {
-      this.inFlight = undefined
-      if (this.pendingAppends.length > 0) this.scheduleFlush()
-    })
-    return this.inFlight
-  }
-
-  private async commit(batch: readonly PendingAppend[]): Promise<void> {
+  private async commit(batch: readonly PendingRequest<AppendRequest, LogSize>[]): Promise<void> {
     // Lock order: by document id, the same on every node (deadlock freedom); one document's
     // appends keep their arrival order, so their entries do too.
     const order = batch
@@ -440,12 +414,6 @@ interface AppendRequest {
   updates: readonly Uint8Array[]
   summary: ConversationSummary | undefined
   fence: Fence | undefined
-}
-
-interface PendingAppend {
-  request: AppendRequest
-  resolve: (size: LogSize) => void
-  reject: (error: unknown) => void
 }
 
 interface LeaseRow {

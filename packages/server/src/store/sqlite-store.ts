@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { GroupCommit, type PendingRequest } from './group-commit.js'
 import { type AppendRequest, type AppendResult, SqliteLog } from './sqlite-log.js'
 import {
   type ConversationSummary,
@@ -55,10 +56,7 @@ export class SqliteStore implements Store {
     { resolve: (value: unknown) => void; reject: (error: Error) => void }
   >()
   private nextId = 1
-  private pendingAppends: PendingAppend[] = []
-  /** The append transaction on disk now, if any: the next batch waits for it. */
-  private inFlight: Promise<void> | undefined
-  private flushScheduled = false
+  private readonly appends = new GroupCommit<AppendRequest, LogSize>((batch) => this.commit(batch))
   private failure: Error | undefined
   private closed: Promise<void> | undefined
 
@@ -104,10 +102,7 @@ export class SqliteStore implements Store {
     summary?: ConversationSummary,
     fence?: Fence,
   ): Promise<LogSize> {
-    return new Promise((resolve, reject) => {
-      this.pendingAppends.push({ request: { docId, updates, summary, fence }, resolve, reject })
-      this.scheduleFlush()
-    })
+    return this.appends.add({ docId, updates, summary, fence })
   }
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
@@ -132,7 +127,7 @@ export class SqliteStore implements Store {
 
   close(): Promise<void> {
     this.closed ??= (async () => {
-      while (this.inFlight || this.pendingAppends.length > 0) await (this.inFlight ?? this.flushAppends())
+      await this.appends.drain()
       if (!this.failure) await this.call({ op: 'close' }).catch(() => undefined)
       this.failure ??= new Error('the store is closed')
       await this.worker.terminate()
@@ -140,28 +135,7 @@ export class SqliteStore implements Store {
     return this.closed
   }
 
-  /** Appends of the same event-loop turn, or that arrived during the last commit, go together. */
-  private scheduleFlush(): void {
-    if (this.inFlight || this.flushScheduled) return
-    this.flushScheduled = true
-    setImmediate(() => {
-      this.flushScheduled = false
-      void this.flushAppends()
-    })
-  }
-
-  private flushAppends(): Promise<void> {
-    if (this.inFlight || this.pendingAppends.length === 0) return this.inFlight ?? Promise.resolve()
-    const batch = this.pendingAppends
-    this.pendingAppends = []
-    this.inFlight = this.commit(batch).finally(() => {
-      this.inFlight = undefined
-      if (this.pendingAppends.length > 0) this.scheduleFlush()
-    })
-    return this.inFlight
-  }
-
-  private async commit(batch: readonly PendingAppend[]): Promise<void> {
+  private async commit(batch: readonly PendingRequest<AppendRequest, LogSize>[]): Promise<void> {
     try {
       const results = (await this.call({
         op: 'append',
@@ -192,12 +166,6 @@ export class SqliteStore implements Store {
     for (const call of this.calls.values()) call.reject(this.failure)
     this.calls.clear()
   }
-}
-
-interface PendingAppend {
-  request: AppendRequest
-  resolve: (size: LogSize) => void
-  reject: (error: unknown) => void
 }
 
 /**

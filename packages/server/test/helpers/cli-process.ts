@@ -65,3 +65,33 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Omit
   )
   return { process: child, output: () => output, exited }
 }
+
+/**
+ * Run the CLI from its sources until it exits by itself (a refusal, --help, a subcommand), killed
+ * after 20 s; resolves with its exit code and what it printed.
+ */
+export function runCliToExit(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...SERVER_CLI_FROM_SOURCES, ...args], {
+    cwd: SERVER_DIR,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString()
+  })
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  return new Promise((resolve) =>
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    }),
+  )
+}
