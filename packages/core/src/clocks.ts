@@ -20,17 +20,20 @@ export const MAX_CLOCK_ADVANCE = 2 ** 24
 type Struct = Y.Item | Y.GC | Y.Skip
 type DeleteSet = ReturnType<typeof Y.createDeleteSet>
 
-/** Why decoded structs or deletions would leave clocks Yjs cannot hold, or undefined. */
+/** Why decoded structs or deletions would leave clocks Yjs cannot hold (or are empty), or undefined. */
 export function clockProblem(structs: readonly Struct[], ds: DeleteSet): string | undefined {
   for (const struct of structs) {
     const { client, clock } = struct.id
     if (!isClientId(client)) return `client id ${client} is out of range`
+    if (struct.length < 1) return `a struct of client ${client} is empty`
     if (!isClockRange(clock, struct.length))
       return `a struct of client ${client} ends past clock ${MAX_CLOCK}`
   }
   for (const [client, ranges] of ds.clients) {
     if (!isClientId(client)) return `client id ${client} is out of range`
     for (const { clock, len } of ranges) {
+      // Yjs writes none, and one at or past the client's clock throws inside Yjs mid-apply.
+      if (len < 1) return `a deletion of client ${client} is empty`
       if (!isClockRange(clock, len)) return `a deletion of client ${client} ends past clock ${MAX_CLOCK}`
     }
   }

@@ -110,10 +110,27 @@ export class ConversationIndex {
     while (this.integratedUpTo < this.order.length) {
       const present = this.bySeq[this.integratedUpTo] !== undefined
       const id = this.order[this.integratedUpTo]!
-      if (!present && !this.messages.has(id) && !this.discarded.has(id)) break
+      if (!present && !this.messages.has(id) && !this.discarded.has(id)) {
+        if (!this.deletedBeforeLoad(id)) break // not here yet
+        this.discarded.add(id)
+      }
       this.integratedUpTo++
     }
     return this.integratedUpTo
+  }
+
+  /**
+   * Whether some author's root holds the message only as a deleted entry: stamped, then deleted
+   * (a discard that crossed its stamp) before this replica loaded the document, so no deletion
+   * was ever observed here. Without this, a fresh replica would wait for it forever and never
+   * raise a receipt past its seq.
+   */
+  private deletedBeforeLoad(id: string): boolean {
+    const key = MESSAGE_KEY_PREFIX + id
+    for (const [name, type] of this.doc.share) {
+      if (name.startsWith(USER_ROOT_PREFIX) && type._map.get(key)?.deleted) return true
+    }
+    return false
   }
 
   /** Ids of messages present here that the order log does not hold yet. */

@@ -187,6 +187,14 @@ class UpdateCheck {
     if (decoding.readVarUint(decoding.createDecoder(update)) > this.structsByClient.size) {
       refuse('malformed', 'an update names one client twice')
     }
+    // Yjs holds back any item whose neighbours or parent it lacks, even one it already has (a
+    // re-send): it would sit pending in the room, stored and relayed, waiting on clocks nobody may
+    // ever send. Re-sends are checked too.
+    for (const struct of structs) {
+      if (struct instanceof Y.Item && this.lacksReference(struct)) {
+        refuse('unresolvable', 'an item names a neighbour or parent the document lacks')
+      }
+    }
     const deletions = this.countDeletions(ds)
     const { unknownDeletions } = this
     if (newStructs === 0 && deletions.length === 0) {
@@ -215,11 +223,6 @@ class UpdateCheck {
   private checkItem(item: Y.Item): void {
     const place = this.placeOf(item)
     if (!place) refuse('unresolvable', 'cannot resolve the parent of an item')
-    // Yjs integrates an item only once both neighbours it names exist; one it cannot find would
-    // sit pending in the room, stored and relayed, waiting on clocks nobody may ever send.
-    if (item.rightOrigin && !this.findStruct(item.rightOrigin)) {
-      refuse('unresolvable', 'an item names a right neighbour the document lacks')
-    }
     const { root, key } = place!
     this.checkRootAccess(root)
     if (key === null) refuse('bad-shape', `${root} holds map entries only`)
@@ -437,13 +440,31 @@ class UpdateCheck {
     return place
   }
 
+  /** Whether an item names an origin, right origin or parent (by id) that neither the doc nor the update holds. */
+  private lacksReference(item: Y.Item): boolean {
+    const parent = item.parent as unknown
+    const references = [item.origin, item.rightOrigin, parent instanceof Y.ID ? parent : null]
+    return references.some((id) => id !== null && !this.findStruct(id))
+  }
+
   private findStruct(id: Y.ID): Struct | undefined {
     if (id.clock < Y.getState(this.doc.store, id.client)) {
       return Y.getItem(this.doc.store, id) as Struct
     }
-    return this.structsByClient
-      .get(id.client)
-      ?.find((struct) => struct.id.clock <= id.clock && id.clock < struct.id.clock + struct.length)
+    // A client's structs in an update are one run in clock order: search it, do not scan it (an
+    // offline outbox can hold many thousand items that each name the one before).
+    const list = this.structsByClient.get(id.client)
+    if (!list) return undefined
+    let low = 0
+    let high = list.length - 1
+    while (low <= high) {
+      const middle = (low + high) >>> 1
+      const struct = list[middle]!
+      if (id.clock < struct.id.clock) high = middle - 1
+      else if (id.clock >= struct.id.clock + struct.length) low = middle + 1
+      else return struct
+    }
+    return undefined
   }
 
   private existingEntry(root: string, key: string): Y.Item | undefined {

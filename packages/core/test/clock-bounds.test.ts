@@ -50,7 +50,7 @@ type RawStruct =
   | { gc: number }
   | { skip: number }
   | { deleted: number; key: string; root?: string }
-  | { any: unknown; key: string; root?: string; rightOrigin?: [number, number] }
+  | { any: unknown; key: string; root?: string; rightOrigin?: [number, number]; origin?: [number, number] }
 
 /**
  * Hand-encode a v1 update, clocks and lengths as given: Yjs's own encoder would never write most
@@ -73,12 +73,18 @@ function rawUpdate(
         continue
       }
       const rightOrigin = 'rightOrigin' in struct ? struct.rightOrigin : undefined
+      const origin = 'origin' in struct ? struct.origin : undefined
       const ref = 'deleted' in struct ? 1 : 8
-      encoding.writeUint8(encoder, ref | (rightOrigin ? 0x40 : 0x20))
+      encoding.writeUint8(encoder, ref | (origin ? 0x80 : 0) | (rightOrigin ? 0x40 : origin ? 0 : 0x20))
+      if (origin) {
+        encoding.writeVarUint(encoder, origin[0])
+        encoding.writeVarUint(encoder, origin[1])
+      }
       if (rightOrigin) {
         encoding.writeVarUint(encoder, rightOrigin[0])
         encoding.writeVarUint(encoder, rightOrigin[1])
-      } else {
+      }
+      if (!origin && !rightOrigin) {
         encoding.writeVarUint(encoder, 1)
         encoding.writeVarString(encoder, struct.root ?? 'u:mallory')
         encoding.writeVarString(encoder, struct.key)
@@ -159,6 +165,45 @@ describe('clock bounds in the write rules (issue 12)', () => {
     expect(checkUpdate(server, unknown, mallory)).toMatchObject({ ok: true, unknownDeletions: 8 })
     applyCheckedUpdate(server, unknown)
     expect(server.store.pendingDs).toBeNull()
+  })
+
+  it('refuses empty deleted ranges and empty structs (Yjs throws mid-apply on one at the clock; fuzz finding)', () => {
+    const own = rawUpdate([{ client: FRESH, clock: 0, structs: [{ any: { d: 0, r: 0 }, key: 'r|x' }] }])
+    applyCheckedUpdate(server, own)
+    const empty = rawUpdate(
+      [],
+      [
+        {
+          client: FRESH,
+          ranges: [
+            [0, 1],
+            [1, 0],
+          ],
+        },
+      ],
+    )
+    expect(checkUpdate(server, empty, mallory)).toMatchObject({
+      ok: false,
+      code: 'malformed',
+      reason: expect.stringMatching(/empty/),
+    })
+    const emptyGc = rawUpdate([{ client: FRESH + 1, clock: 0, structs: [{ gc: 0 }] }])
+    expect(checkUpdate(server, emptyGc, mallory)).toMatchObject({ ok: false, code: 'malformed' })
+  })
+
+  it('refuses a re-sent item that names a neighbour nobody has: Yjs would hold even a known item pending (fuzz finding)', () => {
+    const own = rawUpdate([{ client: FRESH, clock: 0, structs: [{ any: { d: 0, r: 0 }, key: 'r|x' }] }])
+    applyCheckedUpdate(server, own)
+    for (const origin of [
+      [FRESH + 1, 2 ** 31],
+      [2 ** 53, 0],
+    ] as [number, number][]) {
+      const resent = rawUpdate([
+        { client: FRESH, clock: 0, structs: [{ any: { d: 0, r: 0 }, key: 'r|x', origin }] },
+      ])
+      expect(checkUpdate(server, resent, mallory)).toMatchObject({ ok: false, closeCode: 4400 })
+    }
+    expect(server.store.pendingStructs).toBeNull()
   })
 
   it('refuses an item whose right neighbour the document lacks (it would wait, pending, forever)', () => {

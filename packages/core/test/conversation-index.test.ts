@@ -23,6 +23,24 @@ const view = (conversation: Conversation) =>
   conversation.messages().map(({ id, seq, status }) => ({ id, seq, status }))
 
 describe('the conversation index', () => {
+  it('passes over a message deleted after its stamp, also on a replica that loads it deleted (fuzz finding)', () => {
+    const { server, sent } = stampedConversation(3)
+    // The author's discard crossed the stamp: the order log names an entry that is gone.
+    server.getMap('u:alice').delete(`m|${sent[1]!.id}`)
+    const fresh = new Y.Doc({ guid: 'c' })
+    Y.applyUpdate(fresh, Y.encodeStateAsUpdate(server))
+    const bob = new Conversation(fresh, { userId: 'bob', replicaId: 'bob-new-device' })
+    expect(bob.conversationIndex.integratedPrefix()).toBe(3)
+    bob.markRead()
+    expect(bob.conversationIndex.watermarkOf('bob')).toEqual({ d: 3, r: 3 })
+    // A message that has not arrived yet still holds the prefix back.
+    const late = new Y.Doc({ guid: 'c' })
+    late.transact(() =>
+      late.getArray<string>(SERVER_ROOT).insert(0, server.getArray<string>(SERVER_ROOT).toArray()),
+    )
+    expect(new ConversationIndex(late).integratedPrefix()).toBe(0)
+  })
+
   it('places a message whose stamp arrived before it', () => {
     const { server, sent } = stampedConversation(3)
     const late = new Y.Doc({ guid: 'c' })

@@ -162,6 +162,44 @@ describe('other bytes from outside (issue 12)', () => {
     socket.close()
   })
 
+  it("awareness: stock clients echoing others' presence are not counted against them (fuzz finding)", async () => {
+    server = await startTestServer()
+    const id = await server.conversation('alice', { bob: 'member', mallory: 'member' })
+    const alice = await stockClient(server, id, 'alice')
+    await until(() => alice.provider.synced)
+    alice.provider.awareness.setLocalStateField('user', 'alice')
+    // Two sockets of mallory's, 9 presences each: 18 in the room, each socket within its bound.
+    const sockets: WebSocket[] = []
+    for (const base of [1000, 2000]) {
+      const socket = new WebSocket(`${server.wsUrl}/sync/${id}?token=${await tokenFor('mallory')}`)
+      await new Promise((resolve) => socket.once('message', resolve))
+      socket.send(
+        writeAwareness(
+          writeAwarenessEntries(
+            Array.from({ length: 9 }, (_, i) => ({ client: base + i, clock: 1, state: '{}' })),
+          ),
+        ),
+      )
+      sockets.push(socket)
+    }
+    await until(() => alice.provider.awareness.getStates().size >= 19, 5000, 'alice to see them')
+    // Alice renews her own presence, echoing all 18 of mallory's: still one id of her own.
+    alice.provider.awareness.setLocalStateField('typing', true)
+    const bob = await stockClient(server, id, 'bob')
+    await until(
+      () => bob.provider.synced && bob.provider.awareness.getStates().size >= 20,
+      5000,
+      'bob to join',
+    )
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect([...alice.closes, ...bob.closes]).toEqual([])
+    for (const socket of sockets) socket.close()
+    // Mallory's presences leave with her sockets.
+    await until(() => bob.provider.awareness.getStates().size === 2, 5000, 'her presences to go')
+    alice.destroy()
+    bob.destroy()
+  })
+
   it('REST: hostile bodies get a 4xx with a JSON error, and the server goes on', async () => {
     server = await startTestServer()
     const headers = { authorization: `Bearer ${await tokenFor('alice')}`, 'content-type': 'application/json' }

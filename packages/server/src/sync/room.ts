@@ -771,7 +771,11 @@ export class Room {
     origin: unknown,
   ): void => {
     if (origin instanceof RoomConnection) {
-      for (const client of change.added) origin.awarenessClients.add(client)
+      // An id announced again after its removal comes as "updated": it is this socket's as well,
+      // and must leave with it.
+      for (const client of [...change.added, ...change.updated]) {
+        if (this.clientOwners.get(client) === origin.peer.userId) origin.awarenessClients.add(client)
+      }
       for (const client of change.removed) origin.awarenessClients.delete(client)
     }
     const changed = [...change.added, ...change.updated, ...change.removed]
