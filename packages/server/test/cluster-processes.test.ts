@@ -149,7 +149,12 @@ describe('several ticks-server processes over PostgreSQL and Redis', () => {
       texts.push(text)
     }
     await until(() => allSent(clients, texts), 20_000, 'the backlog stamped by a new owner')
-    expect(await sequencerOf(survivors)).toBeDefined()
+    // /api/state is cached for up to 5 s per node: ask until a fresh answer names the new owner.
+    await until(
+      async () => (await sequencerOf(survivors)) !== undefined,
+      10_000,
+      'a survivor to say it stamps',
+    )
     await expectGapFree(survivors[1]!, id, texts)
     for (const c of clients) c.destroy()
     for (const node of survivors) node.process.kill('SIGTERM')
