@@ -61,13 +61,31 @@ class LossyPubSub implements PubSub {
       if (!this.down) handler(message)
     })
   }
+  /** Hold the next message back and deliver it after the one that follows (overtaking). */
+  swapNext = false
+  private held: { channel: string; message: Uint8Array } | undefined
   async publish(channel: string, message: Uint8Array) {
     if (this.down) return false
     if (this.dropNext > 0) {
       this.dropNext--
       return false
     }
-    return this.inner.publish(channel, message)
+    if (this.swapNext) {
+      this.swapNext = false
+      this.held = { channel, message }
+      // Overtaken by the next message, or just late if none follows soon.
+      setTimeout(() => {
+        const held = this.held
+        this.held = undefined
+        if (held) void this.inner.publish(held.channel, held.message)
+      }, 150)
+      return true
+    }
+    const sent = await this.inner.publish(channel, message)
+    const held = this.held
+    this.held = undefined
+    if (held) await this.inner.publish(held.channel, held.message)
+    return sent
   }
   onStatus(listener: (connected: boolean) => void) {
     this.statusListeners.add(listener)
@@ -199,6 +217,40 @@ describe('several nodes over one store', () => {
       'sent after a gap',
     )
     expect(await storedOrder(store, id)).toHaveLength(4)
+  })
+
+  it('applies commits in entry order when the relay delivers them out of order, so deletions are never lost', async () => {
+    const { nodes } = await cluster(2)
+    open = nodes
+    const [roomA, roomB] = await Promise.all(nodes.map((node) => node.room()))
+    const alice = connectMemoryPeer(roomA!, 'alice')
+    const bob = connectMemoryPeer(roomB!, 'bob')
+    await until(() => alice.conversation.title() === 'T' && bob.conversation.title() === 'T')
+    const first = alice.conversation.send('one')
+    await until(() => sentEverywhere([alice, bob], [first.id]))
+    bob.conversation.markDelivered()
+    await until(() => alice.conversation.receipts(first.id).bob === 'delivered')
+    // Bob's next raise overwrites his receipt: a new item and the deletion of the old one, in a
+    // commit that node A now receives before the one before it.
+    nodes[1]!.relay.swapNext = true
+    const second = alice.conversation.send('two')
+    await until(() => sentEverywhere([bob], [second.id]))
+    bob.conversation.markRead()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    bob.conversation.send('three') // a commit to overtake the held one
+    await until(() => alice.conversation.receipts(second.id).bob === 'read', 3000, 'the raise to reach alice')
+    await until(
+      () => {
+        const a = Y.createDeleteSetFromStructStore(roomA!.doc.store)
+        const b = Y.createDeleteSetFromStructStore(roomB!.doc.store)
+        return (
+          Y.equalDeleteSets(a, b) &&
+          Y.encodeStateVector(roomA!.doc).toString() === Y.encodeStateVector(roomB!.doc).toString()
+        )
+      },
+      3000,
+      'both nodes to hold the same document, deletions included',
+    )
   })
 
   it('fails over: a paused owner loses the lease, another node stamps the backlog, and the old owner cannot stamp when it wakes', async () => {

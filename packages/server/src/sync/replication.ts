@@ -29,20 +29,26 @@ export interface ReplicationOptions {
 /**
  * Keeps one node's copy of a conversation level with the store when several nodes serve it
  * (DESIGN section 10). Every commit is published with its store entry numbers; a node applies what
- * others published and tracks the highest entry up to which it holds everything. A gap (a lost
- * relay message), a relay reconnect, and, while the relay is down, every `pollMs`, make it read the
- * store from there: the relay only makes things fast, the store makes them right.
+ * others published **in entry order** and tracks the highest entry up to which it holds
+ * everything. In order, because an update may delete what an earlier entry brought, and a deletion
+ * that arrives first would be dropped (deletions of items a room lacks are never kept): commits
+ * that overtake each other on the relay wait in a reorder buffer. A gap that stays open (a lost
+ * relay message), a relay reconnect, and, while the relay is down, every `pollMs`, make the node
+ * read the store from there: the relay only makes things fast, the store makes them right.
  */
 export class Replication {
   /** Every entry up to here is in the document. */
   private through: number
-  /** Ranges applied beyond `through` (first → last), waiting for the gap before them to close. */
-  private readonly ahead = new Map<number, number>()
+  /**
+   * Commits beyond `through`, by first entry, waiting for the gap before them to close: others'
+   * with their updates (not applied yet), this node's own without (applied when made).
+   */
+  private readonly ahead = new Map<number, { lastEntry: number; updates: readonly Uint8Array[] | null }>()
   private gapSince: number | undefined
   /** The last entry this node committed, and whether a publish of it (or before it) was dropped. */
   private ownTip = 0
   private tipUnannounced = false
-  private catchingUp: Promise<void> | undefined
+  private catchingUp: Promise<boolean> | undefined
   private unsubscribe: Promise<() => Promise<void>> | undefined
   private readonly offStatus: () => void
   private readonly timer: ReturnType<typeof setInterval>
@@ -72,7 +78,7 @@ export class Replication {
 
   /** This node stored `updates` as entries `firstEntry` … `lastEntry`: tell the others. */
   committed(firstEntry: number, lastEntry: number, updates: readonly Uint8Array[]): void {
-    this.note(firstEntry, lastEntry)
+    this.arrived(firstEntry, lastEntry, null)
     this.ownTip = Math.max(this.ownTip, lastEntry)
     this.publish(writeCommitted(this.options.nodeId, firstEntry, lastEntry, updates))
   }
@@ -106,9 +112,9 @@ export class Replication {
   /**
    * Read everything after `appliedThrough` from the store and apply it (one read at a time; a
    * call during a read waits for it and reads again, so nothing committed before the call is
-   * missed).
+   * missed). Resolves false when the store could not be read.
    */
-  catchUp(): Promise<void> {
+  catchUp(): Promise<boolean> {
     this.catchingUp = (this.catchingUp ?? Promise.resolve()).then(() => this.readStore())
     return this.catchingUp
   }
@@ -136,26 +142,35 @@ export class Replication {
       void this.catchUp() // a tip: there is more in the store than we hold
       return
     }
-    this.options.applyCommitted(frame.updates)
-    this.note(frame.firstEntry, frame.lastEntry)
+    this.arrived(frame.firstEntry, frame.lastEntry, frame.updates)
   }
 
-  private note(firstEntry: number, lastEntry: number): void {
+  /** A commit is known: apply it if it is next (with whatever it lets follow), else hold it. */
+  private arrived(firstEntry: number, lastEntry: number, updates: readonly Uint8Array[] | null): void {
     if (firstEntry > this.through + 1) {
-      this.ahead.set(firstEntry, Math.max(lastEntry, this.ahead.get(firstEntry) ?? 0))
+      this.ahead.set(firstEntry, { lastEntry, updates })
       this.gapSince ??= Date.now()
       return
     }
+    if (updates && lastEntry > this.through) this.options.applyCommitted(updates)
     this.through = Math.max(this.through, lastEntry)
-    // Ranges that arrived early may now join up.
-    for (let joined = true; joined; ) {
-      joined = false
-      for (const [first, last] of this.ahead) {
-        if (first > this.through + 1) continue
-        this.through = Math.max(this.through, last)
-        this.ahead.delete(first)
-        joined = true
+    this.releaseAhead()
+  }
+
+  /** Apply, in order, the held commits that the entries now held reach. */
+  private releaseAhead(): void {
+    for (;;) {
+      let next: number | undefined
+      for (const [first, held] of this.ahead) {
+        if (held.lastEntry <= this.through)
+          this.ahead.delete(first) // read from the store meanwhile
+        else if (first <= this.through + 1 && (next === undefined || first < next)) next = first
       }
+      if (next === undefined) break
+      const held = this.ahead.get(next)!
+      this.ahead.delete(next)
+      if (held.updates) this.options.applyCommitted(held.updates)
+      this.through = Math.max(this.through, held.lastEntry)
     }
     if (this.ahead.size === 0) this.gapSince = undefined
   }
@@ -167,24 +182,22 @@ export class Replication {
     if (this.tipUnannounced && this.options.relay.connected) this.announceTip()
   }
 
-  private async readStore(): Promise<void> {
-    if (this.stopped) return
+  private async readStore(): Promise<boolean> {
+    if (this.stopped) return false
     const { store, docId, log } = this.options
     let entries: Awaited<ReturnType<Store['loadSince']>>
     try {
       entries = await store.loadSince(docId, this.through)
     } catch (error) {
       log.warn({ room: docId, err: error }, 'catch-up: could not read the store')
-      return
+      return false
     }
-    if (this.stopped || !entries || entries.length === 0) return
+    if (this.stopped || !entries) return false
+    if (entries.length === 0) return true
     this.options.events?.caughtUp?.(entries.length)
     this.options.applyCommitted(entries.map(({ update }) => update))
-    const last = entries[entries.length - 1]!.entry
-    this.through = Math.max(this.through, last)
-    for (const [first, lastAhead] of this.ahead) {
-      if (lastAhead <= this.through) this.ahead.delete(first)
-    }
-    this.note(this.through, this.through)
+    this.through = Math.max(this.through, entries[entries.length - 1]!.entry)
+    this.releaseAhead()
+    return true
   }
 }

@@ -458,7 +458,8 @@ export class Room {
     } finally {
       this.applying = null
     }
-    // Structs after a relay gap wait, pending, for the entries before them: read those now.
+    // Commits are applied in entry order, so nothing should wait; if something does, the store
+    // has what it waits for.
     if (this.doc.store.pendingStructs) void this.replication?.catchUp()
     if (emitted.length > 0) {
       const frame = writeUpdate(emitted.length === 1 ? emitted[0]! : Y.mergeUpdates(emitted))
@@ -478,10 +479,18 @@ export class Room {
     }
   }
 
-  /** Stamp only once everything the previous holder stored is in the doc. */
+  /**
+   * Stamp only once everything the previous holder stored is in the doc: stamping from a doc that
+   * lacks its last stamps would give those messages a second seq. A store that cannot be read
+   * now is asked again a poll later.
+   */
   private onLeaseGained(): void {
-    void this.replication!.catchUp().then(() => {
+    void this.replication!.catchUp().then((caughtUp) => {
       if (!this.lease?.isHeld || this.state !== 'open') return
+      if (!caughtUp) {
+        setTimeout(() => this.onLeaseGained(), this.options.cluster?.pollMs ?? 1000).unref?.()
+        return
+      }
       this.stamping = true
       if (this.index.unsequenced().length > 0) this.scheduleCommit()
     })
