@@ -131,8 +131,8 @@ export const CHECKS: Check[] = [
       const alice = chat.writers[0]!.client.doc
       const problems: string[] = []
       const held = plainEntries(copy)
-      await until(() => plainEntries(alice) === held, 5000, 'alice to hold what the server holds').catch(() =>
-        problems.push('the fresh copy and alice hold different messages or order logs'),
+      await until(() => plainEntries(alice) === held, SETTLE_MS, 'alice to hold what the server holds').catch(
+        () => problems.push('the fresh copy and alice hold different messages or order logs'),
       )
       return problems
     },
@@ -153,7 +153,7 @@ export const CHECKS: Check[] = [
         device.conversation.markRead()
         await until(
           () => alice.client.conversation.receipts(next.id).bob === 'read',
-          5000,
+          SETTLE_MS,
           'the read receipt',
         )
         return []
