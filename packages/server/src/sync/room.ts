@@ -15,19 +15,16 @@ import {
   TicksError,
   userRoot,
 } from '@ticks/core'
-import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
 import type { PubSub } from '../relay/pubsub.js'
 import { FencedError, type Store } from '../store/store.js'
 import { LOAD_ORIGIN, loadDocument } from './load-document.js'
+import { Presence, type Speaker } from './presence.js'
 import {
-  type AwarenessEntry,
   isSyncStep2,
   ProtocolError,
-  readAwarenessEntries,
   readMessage,
   writeAwareness,
-  writeAwarenessEntries,
   writeSyncStep1,
   writeSyncStep2,
   writeUpdate,
@@ -173,9 +170,6 @@ const LOCAL_ORIGIN = Symbol('ticks-local')
 /** Updates up to this size are merged into a commit's shared frame (see `broadcastCommitted`). */
 const MERGE_LIMIT_BYTES = 2048
 
-/** Presence ids one socket may announce (one per tab sharing it; stock clients announce one). */
-const MAX_AWARENESS_CLIENTS_PER_CONNECTION = 16
-
 /** Longest a sync reply waits for a quiet moment in a busy room (see `releaseReplies`). */
 const MAX_REPLY_DELAY_MS = 250
 const silentLog: RoomLogger = { info() {}, warn() {}, error() {} }
@@ -221,9 +215,7 @@ export class Room {
   readonly id: string
   readonly doc: Y.Doc
   readonly index: ConversationIndex
-  readonly awareness: awarenessProtocol.Awareness
-  /** Who announced each awareness client id (see `ownAwarenessEntries`). */
-  private readonly clientOwners = new Map<number, string>()
+  private readonly presence: Presence
   /** The index's members version when connections were last checked against it. */
   private checkedMembers = 0
   private readonly store: Store
@@ -278,9 +270,10 @@ export class Room {
     this.onPoisoned = options.onPoisoned
     this.options = options
     this.index = new ConversationIndex(doc)
-    this.awareness = new awarenessProtocol.Awareness(doc)
-    this.awareness.setLocalState(null)
-    this.awareness.on('update', this.onAwarenessUpdate)
+    this.presence = new Presence(doc, {
+      broadcast: (update) => this.broadcast(writeAwareness(update), null),
+      announce: (userId, update) => this.replication?.announce(userId, update),
+    })
     doc.on('update', this.onDocUpdate)
     this.index.onChange(() => this.dropFormerMembers())
     this.stamping = options.cluster === undefined
@@ -326,6 +319,11 @@ export class Room {
     return this.stamping
   }
 
+  /** The room's presence states (y-protocols awareness). */
+  get awareness(): Presence['awareness'] {
+    return this.presence.awareness
+  }
+
   get connectionCount(): number {
     return this.connections.size
   }
@@ -348,10 +346,8 @@ export class Room {
     const connection = new RoomConnection(peer, this.limits, this.events, (c) => this.disconnect(c))
     this.connections.add(connection)
     connection.send(writeSyncStep1(Y.encodeStateVector(this.doc)))
-    if (this.awareness.getStates().size > 0) {
-      const clients = [...this.awareness.getStates().keys()]
-      connection.send(writeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
-    }
+    const presence = this.presence.snapshot()
+    if (presence) connection.send(writeAwareness(presence))
     return {
       receive: (frame) => this.receive(connection, frame),
       disconnect: () => this.disconnect(connection),
@@ -472,8 +468,7 @@ export class Room {
   private applyRemoteAwareness(userId: string, update: Uint8Array): void {
     if (this.state !== 'open') return
     try {
-      const own = this.ownedAwareness(update, readAwarenessEntries(update), userId)
-      if (own) awarenessProtocol.applyAwarenessUpdate(this.awareness, own, REMOTE_ORIGIN)
+      this.presence.receiveRemote(userId, update, REMOTE_ORIGIN)
     } catch (error) {
       this.log.warn({ room: this.id, err: error }, 'relay: dropped a presence update that does not decode')
     }
@@ -505,8 +500,7 @@ export class Room {
     this.connections.clear()
     for (const reply of this.afterCommit) reply.run()
     this.afterCommit = []
-    this.awareness.off('update', this.onAwarenessUpdate)
-    this.awareness.destroy()
+    this.presence.destroy()
     this.doc.off('update', this.onDocUpdate)
     this.index.destroy()
     this.doc.destroy()
@@ -573,16 +567,15 @@ export class Room {
         return
       case 'awareness':
         try {
-          const update = this.ownAwarenessEntries(message.update, connection)
-          if (update) awarenessProtocol.applyAwarenessUpdate(this.awareness, update, connection)
+          this.presence.receive(message.update, connection)
         } catch (error) {
           const reason = error instanceof ProtocolError ? error.message : 'malformed awareness update'
           this.refuse(connection, 4400, 'malformed', reason)
         }
         return
       case 'query-awareness': {
-        const clients = [...this.awareness.getStates().keys()]
-        connection.send(writeAwareness(awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)))
+        const presence = this.presence.snapshot()
+        if (presence) connection.send(writeAwareness(presence))
         return
       }
     }
@@ -626,7 +619,7 @@ export class Room {
       userId,
       role: this.roleOf(connection.peer),
       limits: this.limits.model,
-      clientClaimedByOther: (client) => (this.clientOwners.get(client) ?? userId) !== userId,
+      clientClaimedByOther: (client) => this.presence.claimedByOther(client, userId),
     })
     if (!verdict.ok) {
       this.refuse(connection, verdict.closeCode, verdict.code, verdict.reason)
@@ -700,49 +693,6 @@ export class Room {
     })
   }
 
-  /**
-   * The entries of an awareness update that `userId` may speak for, re-encoded (undefined: none).
-   * The first user to announce a client id with a state owns it for the room's lifetime (ids are
-   * random per document session): presence cannot be spoofed, and the write rules refuse structs
-   * under a client id another user announced. Stock y-websocket clients echo every awareness
-   * change they see, others' included, so foreign entries are dropped, not refused.
-   */
-  private ownAwarenessEntries(update: Uint8Array, connection: RoomConnection): Uint8Array | undefined {
-    const userId = connection.peer.userId
-    const entries = readAwarenessEntries(update)
-    // A replica speaks for one client id per tab; a socket announcing many would grow the room's
-    // presence (and every peer's) without bound. Others' states that stock clients echo back are
-    // not its own and do not count.
-    const announced = new Set(connection.awarenessClients)
-    for (const { client, state } of entries) {
-      const owner = this.clientOwners.get(client)
-      if (state !== 'null' && (owner === undefined || owner === userId)) announced.add(client)
-    }
-    if (announced.size > MAX_AWARENESS_CLIENTS_PER_CONNECTION) {
-      throw new ProtocolError(
-        `a connection may announce at most ${MAX_AWARENESS_CLIENTS_PER_CONNECTION} presence ids`,
-      )
-    }
-    return this.ownedAwareness(update, entries, userId)
-  }
-
-  /** `update` cut down to the entries `userId` may speak for (undefined: none). */
-  private ownedAwareness(
-    update: Uint8Array,
-    entries: AwarenessEntry[],
-    userId: string,
-  ): Uint8Array | undefined {
-    const own = entries.filter(({ client, state }) => {
-      // The room's own id (its sequencer's Yjs client) is nobody's to speak for.
-      if (client === this.doc.clientID) return false
-      const owner = this.clientOwners.get(client)
-      if (owner === undefined && state !== 'null') this.clientOwners.set(client, userId)
-      return owner === undefined || owner === userId
-    })
-    if (own.length === entries.length) return update
-    return own.length === 0 ? undefined : writeAwarenessEntries(own)
-  }
-
   private refuse(connection: RoomConnection, closeCode: number, code: string, reason: string): void {
     this.events.refused?.(closeCode, code)
     this.log.info(
@@ -755,10 +705,7 @@ export class Room {
   private disconnect(connection: RoomConnection): void {
     connection.closed = true
     if (!this.connections.delete(connection)) return
-    if (connection.awarenessClients.size > 0 && this.state === 'open') {
-      // With the connection as origin, so other nodes hear of the departure too.
-      awarenessProtocol.removeAwarenessStates(this.awareness, [...connection.awarenessClients], connection)
-    }
+    if (this.state === 'open') this.presence.leave(connection)
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
@@ -773,25 +720,6 @@ export class Room {
     }
     this.unpersisted.push({ update, origin: origin instanceof RoomConnection ? origin : null })
     this.scheduleCommit()
-  }
-
-  private readonly onAwarenessUpdate = (
-    change: { added: number[]; updated: number[]; removed: number[] },
-    origin: unknown,
-  ): void => {
-    if (origin instanceof RoomConnection) {
-      // An id announced again after its removal comes as "updated": it is this socket's as well,
-      // and must leave with it.
-      for (const client of [...change.added, ...change.updated]) {
-        if (this.clientOwners.get(client) === origin.peer.userId) origin.awarenessClients.add(client)
-      }
-      for (const client of change.removed) origin.awarenessClients.delete(client)
-    }
-    const changed = [...change.added, ...change.updated, ...change.removed]
-    if (changed.length === 0) return
-    const update = awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed)
-    this.broadcast(writeAwareness(update), null)
-    if (origin instanceof RoomConnection) this.replication?.announce(origin.peer.userId, update)
   }
 
   private broadcast(frame: Uint8Array, except: RoomConnection | null): void {
@@ -946,12 +874,16 @@ export class Room {
 }
 
 /** A peer inside a room: its rate limit and the awareness client ids it speaks for. */
-class RoomConnection {
+class RoomConnection implements Speaker {
   readonly rate: RateLimiter
   readonly awarenessClients = new Set<number>()
   closed = false
   /** Sync replies held back until the room is durable (see `answerSyncStep1`). */
   repliesPending = 0
+
+  get userId(): string {
+    return this.peer.userId
+  }
 
   constructor(
     readonly peer: Peer,
