@@ -17,6 +17,8 @@ const HELP = `ticks-server — the Ticks sync server
                                                     PostgreSQL statement_timeout, 0 for none (default ${DEFAULT_POSTGRES_OPTIONS.statementTimeoutMs})
   --jwt-secret <s>          TICKS_JWT_SECRET        HS256 secret for bearer tokens (at least 32 bytes)
   --jwks-url <url>          TICKS_JWKS_URL          verify tokens against a JWKS (not with --jwt-secret)
+  --dev-sessions            TICKS_DEV_SESSIONS=1    with --jwt-secret: POST /api/session gives anyone a token
+                                                    for any user (npm run cluster; for trying things locally only)
   --redis <url>             TICKS_REDIS             relay between nodes (several nodes over a postgres:// store)
   --node-id <id>            TICKS_NODE_ID           this node's name in leases and logs (default: host-pid-random)
   --lease-ms <ms>           TICKS_LEASE_MS          sequencer lease: a dead node's conversations wait this long (default 5000)
@@ -50,6 +52,7 @@ try {
       'pg-statement-timeout': { type: 'string' },
       'jwt-secret': { type: 'string' },
       'jwks-url': { type: 'string' },
+      'dev-sessions': { type: 'boolean' },
       redis: { type: 'string' },
       'node-id': { type: 'string' },
       'lease-ms': { type: 'string' },
@@ -112,6 +115,17 @@ const pick = (flag: string, name: string): string | undefined => {
   return fromEnv
 }
 
+/** A switch: the flag, else its env var as 1 / true or 0 / false (given but empty is an error too). */
+const pickSwitch = (flag: string, name: string): boolean => {
+  if (values[flag] === true) return true
+  const fromEnv = env[name]?.trim()
+  if (fromEnv === undefined) return false
+  if (fromEnv === '') usageError(`${name} is set but empty (unset it, or give 1 or 0)`)
+  if (fromEnv === '1' || fromEnv.toLowerCase() === 'true') return true
+  if (fromEnv === '0' || fromEnv.toLowerCase() === 'false') return false
+  usageError(`invalid ${name}: ${fromEnv} (1 or 0)`)
+}
+
 const portText = pick('port', 'TICKS_PORT') ?? '8080'
 const port = Number(portText)
 if (!/^\d+$/.test(portText) || port > 65535) usageError(`invalid port: ${portText}`)
@@ -165,9 +179,14 @@ if (statementTimeoutText !== undefined) {
 const auth = {
   jwtSecret: pick('jwt-secret', 'TICKS_JWT_SECRET'),
   jwksUrl: pick('jwks-url', 'TICKS_JWKS_URL'),
+  devSessions: pickSwitch('dev-sessions', 'TICKS_DEV_SESSIONS'),
 }
 const authProblem = authOptionsProblem(auth)
-if (authProblem) usageError(`${authProblem} (--jwt-secret / TICKS_JWT_SECRET, --jwks-url / TICKS_JWKS_URL)`)
+if (authProblem) {
+  usageError(
+    `${authProblem} (--jwt-secret / TICKS_JWT_SECRET, --jwks-url / TICKS_JWKS_URL${auth.devSessions ? ', --dev-sessions / TICKS_DEV_SESSIONS' : ''})`,
+  )
+}
 if ((redis !== undefined || nodeId !== undefined) && !isPostgresUrl(store)) {
   usageError(
     '--redis and --node-id run one of several nodes, which need a store they share: --store postgres://…',

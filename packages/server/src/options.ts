@@ -28,6 +28,13 @@ export interface ServerOptions {
   cluster?: { leaseMs?: number; renewMs?: number; pollMs?: number }
   jwtSecret?: string
   jwksUrl?: string
+  /**
+   * Offer `POST /api/session` (a token for any user id, to anyone who asks) signed with
+   * `jwtSecret`, so that the web app signs in by name on several nodes sharing that secret
+   * (`npm run cluster`). For trying things locally only. Refused with `jwksUrl`: the server holds
+   * no key to sign with then. Without a secret or JWKS URL (dev mode) sessions are offered anyway.
+   */
+  devSessions?: boolean
   logger?: FastifyServerOptions['logger']
   limits?: Partial<ServerLimits>
   /** Extra wait before each room commit, so more updates share it (default 0: the next turn). */
@@ -91,10 +98,12 @@ export const MIN_JWT_SECRET_BYTES = 32
  * that would be dev mode, where anyone can get a token for any user.
  */
 export function authOptionsProblem(
-  options: Pick<ServerOptions, 'jwtSecret' | 'jwksUrl'>,
+  options: Pick<ServerOptions, 'jwtSecret' | 'jwksUrl' | 'devSessions'>,
 ): string | undefined {
-  const { jwtSecret, jwksUrl } = options
+  const { jwtSecret, jwksUrl, devSessions } = options
   if (jwtSecret !== undefined && jwksUrl !== undefined) return 'give a JWT secret or a JWKS URL, not both'
+  if (devSessions && jwksUrl !== undefined)
+    return 'dev sessions are signed with a JWT secret; with a JWKS URL the server has no key to sign with'
   if (jwtSecret !== undefined) {
     if (jwtSecret === '') return 'the JWT secret is empty'
     const bytes = Buffer.byteLength(jwtSecret, 'utf8')

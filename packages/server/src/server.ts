@@ -51,6 +51,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   const auth = createAuthenticator({
     jwtSecret: options.jwtSecret,
     jwksUrl: options.jwksUrl,
+    devSessions: options.devSessions,
     dataDir: usesFiles ? dataDir : undefined,
     log: app.log,
   })

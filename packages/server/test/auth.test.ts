@@ -1,5 +1,6 @@
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Writable } from 'node:stream'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
@@ -112,5 +113,75 @@ describe('auth options of createServer', () => {
       (await app.inject({ method: 'POST', url: '/api/session', payload: { userId: 'a' } })).statusCode,
     ).toBe(404)
     await app.close()
+  })
+})
+
+describe('dev sessions (--dev-sessions: the local cluster signs in by name)', () => {
+  const secret = 'a-secret-that-every-node-of-the-cluster-shares'
+
+  it('POST /api/session issues tokens signed with the shared secret, which another server with it accepts', async () => {
+    let logged = ''
+    const log = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged += chunk.toString()
+        done()
+      },
+    })
+    const issuer = await createServer({
+      store: 'memory',
+      webRoot: false,
+      jwtSecret: secret,
+      devSessions: true,
+      logger: { level: 'warn', stream: log },
+    })
+    const other = await createServer({ store: 'memory', logger: false, webRoot: false, jwtSecret: secret })
+    const stranger = await createServer({
+      store: 'memory',
+      logger: false,
+      webRoot: false,
+      jwtSecret: 'another-secret-of-another-deployment',
+    })
+    try {
+      expect(logged).toMatch(/DEV SESSIONS.*anyone .* token for any user.*locally only/)
+      const session = await issuer.inject({
+        method: 'POST',
+        url: '/api/session',
+        payload: { userId: 'alice' },
+      })
+      expect(session.statusCode).toBe(200)
+      const { token, userId } = session.json() as { token: string; userId: string }
+      expect(userId).toBe('alice')
+      const headers = { authorization: `Bearer ${token}` }
+      const created = await other.inject({
+        method: 'POST',
+        url: '/api/conversations',
+        headers,
+        payload: { title: 'Signed in on another node', members: ['bob'] },
+      })
+      expect(created.statusCode).toBe(201)
+      const { id } = created.json() as { id: string }
+      const read = await other.inject({ url: `/api/conversations/${id}`, headers })
+      expect(read.json()).toMatchObject({ members: { alice: { role: 'owner' } } })
+      expect((await stranger.inject({ url: '/api/conversations', headers })).statusCode).toBe(401)
+      // Only the node that was asked to offers sessions.
+      expect(
+        (await other.inject({ method: 'POST', url: '/api/session', payload: { userId: 'mallory' } }))
+          .statusCode,
+      ).toBe(404)
+    } finally {
+      await Promise.all([issuer.close(), other.close(), stranger.close()])
+    }
+  })
+
+  it('are refused with a JWKS URL, which gives the server no key to sign with', async () => {
+    await expect(
+      createServer({
+        store: 'memory',
+        logger: false,
+        webRoot: false,
+        jwksUrl: 'https://id.example/jwks.json',
+        devSessions: true,
+      }),
+    ).rejects.toThrow(/no key to sign with/)
   })
 })

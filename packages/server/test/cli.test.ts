@@ -27,6 +27,7 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
       '--pg-statement-timeout',
       '--jwt-secret',
       '--jwks-url',
+      '--dev-sessions',
       '--redis',
     ]) {
       expect(stdout).toContain(flag)
@@ -132,6 +133,25 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
     ])
     expect(both.code).toBe(2)
     expect(both.stderr).toMatch(/not both/)
+  }, 30_000)
+
+  it('--dev-sessions signs with the JWT secret: refused with a JWKS URL; TICKS_DEV_SESSIONS is 1 or 0, never empty', async () => {
+    const jwks = ['--port', '0', '--jwks-url', 'https://id.example/jwks.json']
+    const byFlag = await runCli([...jwks, '--dev-sessions'])
+    expect(byFlag.code).toBe(2)
+    expect(byFlag.stderr).toMatch(/no key to sign with .*--dev-sessions \/ TICKS_DEV_SESSIONS/)
+    expect(byFlag.stdout).not.toMatch(/listening/)
+    const byEnv = await runCli(jwks, { TICKS_DEV_SESSIONS: '1' })
+    expect(byEnv.code).toBe(2)
+    expect(byEnv.stderr).toMatch(/no key to sign with/)
+    for (const [value, reason] of [
+      ['', /TICKS_DEV_SESSIONS is set but empty/],
+      ['yes', /invalid TICKS_DEV_SESSIONS: yes \(1 or 0\)/],
+    ] as const) {
+      const result = await runCli(['--port', '0'], { TICKS_DEV_SESSIONS: value })
+      expect(result.code, value).toBe(2)
+      expect(result.stderr, value).toMatch(reason)
+    }
   }, 30_000)
 
   it('an unknown option or a positional argument prints the usage, exit 2', async () => {

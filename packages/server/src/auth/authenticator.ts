@@ -3,7 +3,7 @@ export interface Authenticator {
   readonly mode: 'secret' | 'jwks' | 'dev'
   /** The token's user (`sub`); rejects with AuthError when the token is missing, bad or expired. */
   verify(token: string | undefined): Promise<{ userId: string }>
-  /** Dev mode only: sign a token for any user id. */
+  /** Dev mode, or a secret with dev sessions (`--dev-sessions`), only: sign a token for any user id. */
   issue?(userId: string): Promise<string>
 }
 

@@ -15,6 +15,8 @@ import { AuthError, type Authenticator, AuthUnavailableError } from './authentic
 export interface AuthOptions {
   jwtSecret?: string | undefined
   jwksUrl?: string | undefined
+  /** With `jwtSecret`: also sign tokens for any user (`issue`), as dev mode does with its own secret. */
+  devSessions?: boolean | undefined
   /** Where dev mode keeps its generated secret; undefined keeps it in memory (memory store). */
   dataDir?: string | undefined
   /** Where to say that the dev secret file is readable by others, or was empty and replaced. */
@@ -33,17 +35,24 @@ const TOKEN_KEY_ERRORS = new Set([
 ])
 const DEV_TOKEN_LIFETIME = '30d'
 
-/** JWT auth with jose: HS256 with a shared secret, a JWKS URL, or dev mode when neither is set. */
+/**
+ * JWT auth with jose: HS256 with a shared secret, a JWKS URL, or dev mode when neither is set.
+ * Dev mode, and a shared secret with `devSessions`, also issue tokens for any user.
+ */
 export function createAuthenticator(options: AuthOptions): Authenticator {
   if (options.jwksUrl) {
+    // A JWKS holds public keys only: nothing this server could sign a session with.
+    if (options.devSessions) throw new Error('dev sessions need a JWT secret to sign with, not a JWKS URL')
     const keys = remoteKeys(new URL(options.jwksUrl))
     return { mode: 'jwks', verify: (token) => verifyWith(token, (t) => jwtVerify(t, keys)) }
   }
   if (options.jwtSecret) {
-    const key = hmacKey(new TextEncoder().encode(options.jwtSecret))
+    const secret = new TextEncoder().encode(options.jwtSecret)
+    const key = hmacKey(secret)
     return {
       mode: 'secret',
       verify: (token) => verifyWith(token, async (t) => jwtVerify(t, await key, { algorithms: ['HS256'] })),
+      ...(options.devSessions && { issue: (userId: string) => issueToken(userId, secret) }),
     }
   }
   const secret = devSecret(options.dataDir, options.log)
@@ -51,14 +60,18 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
   return {
     mode: 'dev',
     verify: (token) => verifyWith(token, async (t) => jwtVerify(t, await key, { algorithms: ['HS256'] })),
-    issue: (userId) =>
-      new SignJWT({})
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject(userId)
-        .setIssuedAt()
-        .setExpirationTime(DEV_TOKEN_LIFETIME)
-        .sign(secret),
+    issue: (userId) => issueToken(userId, secret),
   }
+}
+
+/** A token for anyone who asks: what dev mode and dev sessions hand out. */
+function issueToken(userId: string, secret: Uint8Array): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(userId)
+    .setIssuedAt()
+    .setExpirationTime(DEV_TOKEN_LIFETIME)
+    .sign(secret)
 }
 
 async function verifyWith(

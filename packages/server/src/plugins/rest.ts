@@ -98,7 +98,9 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
   if (auth.issue) {
     const issue = auth.issue
     app.log.warn(
-      'DEV MODE: no --jwt-secret or --jwks-url given; anyone can get a token for any user via POST /api/session',
+      auth.mode === 'dev'
+        ? 'DEV MODE: no --jwt-secret or --jwks-url given; anyone can get a token for any user via POST /api/session'
+        : 'DEV SESSIONS (--dev-sessions): anyone who reaches this server can get a token for any user via POST /api/session, signed with the --jwt-secret and valid on every node sharing it; for trying things locally only',
     )
     app.post<{ Body: { userId: string } }>(
       '/api/session',
