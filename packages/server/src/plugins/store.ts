@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import type { PostgresOptions } from '../options.js'
+import { redactUrl } from '../redact-url.js'
 import type { StoreHealth } from '../store/health.js'
 import { MemoryStore } from '../store/memory-store.js'
 import { PostgresStore } from '../store/postgres-store.js'
@@ -33,17 +34,6 @@ export async function openStore(
     }
   }
   throw new Error(`unknown store ${JSON.stringify(kind)}: use sqlite, memory or a postgres:// URL`)
-}
-
-/** A connection URL without its password, for logs and error messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password) parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return 'the given URL'
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createClient } from 'redis'
+import { redactUrl } from '../redact-url.js'
 import type { PubSub } from './pubsub.js'
 
 export interface RedisPubSubOptions {
@@ -62,7 +63,7 @@ export class RedisPubSub implements PubSub {
       () => relay.checkStatus(),
       (error: unknown) => {
         if (!relay.closed)
-          options.log?.warn({ err: error, url: redact(options.url) }, 'relay: cannot connect to Redis')
+          options.log?.warn({ err: error, url: redactUrl(options.url) }, 'relay: cannot connect to Redis')
       },
     )
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -70,7 +71,7 @@ export class RedisPubSub implements PubSub {
     clearTimeout(timer)
     if (!relay.connected) {
       options.log?.warn(
-        { url: redact(options.url) },
+        { url: redactUrl(options.url) },
         'relay: Redis unreachable, polling the store until it is back',
       )
     }
@@ -126,16 +127,5 @@ export class RedisPubSub implements PubSub {
       connected ? 'relay connected' : 'relay down: polling the store',
     )
     for (const listener of this.listeners) listener(connected)
-  }
-}
-
-/** A URL without its password, for logs and errors. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password) parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return 'the given URL'
   }
 }
