@@ -4,13 +4,19 @@ import { join } from 'node:path'
 import * as encoding from 'lib0/encoding'
 import { afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { createConversation, MemoryStore, RoomRegistry } from '../src/index.js'
 import { writeAwareness, writeAwarenessEntries, writeSyncStep1, writeUpdate } from '../src/sync/protocol.js'
 import { fromHex, ISSUE_FRAMES, ISSUE_STORED } from './helpers/issue-12-frames.js'
 import { connectMemoryPeer } from './helpers/memory-peer.js'
-import { startTestServer, stockClient, type TestServer, tokenFor, until } from './helpers/server.js'
+import {
+  plainClientCopy,
+  startTestServer,
+  stockClient,
+  type TestServer,
+  tokenFor,
+  until,
+} from './helpers/server.js'
 
 /**
  * Issue 12: crafted updates that Yjs cannot hold (clocks near 2^53 and beyond, in GC structs,
@@ -27,26 +33,6 @@ async function sendHostile(server: TestServer, id: string, userId: string, frame
     socket.once('message', () => socket.send(frame))
     socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() }))
   })
-}
-
-/** A plain y-websocket client, no Ticks code: what any third-party client gets from the room. */
-async function plainClientCopy(server: TestServer, id: string, userId = 'bob'): Promise<Y.Doc> {
-  const doc = new Y.Doc({ guid: id })
-  const provider = new WebsocketProvider(`${server.wsUrl}/sync`, id, doc, {
-    params: { token: await tokenFor(userId) },
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-    disableBc: true,
-  })
-  try {
-    await until(() => provider.synced, 5000, 'a plain client to sync')
-    // It can hand back what it got: encode, decode, load into a fresh doc.
-    Y.decodeStateVector(Y.encodeStateVector(doc))
-    const copy = new Y.Doc({ guid: id })
-    Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
-    return copy
-  } finally {
-    provider.destroy()
-  }
 }
 
 const messageTexts = (doc: Y.Doc, userId: string) =>

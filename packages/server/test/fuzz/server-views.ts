@@ -1,8 +1,6 @@
 import { documentProblem } from '@ticks/core'
-import { WebSocket } from 'ws'
-import { WebsocketProvider } from 'y-websocket'
-import * as Y from 'yjs'
-import { type TestServer, tokenFor, until } from '../helpers/server.js'
+import type * as Y from 'yjs'
+import { plainClientCopy, type TestServer, tokenFor } from '../helpers/server.js'
 
 /** What the server shows from outside: REST, a stock client's copy, metrics. The checks compare these. */
 
@@ -32,25 +30,14 @@ export async function restMessages(server: TestServer, id: string): Promise<Rest
  * and a new doc must load that state. Returns the loaded copy, or what went wrong.
  */
 export async function stockCopy(server: TestServer, id: string): Promise<Y.Doc | string> {
-  const doc = new Y.Doc({ guid: id })
-  const provider = new WebsocketProvider(`${server.wsUrl}/sync`, id, doc, {
-    params: { token: await tokenFor('bob') },
-    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
-    disableBc: true,
-  })
+  let copy: Y.Doc
   try {
-    await until(() => provider.synced, 10_000, 'a stock client to sync')
-    Y.decodeStateVector(Y.encodeStateVector(doc))
-    const copy = new Y.Doc({ guid: id })
-    Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
-    const problem = documentProblem(copy)
-    return problem ? `the stock client's copy is unusable: ${problem}` : copy
+    copy = await plainClientCopy(server, id, 'bob', 10_000)
   } catch (error) {
     return `a stock client could not sync and re-encode: ${(error as Error).message}`
-  } finally {
-    provider.destroy()
-    doc.destroy()
   }
+  const problem = documentProblem(copy)
+  return problem ? `the stock client's copy is unusable: ${problem}` : copy
 }
 
 /** Every user root's message texts and the order log, read with plain Yjs, as one comparable string. */

@@ -93,3 +93,32 @@ export const until = (
   timeoutMs = 5000,
   what = 'a condition',
 ): Promise<void> => pollUntil(condition, timeoutMs, what, 10)
+
+/**
+ * A plain y-websocket client, no Ticks code, as any third-party client: it syncs, then hands back
+ * what it got (state vector and state re-encoded, loaded into a fresh doc), which is returned.
+ * Throws when it cannot sync within `timeoutMs` or its copy does not re-encode.
+ */
+export async function plainClientCopy(
+  server: { wsUrl: string },
+  conversationId: string,
+  userId = 'bob',
+  timeoutMs = 5000,
+): Promise<Y.Doc> {
+  const doc = new Y.Doc({ guid: conversationId })
+  const provider = new WebsocketProvider(`${server.wsUrl}/sync`, conversationId, doc, {
+    params: { token: await tokenFor(userId) },
+    WebSocketPolyfill: WebSocket as unknown as typeof globalThis.WebSocket,
+    disableBc: true,
+  })
+  try {
+    await until(() => provider.synced, timeoutMs, 'a plain client to sync')
+    Y.decodeStateVector(Y.encodeStateVector(doc))
+    const copy = new Y.Doc({ guid: conversationId })
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc))
+    return copy
+  } finally {
+    provider.destroy()
+    doc.destroy()
+  }
+}
