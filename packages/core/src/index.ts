@@ -16,6 +16,7 @@ export { compareUnsequenced, displayOrder } from './order.js'
 export { raiseWatermark } from './receipts.js'
 export {
   applyCheckedUpdate,
+  type Claim,
   checkUpdate,
   REFUSAL_CLOSE_CODES,
   type RefusalCloseCode,

@@ -66,8 +66,23 @@ export type Verdict =
        * resync (a y-websocket sync step 1 makes it send everything the document lacks).
        */
       incomplete: boolean
+      /** The ids this update takes for its writer (see `Claim`); empty for a re-send. */
+      claims: Claim[]
     }
   | { ok: false; code: RefusalCode; closeCode: RefusalCloseCode; reason: string }
+
+/**
+ * An id an update takes for good: a message id (`m|<id>`, held by its author's entry, named by the
+ * item that holds it) or a Yjs client id (`c|<client>`, held by the user who writes with it). The
+ * write rules refuse a second holder against the document; where several nodes accept updates for
+ * one conversation, each judges against its own copy, so the store keeps the claims and refuses a
+ * commit whose claim another node's commit already holds (DESIGN section 10: a constraint, not timing).
+ * An identical holder is the same write arriving again, never a conflict.
+ */
+export interface Claim {
+  key: string
+  holder: string
+}
 
 const CLOSE_CODE: Record<RefusalCode, RefusalCloseCode> = {
   malformed: 4400,
@@ -93,7 +108,11 @@ const INCOMPLETE: Verdict = Object.freeze({
   deletions: 0,
   unknownDeletions: 0,
   incomplete: true,
+  claims: [],
 })
+
+/** Claim keys of Yjs client ids (message ids claim their entry key, `m|<id>`). */
+const CLIENT_CLAIM_PREFIX = 'c|'
 
 class Refusal extends Error {
   constructor(
@@ -198,7 +217,7 @@ class UpdateCheck {
     const deletions = this.countDeletions(ds)
     const { unknownDeletions } = this
     if (newStructs === 0 && deletions.length === 0) {
-      return { ok: true, newStructs: 0, deletions: 0, unknownDeletions, incomplete: false }
+      return { ok: true, newStructs: 0, deletions: 0, unknownDeletions, incomplete: false, claims: [] }
     }
 
     if (this.writer.role === undefined) refuse('not-a-member', `${this.writer.userId} is not a member`)
@@ -209,24 +228,37 @@ class UpdateCheck {
       refuse('read-only', `${this.writer.userId} is an observer`)
     }
 
+    const claims: Claim[] = []
     for (const [client, list] of this.structsByClient) {
       const known = Y.getState(this.doc.store, client)
-      if (list.some((struct) => struct.id.clock + struct.length > known)) this.checkClient(client, known)
+      if (list.some((struct) => struct.id.clock + struct.length > known)) {
+        this.checkClient(client, known)
+        claims.push({ key: `${CLIENT_CLAIM_PREFIX}${client}`, holder: this.writer.userId })
+      }
     }
 
-    for (const item of fresh) this.checkItem(item)
+    for (const item of fresh) {
+      const key = this.checkItem(item)
+      if (key?.startsWith(MESSAGE_KEY_PREFIX)) {
+        claims.push({ key, holder: `${this.writer.userId} ${item.id.client}:${item.id.clock}` })
+      }
+    }
     const deletedItems = new Set(deletions)
     for (const item of deletions) this.checkDeletion(item, deletedItems)
-    return { ok: true, newStructs, deletions: deletions.length, unknownDeletions, incomplete: false }
+    return { ok: true, newStructs, deletions: deletions.length, unknownDeletions, incomplete: false, claims }
   }
 
-  private checkItem(item: Y.Item): void {
+  /**
+   * Check a new item; returns the key it writes in a user root (undefined for meta). An entry
+   * created and discarded offline counts too: its id stays taken, as the rules judge it here.
+   */
+  private checkItem(item: Y.Item): string | undefined {
     const place = this.placeOf(item)
     if (!place) refuse('unresolvable', 'cannot resolve the parent of an item')
     const { root, key } = place!
     this.checkRootAccess(root)
     if (key === null) refuse('bad-shape', `${root} holds map entries only`)
-    if (item.content instanceof Y.ContentDeleted) return // an entry created and deleted offline
+    if (item.content instanceof Y.ContentDeleted) return root === META_ROOT ? undefined : key!
     if (
       !(item.content instanceof Y.ContentAny) ||
       item.content.arr.length !== 1 ||
@@ -235,8 +267,12 @@ class UpdateCheck {
       refuse('bad-shape', `${root}/${key} must hold one JSON value`)
     }
     const value = (item.content as Y.ContentAny).arr[0]
-    if (root === META_ROOT) this.checkMetaEntry(key!, value)
-    else this.checkUserEntry(root, key!, value, Y.isDeleted(this.deleteSet, item.id))
+    if (root === META_ROOT) {
+      this.checkMetaEntry(key!, value)
+      return undefined
+    }
+    this.checkUserEntry(root, key!, value, Y.isDeleted(this.deleteSet, item.id))
+    return key!
   }
 
   /** Whether the update only brings own-root entries it also deletes, and deletes nothing else. */

@@ -149,6 +149,28 @@ describe('write rules', () => {
     expect(checkUpdate(server, claim, as('bob'))).toMatchObject({ ok: false, code: 'immutable' })
   })
 
+  it('names the ids an update takes (its message ids and Yjs client ids), and none for a re-send', () => {
+    let client = 0
+    const update = updateFrom((doc) => {
+      client = doc.clientID
+      doc.transact(() => {
+        doc.getMap('u:bob').set('m|one', message('one'))
+        doc.getMap('u:bob').set('r|b1', { d: 0, r: 0 })
+      })
+    })
+    const verdict = checkUpdate(server, update, as('bob'))
+    expect(verdict).toMatchObject({ ok: true })
+    const claims = verdict.ok ? verdict.claims : []
+    expect(claims).toContainEqual({ key: `c|${client}`, holder: 'bob' })
+    expect(claims).toContainEqual({
+      key: 'm|one',
+      holder: expect.stringMatching(new RegExp(`^bob ${client}:\\d+$`)),
+    })
+    expect(claims).toHaveLength(2)
+    applyCheckedUpdate(server, update)
+    expect(checkUpdate(server, update, as('bob'))).toMatchObject({ ok: true, newStructs: 0, claims: [] })
+  })
+
   it("refuses structs under a Yjs client id that writes another user's entries", () => {
     const alice = new Y.Doc({ guid: 'c' })
     Y.applyUpdate(alice, Y.encodeStateAsUpdate(server))

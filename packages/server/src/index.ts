@@ -17,6 +17,9 @@ export {
 } from './store/postgres-store.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export {
+  type AppendGuard,
+  type Claim,
+  ClaimConflictError,
   type ConversationSummary,
   type Fence,
   FencedError,

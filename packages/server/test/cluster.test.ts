@@ -103,7 +103,7 @@ interface Node {
   room(): Promise<Room>
 }
 
-async function cluster(count: number) {
+async function cluster(count: number, timing: Partial<typeof TIMING> = {}) {
   const store = new MemoryStore()
   const bus = new LocalPubSub()
   const id = await createConversation(store, { title: 'T', members })
@@ -113,7 +113,7 @@ async function cluster(count: number) {
     const relay = new LossyPubSub(bus)
     const registry = new RoomRegistry({
       store: pausable.view(),
-      cluster: { nodeId: `node-${n}`, relay, ...TIMING },
+      cluster: { nodeId: `node-${n}`, relay, ...TIMING, ...timing },
     })
     nodes.push({
       registry,
@@ -296,5 +296,144 @@ describe('several nodes over one store', () => {
     expect([...order].sort()).toEqual([...all].sort())
     expect(new Set(order).size).toBe(order.length)
     expect(back.conversation.messages().map((m) => m.seq)).toEqual([1, 2, 3, 4])
+  })
+})
+
+describe('ids taken on two nodes at once (the store decides, never timing)', () => {
+  /** A raw message entry, as a client whose id generator collides (or a hostile one) writes it. */
+  const writeMessage = (peer: MemoryPeer, userId: string, id: string, text: string) =>
+    peer.doc.transact(() => {
+      peer.doc.getMap(`u:${userId}`).set(`m|${id}`, { id, text, createdAt: Date.now(), to: [] })
+    })
+
+  /** Both nodes and the store hold the same document. */
+  async function converged(rooms: Room[], store: Store, id: string) {
+    const stored = new Y.Doc()
+    for (const { update } of (await store.load(id))!) Y.applyUpdate(stored, update)
+    const vectors = [stored, ...rooms.map((room) => room.doc)].map((doc) =>
+      Y.encodeStateVector(doc).toString(),
+    )
+    return vectors.every((vector) => vector === vectors[0])
+  }
+
+  it('gives a message id two authors write on two nodes to one of them; the loser is refused on reconnect', async () => {
+    const { id, store, nodes } = await cluster(2)
+    open = nodes
+    const [roomA, roomB] = await Promise.all(nodes.map((node) => node.room()))
+    const alice = connectMemoryPeer(roomA!, 'alice')
+    const bob = connectMemoryPeer(roomB!, 'bob')
+    await until(() => alice.conversation.title() === 'T' && bob.conversation.title() === 'T')
+    // The same tick on both nodes: each room judges against its own copy, and both accept.
+    writeMessage(alice, 'alice', 'same-id', 'from alice')
+    writeMessage(bob, 'bob', 'same-id', 'from bob')
+    await until(() => alice.closed !== null || bob.closed !== null, 3000, 'the losing node to reload')
+    const [loser, loserName, loserNode] = alice.closed ? [alice, 'alice', nodes[0]!] : [bob, 'bob', nodes[1]!]
+    const winner = loser === alice ? bob : alice
+    expect(loser.closed).toMatchObject({ code: 1012 })
+    expect(winner.closed).toBeNull()
+    // The loser's client reconnects with what it wrote: now the write rules see the winner's entry.
+    const back = connectMemoryPeer(await loserNode.room(), loserName, loser.doc)
+    await until(() => back.closed !== null, 3000, 'the loser to be refused')
+    expect(back.closed).toMatchObject({ code: 4400 })
+    expect(back.closed!.reason).toContain('belongs to another author')
+    const order = await storedOrder(store, id)
+    expect(order).toEqual(['same-id'])
+    await until(
+      async () => converged(await Promise.all(nodes.map((n) => n.room())), store, id),
+      3000,
+      'convergence',
+    )
+    const [rooms0, rooms1] = await Promise.all(nodes.map((n) => n.room()))
+    for (const room of [rooms0!, rooms1!]) {
+      const authors = room.index.messages.get('same-id')
+      expect(authors?.author).toBe(winner === alice ? 'alice' : 'bob')
+      expect(room.doc.getMap(`u:${loserName}`).has('m|same-id')).toBe(false)
+    }
+  })
+
+  it('gives a Yjs client id two users write with on two nodes to one of them', async () => {
+    const { id, store, nodes } = await cluster(2)
+    open = nodes
+    const [roomA, roomB] = await Promise.all(nodes.map((node) => node.room()))
+    const shared = 424242
+    const aliceDoc = new Y.Doc({ guid: id })
+    const bobDoc = new Y.Doc({ guid: id })
+    aliceDoc.clientID = shared
+    bobDoc.clientID = shared
+    const alice = connectMemoryPeer(roomA!, 'alice', aliceDoc)
+    const bob = connectMemoryPeer(roomB!, 'bob', bobDoc)
+    await until(() => alice.conversation.title() === 'T' && bob.conversation.title() === 'T')
+    writeMessage(alice, 'alice', 'from-alice', 'a')
+    writeMessage(bob, 'bob', 'from-bob', 'b')
+    await until(() => alice.closed !== null || bob.closed !== null, 3000, 'the losing node to reload')
+    const [loser, loserName, loserNode] = alice.closed ? [alice, 'alice', nodes[0]!] : [bob, 'bob', nodes[1]!]
+    const winner = loser === alice ? bob : alice
+    expect(loser.closed).toMatchObject({ code: 1012 })
+    expect(winner.closed).toBeNull()
+    // The loser's client comes back with its write at clocks the room now holds as the winner's:
+    // Yjs takes it for a re-send and skips it. What it writes next is refused: nobody else sees it.
+    const back = connectMemoryPeer(await loserNode.room(), loserName, loser.doc)
+    writeMessage(back, loserName, 'later', 'c')
+    await until(() => back.closed !== null, 3000, 'the loser to be refused')
+    expect(back.closed).toMatchObject({ code: 4403 })
+    await until(
+      async () => converged(await Promise.all(nodes.map((n) => n.room())), store, id),
+      3000,
+      'convergence',
+    )
+    expect(await storedOrder(store, id)).toEqual([winner === alice ? 'from-alice' : 'from-bob'])
+    for (const room of await Promise.all(nodes.map((n) => n.room()))) {
+      expect([...room.index.messages.keys()]).toEqual([winner === alice ? 'from-alice' : 'from-bob'])
+    }
+  })
+})
+
+describe('a node that lags the store', () => {
+  it('judges a refusal again once caught up: a client moving over from a node ahead is not refused', async () => {
+    // No poll to speak of, and node A's relay messages lost: node B learns only by asking the store.
+    const { nodes } = await cluster(2, { pollMs: 60_000 })
+    open = nodes
+    const [roomA, roomB] = await Promise.all(nodes.map((node) => node.room()))
+    const alice = connectMemoryPeer(roomA!, 'alice')
+    const bob = connectMemoryPeer(roomA!, 'bob')
+    await until(() => alice.conversation.title() === 'T' && bob.conversation.title() === 'T')
+    nodes[0]!.relay.dropNext = 1_000
+    nodes[1]!.relay.dropNext = 1_000
+    const hello = alice.conversation.send('hello')
+    await until(() => sentEverywhere([alice, bob], [hello.id]), 3000, 'sent on node A')
+    expect(roomB!.index.messages.has(hello.id)).toBe(false)
+    // Bob's client moves to node B with alice's message and its stamp, which B has not seen, and
+    // reads it: a receipt past B's order log, and entries of another user's, as a forger's look.
+    bob.connection.disconnect()
+    const moved = connectMemoryPeer(roomB!, 'bob', bob.doc)
+    moved.conversation.markRead()
+    await until(() => roomB!.index.messages.get(hello.id)?.seq === 1, 3000, 'node B to catch up')
+    const onB = connectMemoryPeer(roomB!, 'carol')
+    await until(() => onB.conversation.receipts(hello.id).bob === 'read', 3000, "bob's receipt stored")
+    expect(moved.closed).toBeNull()
+    // A forgery is still refused, after the same catch-up.
+    moved.doc.getMap('u:alice').set('m|forged', { id: 'forged', text: 'x', createdAt: 1, to: [] })
+    await until(() => moved.closed !== null, 3000, 'the forgery refused')
+    expect(moved.closed).toMatchObject({ code: 4403 })
+  })
+
+  it('admits a member just added on another node, and still refuses a stranger', async () => {
+    const { store, nodes } = await cluster(2, { pollMs: 60_000 })
+    open = nodes
+    const [roomA, roomB] = await Promise.all(nodes.map((node) => node.room()))
+    const alice = connectMemoryPeer(roomA!, 'alice')
+    await until(() => alice.conversation.title() === 'T')
+    nodes[0]!.relay.dropNext = 1_000
+    alice.doc.getMap('meta').set('member|dave', { role: 'member', joinedAt: Date.now() })
+    await until(() => roomA!.index.members.has('dave'), 3000, 'dave added on node A')
+    await until(async () => (await store.listConversations('dave')).length === 1, 3000, 'the change stored')
+    expect(roomB!.index.members.has('dave')).toBe(false)
+    const dave = connectMemoryPeer(roomB!, 'dave')
+    await until(() => dave.conversation.title() === 'T', 3000, 'dave synced on node B')
+    expect(dave.closed).toBeNull()
+    const stranger = connectMemoryPeer(roomB!, 'mallory')
+    await until(() => stranger.closed !== null, 3000, 'the stranger refused')
+    expect(stranger.closed).toMatchObject({ code: 4403 })
+    expect(stranger.frames).toEqual([])
   })
 })

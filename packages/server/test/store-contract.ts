@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import {
+  ClaimConflictError,
   type ConversationSummary,
   FencedError,
   type LogSize,
@@ -305,14 +306,14 @@ export function runStoreContract(name: string, setup: () => Promise<StoreContrac
       const b2 = (await other.acquireLease('d', 'node-b', 60_000))!
       expect(b2).toMatchObject({ nodeId: 'node-b', epoch: b.epoch + 1 })
       await expect(
-        other.append('d', [bytes(1)], undefined, { nodeId: 'node-b', epoch: b.epoch }),
+        other.append('d', [bytes(1)], undefined, { fence: { nodeId: 'node-b', epoch: b.epoch } }),
       ).rejects.toThrow(FencedError)
     })
 
     it('commits a fenced append while the fence holds, and refuses it, writing nothing, once it does not', async () => {
       const a = (await store.acquireLease('d', 'node-a', 60_000))!
       const fence = { nodeId: 'node-a', epoch: a.epoch }
-      const stamped = await store.append('d', [bytes(1)], summary('d', ['alice'], 1), fence)
+      const stamped = await store.append('d', [bytes(1)], summary('d', ['alice'], 1), { fence: fence })
       expect(stamped).toMatchObject({ entries: 1, bytes: 1 })
 
       const refused = async (promise: Promise<unknown>) => {
@@ -325,31 +326,37 @@ export function runStoreContract(name: string, setup: () => Promise<StoreContrac
       }
       // Another node's fence, a wrong epoch, a document whose lease was never taken.
       await refused(
-        store.append('d', [bytes(2)], summary('d', ['alice', 'bob'], 2), { nodeId: 'node-b', epoch: 1 }),
+        store.append('d', [bytes(2)], summary('d', ['alice', 'bob'], 2), {
+          fence: { nodeId: 'node-b', epoch: 1 },
+        }),
       )
-      await refused(store.append('d', [bytes(3)], summary('d', ['alice', 'bob'], 3), { ...fence, epoch: 2 }))
-      await refused(store.append('fresh', [bytes(4)], summary('fresh', ['bob'], 4), fence))
+      await refused(
+        store.append('d', [bytes(3)], summary('d', ['alice', 'bob'], 3), { fence: { ...fence, epoch: 2 } }),
+      )
+      await refused(store.append('fresh', [bytes(4)], summary('fresh', ['bob'], 4), { fence: fence }))
       // Taken over: the old holder's fence is refused; the new holder's is not.
       await store.releaseLease('d', 'node-a', a.epoch)
       const other = await peer()
       const b = (await other.acquireLease('d', 'node-b', 60_000))!
-      await refused(store.append('d', [bytes(5)], summary('d', ['alice', 'bob'], 5), fence))
+      await refused(store.append('d', [bytes(5)], summary('d', ['alice', 'bob'], 5), { fence: fence }))
 
       // Nothing of the refused appends is stored: no update, no summary, no member, no entry number.
       expect(updatesOf(await store.load('d'))).toEqual([bytes(1)])
       expect(await store.load('fresh')).toBeUndefined()
       expect(await store.listConversations('bob')).toEqual([])
       expect(await store.listConversations('alice')).toEqual([summary('d', ['alice'], 1)])
-      const next = await other.append('d', [bytes(6)], undefined, { nodeId: 'node-b', epoch: b.epoch })
+      const next = await other.append('d', [bytes(6)], undefined, {
+        fence: { nodeId: 'node-b', epoch: b.epoch },
+      })
       expect(next).toMatchObject({ entries: 2, bytes: 2, lastEntry: stamped.lastEntry + 1 })
     })
 
     it('refuses a fence whose lease expired, even when nobody took it over', async () => {
       const a = (await store.acquireLease('d', 'node-a', 100))!
-      await store.append('d', [bytes(1)], undefined, { nodeId: 'node-a', epoch: a.epoch })
+      await store.append('d', [bytes(1)], undefined, { fence: { nodeId: 'node-a', epoch: a.epoch } })
       await sleep(300)
       await expect(
-        store.append('d', [bytes(2)], undefined, { nodeId: 'node-a', epoch: a.epoch }),
+        store.append('d', [bytes(2)], undefined, { fence: { nodeId: 'node-a', epoch: a.epoch } }),
       ).rejects.toThrow(FencedError)
       expect(updatesOf(await store.load('d'))).toEqual([bytes(1)])
     })
@@ -358,8 +365,10 @@ export function runStoreContract(name: string, setup: () => Promise<StoreContrac
       const a = (await store.acquireLease('d', 'node-a', 60_000))!
       const [plain, fenced, stale, other] = await Promise.allSettled([
         store.append('x', [bytes(1)], summary('x', ['alice'], 1)),
-        store.append('d', [bytes(2)], undefined, { nodeId: 'node-a', epoch: a.epoch }),
-        store.append('d', [bytes(3)], summary('d', ['bob'], 3), { nodeId: 'node-a', epoch: a.epoch + 1 }),
+        store.append('d', [bytes(2)], undefined, { fence: { nodeId: 'node-a', epoch: a.epoch } }),
+        store.append('d', [bytes(3)], summary('d', ['bob'], 3), {
+          fence: { nodeId: 'node-a', epoch: a.epoch + 1 },
+        }),
         store.append('y', [bytes(4)]),
       ])
       expect(plain.status).toBe('fulfilled')
@@ -371,6 +380,64 @@ export function runStoreContract(name: string, setup: () => Promise<StoreContrac
       expect(updatesOf(await store.load('d'))).toEqual([bytes(2)])
       expect(updatesOf(await store.load('y'))).toEqual([bytes(4)])
       expect(await store.listConversations('bob')).toEqual([])
+    })
+
+    it('takes claims with an append: another holder of one refuses the append whole, the same holder is no conflict', async () => {
+      const alice = { key: 'm|x', holder: 'alice 7:0' }
+      await store.append('d', [bytes(1)], summary('d', ['alice'], 1), {
+        claims: [alice, { key: 'c|7', holder: 'alice' }],
+      })
+      const conflict = await store
+        .append('d', [bytes(2)], summary('d', ['alice', 'bob'], 2), {
+          claims: [
+            { key: 'c|8', holder: 'bob' },
+            { key: 'm|x', holder: 'bob 8:0' },
+          ],
+        })
+        .then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        )
+      expect(conflict).toBeInstanceOf(ClaimConflictError)
+      expect(conflict).toMatchObject({ code: 'claimed' })
+      expect((conflict as Error).message).toContain('m|x')
+      // Nothing of it: no update, no summary, and not even its claim that did not conflict.
+      expect(updatesOf(await store.load('d'))).toEqual([bytes(1)])
+      expect(await store.listConversations('bob')).toEqual([])
+      await store.append('d', [bytes(3)], undefined, { claims: [{ key: 'c|8', holder: 'carol' }] })
+      // The same write again (a re-send through another node) is no conflict; claims are per document.
+      await store.append('d', [bytes(4)], undefined, { claims: [alice] })
+      await store.append('e', [bytes(5)], undefined, { claims: [{ key: 'm|x', holder: 'bob 8:0' }] })
+      // One append naming one key for two holders conflicts with itself.
+      await expect(
+        store.append('f', [bytes(6)], undefined, {
+          claims: [
+            { key: 'm|y', holder: 'alice 7:1' },
+            { key: 'm|y', holder: 'bob 8:1' },
+          ],
+        }),
+      ).rejects.toThrow(ClaimConflictError)
+      expect(await store.load('f')).toBeUndefined()
+      expect(updatesOf(await store.load('d'))).toEqual([bytes(1), bytes(3), bytes(4)])
+    })
+
+    it('gives a claim two nodes race for to exactly one of them, and refuses the loser alone in a shared transaction', async () => {
+      const other = await peer()
+      for (let round = 0; round < 5; round++) {
+        const key = `m|race-${round}`
+        const outcomes = await Promise.allSettled([
+          store.append('d', [bytes(round, 1)], undefined, { claims: [{ key, holder: 'alice' }] }),
+          other.append('d', [bytes(round, 2)], undefined, { claims: [{ key, holder: 'bob' }] }),
+          store.append('x', [bytes(round, 3)]),
+        ])
+        expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(2)
+        const lost = outcomes.find((outcome) => outcome.status === 'rejected') as PromiseRejectedResult
+        expect(lost.reason).toBeInstanceOf(ClaimConflictError)
+        expect(outcomes[2]!.status).toBe('fulfilled')
+      }
+      const stored = updatesOf(await store.load('d'))!
+      expect(stored).toHaveLength(5)
+      expect(stored.map((update) => update[0])).toEqual([0, 1, 2, 3, 4])
     })
 
     it('keeps everything across a reopen (durable adapters)', async () => {
@@ -391,7 +458,13 @@ export function runStoreContract(name: string, setup: () => Promise<StoreContrac
       // Leases, and what the snapshot folded in, are stored too.
       expect(await store.acquireLease('d', 'node-b', 60_000)).toBeUndefined()
       expect(await store.renewLease('d', 'node-a', lease.epoch, 60_000)).toBe(true)
-      await store.append('d', [bytes(6)], undefined, { nodeId: 'node-a', epoch: lease.epoch })
+      await store.append('d', [bytes(6)], undefined, { fence: { nodeId: 'node-a', epoch: lease.epoch } })
+      // And the claims.
+      await store.append('d', [bytes(7)], undefined, { claims: [{ key: 'm|kept', holder: 'alice' }] })
+      store = await reopen()
+      await expect(
+        store.append('d', [bytes(8)], undefined, { claims: [{ key: 'm|kept', holder: 'bob' }] }),
+      ).rejects.toThrow(ClaimConflictError)
       expect(await store.loadSince('e', compacted - 2)).toEqual([
         { entry: SNAPSHOT_ENTRY, update: bytes(9) },
         { entry: compacted, update: bytes(5) },

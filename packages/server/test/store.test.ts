@@ -146,7 +146,35 @@ describe('PostgreSQL (a real server in a temp dir, per suite)', () => {
       await Promise.all(stores.map((store) => store.close()))
       const again = await PostgresStore.open({ connectionString })
       await again.close()
-      expect(await schemaVersions(connectionString)).toEqual([POSTGRES_SCHEMA_VERSION])
+      // Every migration ran once, in order.
+      expect(await schemaVersions(connectionString)).toEqual(
+        Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1),
+      )
+    })
+
+    it('migrates a database an older version wrote, keeping its data', async () => {
+      const connectionString = await postgres.createDatabase()
+      const first = await PostgresStore.open({ connectionString })
+      await first.append('d', [new Uint8Array([1])])
+      await first.close()
+      // Back to version 1, as the first release with PostgreSQL left it: no claims table.
+      const client = new pg.Client({ connectionString })
+      await client.connect()
+      await client.query('DROP TABLE claims')
+      await client.query('DELETE FROM schema_version WHERE version > 1')
+      await client.end()
+      const migrated = await PostgresStore.open({ connectionString })
+      await migrated.append('d', [new Uint8Array([2])], undefined, {
+        claims: [{ key: 'm|a', holder: 'alice' }],
+      })
+      expect(await migrated.load('d')).toEqual([
+        { entry: 1, update: new Uint8Array([1]) },
+        { entry: 2, update: new Uint8Array([2]) },
+      ])
+      await migrated.close()
+      expect(await schemaVersions(connectionString)).toEqual(
+        Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1),
+      )
     })
 
     it('refuses a schema newer than it knows, before writing anything', async () => {

@@ -122,6 +122,11 @@ export function createMetrics(sources: {
     help: 'Store entries read to catch up after a relay gap, a relay reconnect, or while the relay is down',
     registers: [registry],
   })
+  const claimConflicts = new Counter({
+    name: 'ticks_claim_conflicts_total',
+    help: 'Commits refused because another node took one of their ids first (each reloads its room; several nodes only)',
+    registers: [registry],
+  })
   return {
     registry,
     bytesIn,
@@ -166,6 +171,9 @@ export function createMetrics(sources: {
       },
       caughtUp(entries) {
         catchUpEntries.inc(entries)
+      },
+      claimConflict() {
+        claimConflicts.inc()
       },
     },
   }

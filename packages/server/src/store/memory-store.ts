@@ -1,7 +1,9 @@
+import { claimProblem } from './claim-rules.js'
 import { fenceProblem, grantLease, holds, leaseState } from './lease-rules.js'
 import {
+  type AppendGuard,
+  ClaimConflictError,
   type ConversationSummary,
-  type Fence,
   FencedError,
   type Lease,
   type LogSize,
@@ -24,6 +26,8 @@ interface MemoryDocument {
 export class MemoryStore implements Store {
   private readonly documents = new Map<string, MemoryDocument>()
   private readonly leases = new Map<string, Lease>()
+  /** Per document: claim key → holder. */
+  private readonly claims = new Map<string, Map<string, string>>()
   private readonly quarantined: QuarantinedEntry[] = []
   private nextQuarantineId = 1
   private closed = false
@@ -88,13 +92,18 @@ export class MemoryStore implements Store {
     docId: string,
     updates: readonly Uint8Array[],
     summary?: ConversationSummary,
-    fence?: Fence,
+    { fence, claims = [] }: AppendGuard = {},
   ): Promise<LogSize> {
     this.assertOpen()
     if (fence) {
       const problem = fenceProblem(docId, fence, leaseState(this.leases.get(docId), Date.now()))
       if (problem) throw new FencedError(problem)
     }
+    const held = this.claims.get(docId) ?? new Map<string, string>()
+    const conflict = claimProblem(docId, claims, (key) => held.get(key))
+    if (conflict) throw new ClaimConflictError(conflict)
+    for (const { key, holder } of claims) held.set(key, holder)
+    if (held.size > 0) this.claims.set(docId, held)
     let document = this.documents.get(docId)
     if (!document) {
       document = { snapshot: null, snapshotThrough: 0, log: [], nextEntry: 1, summary: undefined }

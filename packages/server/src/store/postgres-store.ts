@@ -1,7 +1,11 @@
 import pg from 'pg'
+import { claimProblem, sortedClaims } from './claim-rules.js'
 import { GroupCommit, type PendingRequest } from './group-commit.js'
 import { fenceProblem } from './lease-rules.js'
 import {
+  type AppendGuard,
+  type Claim,
+  ClaimConflictError,
   type ConversationSummary,
   type Fence,
   FencedError,
@@ -93,6 +97,15 @@ const MIGRATIONS: readonly string[] = [
     expires_at timestamptz NOT NULL
   );
   `,
+  // 2: ids taken for good (message ids, Yjs client ids) and who holds them: see Store.append.
+  `
+  CREATE TABLE claims (
+    doc_id text NOT NULL,
+    key text NOT NULL,
+    holder text NOT NULL,
+    PRIMARY KEY (doc_id, key)
+  );
+  `,
 ]
 
 /** The schema version this code reads and writes. */
@@ -169,10 +182,10 @@ export class PostgresStore implements Store {
     docId: string,
     updates: readonly Uint8Array[],
     summary?: ConversationSummary,
-    fence?: Fence,
+    guard: AppendGuard = {},
   ): Promise<LogSize> {
     if (this.closed) return Promise.reject(new Error('the store is closed'))
-    return this.appends.add({ docId, updates, summary, fence })
+    return this.appends.add({ docId, updates, summary, fence: guard.fence, claims: guard.claims ?? [] })
   }
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
@@ -367,10 +380,10 @@ export class PostgresStore implements Store {
     const order = batch
       .map((_, index) => index)
       .sort((a, b) => compareIds(batch[a]!.request.docId, batch[b]!.request.docId) || a - b)
-    let results: (LogSize | FencedError)[]
+    let results: (LogSize | FencedError | ClaimConflictError)[]
     try {
       results = await this.transaction(async (client) => {
-        const outcome: (LogSize | FencedError)[] = new Array(batch.length)
+        const outcome: (LogSize | FencedError | ClaimConflictError)[] = new Array(batch.length)
         for (const index of order) outcome[index] = await appendOne(client, batch[index]!.request)
         return outcome
       })
@@ -380,7 +393,7 @@ export class PostgresStore implements Store {
     }
     for (const [index, { resolve, reject }] of batch.entries()) {
       const result = results[index]!
-      if (result instanceof FencedError) reject(result)
+      if (result instanceof FencedError || result instanceof ClaimConflictError) reject(result)
       else resolve(result)
     }
   }
@@ -414,6 +427,7 @@ interface AppendRequest {
   updates: readonly Uint8Array[]
   summary: ConversationSummary | undefined
   fence: Fence | undefined
+  claims: readonly Claim[]
 }
 
 interface LeaseRow {
@@ -424,9 +438,12 @@ interface LeaseRow {
 
 const EXPIRES_AT_MS = `floor(extract(epoch FROM expires_at) * 1000)::float8 AS expires_at_ms`
 
-/** One append inside a batch's transaction: its log size, or the FencedError it gets (nothing written). */
-async function appendOne(client: pg.PoolClient, request: AppendRequest): Promise<LogSize | FencedError> {
-  const { docId, updates, summary, fence } = request
+/** One append inside a batch's transaction: its log size, or why it is refused (nothing written). */
+async function appendOne(
+  client: pg.PoolClient,
+  request: AppendRequest,
+): Promise<LogSize | FencedError | ClaimConflictError> {
+  const { docId, updates, summary, fence, claims } = request
   if (fence) {
     // Locked until the batch commits: a takeover (acquireLease) waits for this commit, so no
     // stamp of this epoch can land after the next epoch began.
@@ -441,6 +458,10 @@ async function appendOne(client: pg.PoolClient, request: AppendRequest): Promise
       lease && { nodeId: lease.node_id, epoch: lease.epoch, live: lease.live },
     )
     if (problem) return new FencedError(problem)
+  }
+  if (claims.length > 0) {
+    const conflict = await takeClaims(client, docId, claims)
+    if (conflict) return new ClaimConflictError(conflict)
   }
   let bytes = 0
   for (const update of updates) bytes += update.byteLength
@@ -486,6 +507,43 @@ async function appendOne(client: pg.PoolClient, request: AppendRequest): Promise
     )
   }
   return { entries: size.log_entries, bytes: size.log_bytes, lastEntry: size.entry_mark }
+}
+
+/**
+ * Take `claims` inside the append's transaction, or say why not (then nothing of them stays).
+ * Inserting first makes a concurrent append of the same key (another node) wait for this
+ * transaction and then see its holder: the unique key decides, never timing. Keys go in one order
+ * everywhere, so two such appends never wait on each other in a cycle.
+ */
+async function takeClaims(
+  client: pg.PoolClient,
+  docId: string,
+  claims: readonly Claim[],
+): Promise<string | undefined> {
+  const distinct = sortedClaims(claims)
+  const inserted = await client.query<{ key: string }>(
+    `INSERT INTO claims (doc_id, key, holder)
+     SELECT $1, key, holder FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS c(key, holder, n)
+     ORDER BY n
+     ON CONFLICT (doc_id, key) DO NOTHING
+     RETURNING key`,
+    [docId, distinct.map((claim) => claim.key), distinct.map((claim) => claim.holder)],
+  )
+  const ours = new Set(inserted.rows.map((row) => row.key))
+  const others = distinct.filter((claim) => !ours.has(claim.key)).map((claim) => claim.key)
+  const held = new Map<string, string>()
+  if (others.length > 0) {
+    const { rows } = await client.query<{ key: string; holder: string }>(
+      'SELECT key, holder FROM claims WHERE doc_id = $1 AND key = ANY($2::text[])',
+      [docId, others],
+    )
+    for (const row of rows) held.set(row.key, row.holder)
+  }
+  const problem = claimProblem(docId, claims, (key) => held.get(key))
+  if (problem && ours.size > 0) {
+    await client.query('DELETE FROM claims WHERE doc_id = $1 AND key = ANY($2::text[])', [docId, [...ours]])
+  }
+  return problem
 }
 
 /** The same order on every node, whatever its locale. */

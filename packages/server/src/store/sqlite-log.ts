@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
+import { claimProblem, sortedClaims } from './claim-rules.js'
 import { fenceProblem, grantLease, holds, leaseState } from './lease-rules.js'
 import {
+  type Claim,
   type ConversationSummary,
   type Fence,
   type Lease,
@@ -49,6 +51,13 @@ CREATE TABLE IF NOT EXISTS leases (
   node_id TEXT NOT NULL,
   epoch INTEGER NOT NULL,
   expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Ids taken for good (message ids, Yjs client ids) and who holds them: see Store.append.
+CREATE TABLE IF NOT EXISTS claims (
+  doc_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  holder TEXT NOT NULL,
+  PRIMARY KEY (doc_id, key)
 ) WITHOUT ROWID;
 `
 
@@ -113,6 +122,10 @@ export class SqliteLog {
         'SELECT entry_mark AS mark FROM documents WHERE id = ?',
       ),
       setEntryMark: this.db.prepare('UPDATE documents SET entry_mark = ? WHERE id = ?'),
+      claimHolder: this.db.prepare<[string, string], { holder: string }>(
+        'SELECT holder FROM claims WHERE doc_id = ? AND key = ?',
+      ),
+      insertClaim: this.db.prepare('INSERT OR IGNORE INTO claims (doc_id, key, holder) VALUES (?, ?, ?)'),
       insertUpdate: this.db.prepare('INSERT INTO updates (doc_id, entry, data) VALUES (?, ?, ?)'),
       logSize: this.db.prepare<[string], { entries: number; bytes: number | null }>(
         'SELECT COUNT(*) AS entries, SUM(LENGTH(data)) AS bytes FROM updates WHERE doc_id = ?',
@@ -205,16 +218,24 @@ export class SqliteLog {
 
   /**
    * Append for several documents in one transaction and one fsync: all or none, except that an
-   * append whose fence fails is left out (and answered `fenced`) without failing the others. The
-   * fence is checked inside the write transaction, so no takeover can come between check and write.
+   * append whose fence or claims fail is left out (and answered why) without failing the others.
+   * Both are checked inside the write transaction, so no other writer can come between check and write.
    */
   appendBatch(batch: readonly AppendRequest[]): AppendResult[] {
     try {
       return this.db
         .transaction(() =>
-          batch.map(({ docId, updates, summary, fence }): AppendResult => {
-            const problem = fence && fenceProblem(docId, fence, leaseState(this.leaseOf(docId), Date.now()))
-            if (problem) return { fenced: problem }
+          batch.map(({ docId, updates, summary, fence, claims = [] }): AppendResult => {
+            const fenced = fence && fenceProblem(docId, fence, leaseState(this.leaseOf(docId), Date.now()))
+            if (fenced) return { refused: 'fenced', reason: fenced }
+            const claimed = claimProblem(
+              docId,
+              claims,
+              (key) => this.statements.claimHolder.get(docId, key)?.holder,
+            )
+            if (claimed) return { refused: 'claimed', reason: claimed }
+            for (const { key, holder } of sortedClaims(claims))
+              this.statements.insertClaim.run(docId, key, holder)
             return { size: this.appendOne(docId, updates, summary) }
           }),
         )
@@ -319,10 +340,13 @@ export interface AppendRequest {
   updates: readonly Uint8Array[]
   summary: ConversationSummary | undefined
   fence?: Fence | undefined
+  claims?: readonly Claim[] | undefined
 }
 
-/** One append of a batch: its log size, or why its fence refused it (nothing of it written). */
-export type AppendResult = { size: LogSize; fenced?: undefined } | { fenced: string; size?: undefined }
+/** One append of a batch: its log size, or why its fence or claims refused it (nothing of it written). */
+export type AppendResult =
+  | { size: LogSize; refused?: undefined }
+  | { refused: 'fenced' | 'claimed'; reason: string; size?: undefined }
 
 const toBytes = (buffer: Buffer): Uint8Array =>
   new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength).slice()

@@ -4,8 +4,9 @@ import { Worker } from 'node:worker_threads'
 import { GroupCommit, type PendingRequest } from './group-commit.js'
 import { type AppendRequest, type AppendResult, SqliteLog } from './sqlite-log.js'
 import {
+  type AppendGuard,
+  ClaimConflictError,
   type ConversationSummary,
-  type Fence,
   FencedError,
   type Lease,
   type LogSize,
@@ -100,9 +101,9 @@ export class SqliteStore implements Store {
     docId: string,
     updates: readonly Uint8Array[],
     summary?: ConversationSummary,
-    fence?: Fence,
+    guard: AppendGuard = {},
   ): Promise<LogSize> {
-    return this.appends.add({ docId, updates, summary, fence })
+    return this.appends.add({ docId, updates, summary, fence: guard.fence, claims: guard.claims })
   }
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
@@ -144,7 +145,8 @@ export class SqliteStore implements Store {
       for (const [i, { resolve, reject }] of batch.entries()) {
         const result = results[i]!
         if (result.size) resolve(result.size)
-        else reject(new FencedError(result.fenced))
+        else if (result.refused === 'fenced') reject(new FencedError(result.reason))
+        else reject(new ClaimConflictError(result.reason))
       }
     } catch (error) {
       for (const { reject } of batch) reject(error)

@@ -1,3 +1,5 @@
+import type { Claim } from '@ticks/core'
+
 /**
  * The storage seam (DESIGN sections 5 and 10): an update log per document plus snapshot
  * compaction, a small summary row per conversation for listing, and the sequencer lease of each
@@ -36,16 +38,21 @@ export interface Store {
    * once (so a node that received entries 5…7 over the relay and then 9…9 knows that 8 is
    * missing, and that nothing committed before 8 can still appear below it).
    *
-   * With a `fence`, the append is a sequencer's stamp commit: in the same transaction the
+   * With `guard.fence`, the append is a sequencer's stamp commit: in the same transaction the
    * document's lease must be held by `fence.nodeId` at exactly `fence.epoch` and not be expired,
    * else it rejects with `FencedError` and writes nothing (DESIGN section 10: an owner paused past
    * its lease must not stamp when it wakes). A takeover waits for a fenced commit in progress.
+   *
+   * With `guard.claims`, the append takes those ids of the document for good, in the same
+   * transaction: when another append (of any node) already took one of them for another holder,
+   * or two of them name one key with two holders, it rejects with `ClaimConflictError` and writes
+   * nothing. A claim its holder already has is no conflict (the same write, sent again).
    */
   append(
     docId: string,
     updates: readonly Uint8Array[],
     summary?: ConversationSummary,
-    fence?: Fence,
+    guard?: AppendGuard,
   ): Promise<LogSize>
   /**
    * Atomically replace every log entry up to and including `throughEntry` (a `LogSize.lastEntry`)
@@ -136,6 +143,14 @@ export interface Lease {
   expiresAt: number
 }
 
+/** What an append must hold to commit (see `Store.append`). */
+export interface AppendGuard {
+  fence?: Fence | undefined
+  claims?: readonly Claim[] | undefined
+}
+
+export type { Claim }
+
 /** What a stamp commit proves it is entitled to: the lease it holds. */
 export interface Fence {
   nodeId: string
@@ -152,5 +167,19 @@ export class FencedError extends Error {
   constructor(message = 'the sequencer lease is not held') {
     super(message)
     this.name = 'FencedError'
+  }
+}
+
+/**
+ * An append refused because another holder already took one of its claims (an id written on two
+ * nodes at once): nothing was written. The caller's document holds the losing write: it must be
+ * dropped and reloaded from the store, where the winner is.
+ */
+export class ClaimConflictError extends Error {
+  readonly code = 'claimed'
+
+  constructor(message: string) {
+    super(message)
+    this.name = 'ClaimConflictError'
   }
 }

@@ -1,5 +1,6 @@
 import {
   applyCheckedUpdate,
+  type Claim,
   ConversationIndex,
   checkUpdate,
   DEFAULT_LIMITS,
@@ -17,7 +18,7 @@ import {
 } from '@ticks/core'
 import * as Y from 'yjs'
 import type { PubSub } from '../relay/pubsub.js'
-import { FencedError, type Store } from '../store/store.js'
+import { ClaimConflictError, FencedError, type Store } from '../store/store.js'
 import { LOAD_ORIGIN, loadDocument } from './load-document.js'
 import { Presence, type Speaker } from './presence.js'
 import {
@@ -107,6 +108,8 @@ export interface RoomEvents {
   /** Several nodes: a relay message in or out; entries read from the store to catch up. */
   relayed(direction: 'in' | 'out'): void
   caughtUp(entries: number): void
+  /** Several nodes: a commit lost an id race to another node's (see `ClaimConflictError`). */
+  claimConflict(): void
 }
 
 /**
@@ -230,8 +233,11 @@ export class Room {
   private readonly options: RoomOptions
   private readonly connections = new Set<RoomConnection>()
 
-  /** Client updates applied to the doc but not yet in the store, with the socket each came from. */
-  private unpersisted: { update: Uint8Array; origin: RoomConnection | null }[] = []
+  /**
+   * Client updates applied to the doc but not yet in the store, with the socket each came from and
+   * the ids each takes (which the store checks cluster-wide when several nodes serve the room).
+   */
+  private unpersisted: { update: Uint8Array; origin: RoomConnection | null; claims?: readonly Claim[] }[] = []
   /** Stamps applied to the doc whose commit has not finished: invisible to peers until it has. */
   private heldStamps: Uint8Array[] = []
   private commitInFlight = false
@@ -337,21 +343,49 @@ export class Room {
       peer.close(this.state === 'poisoned' ? 1011 : 1012, 'room is closing')
       return { receive() {}, disconnect() {} }
     }
-    if (this.roleOf(peer) === undefined) {
-      this.events.refused?.(4403, 'not-a-member')
-      this.log.info({ room: this.id, userId: peer.userId }, 'refused connection: not a member')
-      peer.close(4403, `${peer.userId} is not a member of this conversation`)
-      return { receive() {}, disconnect() {} }
-    }
     const connection = new RoomConnection(peer, this.limits, this.events, (c) => this.disconnect(c))
+    const link: Connection = {
+      receive: (frame) => this.receive(connection, frame),
+      disconnect: () => this.disconnect(connection),
+    }
+    if (this.roleOf(peer) !== undefined) {
+      this.admit(connection)
+      return link
+    }
+    if (!this.replication) {
+      this.refuseConnection(connection)
+      return link
+    }
+    // Several nodes: the member may have been added on another node a relay hop ago. Its frames
+    // wait (it sees nothing) until this copy caught up with the store and says who is a member.
+    connection.waiting = []
+    void this.replication
+      .catchUp()
+      .catch(() => false)
+      .then(() => {
+        if (this.state !== 'open' || connection.closed) return
+        if (this.roleOf(peer) === undefined) {
+          this.refuseConnection(connection)
+          return
+        }
+        this.admit(connection)
+        this.runWaiting(connection, false)
+      })
+    return link
+  }
+
+  private admit(connection: RoomConnection): void {
     this.connections.add(connection)
     connection.send(writeSyncStep1(Y.encodeStateVector(this.doc)))
     const presence = this.presence.snapshot()
     if (presence) connection.send(writeAwareness(presence))
-    return {
-      receive: (frame) => this.receive(connection, frame),
-      disconnect: () => this.disconnect(connection),
-    }
+  }
+
+  private refuseConnection(connection: RoomConnection): void {
+    const { userId } = connection.peer
+    this.events.refused?.(4403, 'not-a-member')
+    this.log.info({ room: this.id, userId }, 'refused connection: not a member')
+    connection.close(4403, `${userId} is not a member of this conversation`)
   }
 
   /**
@@ -541,6 +575,10 @@ export class Room {
       this.refuse(connection, 4429, 'rate-limited', 'rate limit exceeded')
       return
     }
+    if (connection.waiting) {
+      connection.waiting.push(frame)
+      return
+    }
     if (this.heldFrames) {
       this.heldFrames.push({ connection, frame })
       return
@@ -563,7 +601,7 @@ export class Room {
         return
       case 'sync-step-2':
       case 'update':
-        this.applyClientUpdate(connection, message.update, message.type === 'update')
+        this.applyClientUpdate(connection, frame, message.update, message.type === 'update')
         return
       case 'awareness':
         try {
@@ -613,7 +651,12 @@ export class Room {
   }
 
   /** `live`: an update message (not a sync step 2, which already carries all the sender has). */
-  private applyClientUpdate(connection: RoomConnection, update: Uint8Array, live: boolean): void {
+  private applyClientUpdate(
+    connection: RoomConnection,
+    frame: Uint8Array,
+    update: Uint8Array,
+    live: boolean,
+  ): void {
     const userId = connection.peer.userId
     const verdict = checkUpdate(this.doc, update, {
       userId,
@@ -622,6 +665,10 @@ export class Room {
       clientClaimedByOther: (client) => this.presence.claimedByOther(client, userId),
     })
     if (!verdict.ok) {
+      if (this.replication && !connection.rejudging) {
+        this.rejudgeAfterCatchUp(connection, frame)
+        return
+      }
       this.refuse(connection, verdict.closeCode, verdict.code, verdict.reason)
       return
     }
@@ -659,8 +706,36 @@ export class Room {
     // An update that applies whole is stored and relayed as it came, sparing Yjs re-encoding it.
     // One naming deletions the room cannot check is stored as Yjs re-encoded it, without them.
     const stored = verdict.unknownDeletions === 0 ? update : Y.mergeUpdates(emitted)
-    this.unpersisted.push({ update: stored, origin: connection })
+    this.unpersisted.push({ update: stored, origin: connection, claims: verdict.claims })
     this.scheduleCommit()
+  }
+
+  /**
+   * Several nodes: this copy may lag the store by a relay hop, so a refusal may only mean that it
+   * has not seen yet what the writer saw on another node (the entries a client moving over from
+   * another node hands back, the stamp its receipt counts, a member just added). Only what is
+   * still refused once caught up with the store is refused; the connection's frames wait meanwhile
+   * and then go on in order. Refusals are rare, so the extra store read is too.
+   */
+  private rejudgeAfterCatchUp(connection: RoomConnection, frame: Uint8Array): void {
+    connection.waiting = [frame]
+    void this.replication!.catchUp()
+      .catch(() => false)
+      .then(() => this.runWaiting(connection, true))
+  }
+
+  /** Handle the frames a connection held back, in order; `rejudged`: the first is judged for good. */
+  private runWaiting(connection: RoomConnection, rejudged: boolean): void {
+    const frames = connection.waiting ?? []
+    connection.waiting = null
+    for (const [index, frame] of frames.entries()) {
+      if (this.state !== 'open' || connection.closed) break
+      // The frames behind the first may still wait once each, should they be refused too.
+      connection.rejudging = rejudged && index === 0
+      if (this.heldFrames) this.heldFrames.push({ connection, frame })
+      else this.handle(connection, frame)
+    }
+    connection.rejudging = false
   }
 
   /**
@@ -752,13 +827,23 @@ export class Room {
       // With several nodes, a stamp is stored only while this node still holds the lease.
       const fence = stamps.length > 0 ? this.lease?.fence : undefined
       if (this.lease && stamps.length > 0 && !fence) throw new FencedError('the sequencer lease was lost')
-      size = await this.store.append(this.id, updates, summarize(this.index, Date.now()), fence)
+      // With several nodes, each judged its sockets' ids against its own copy: the store decides.
+      const claims = this.replication ? batch.flatMap((entry) => entry.claims ?? []) : undefined
+      size = await this.store.append(this.id, updates, summarize(this.index, Date.now()), { fence, claims })
     } catch (error) {
       if (error instanceof FencedError) {
         // Another node took the conversation over while these stamps were on their way: they
         // are in this doc but not in the store, so the doc must go. Not a store failure.
         this.lease?.lost()
         this.reload('stamps refused: another node holds the sequencer lease', error)
+        return
+      }
+      if (error instanceof ClaimConflictError) {
+        // Another node stored the same id for another writer first: this doc holds the loser's
+        // write, which Yjs cannot take back. Reloaded, the room has the winner's, and the loser's
+        // re-send (its client reconnects) meets the write rules' refusal like any late duplicate.
+        this.events.claimConflict?.()
+        this.reload('an id was taken on another node first; reloading the conversation', error)
         return
       }
       this.events.persistFailed?.(error)
@@ -880,6 +965,10 @@ class RoomConnection implements Speaker {
   closed = false
   /** Sync replies held back until the room is durable (see `answerSyncStep1`). */
   repliesPending = 0
+  /** Frames that wait while a refusal is judged again after catching up (several nodes; else null). */
+  waiting: Uint8Array[] | null = null
+  /** The frame handled now is being judged again: refuse it if it still breaks a rule. */
+  rejudging = false
 
   get userId(): string {
     return this.peer.userId

@@ -1,7 +1,7 @@
 import { ConversationIndex } from '@ticks/core'
 import type {
+  AppendGuard,
   ConversationSummary,
-  Fence,
   Lease,
   LogSize,
   QuarantinedEntry,
@@ -53,9 +53,9 @@ export class DurableView implements Store {
     docId: string,
     updates: readonly Uint8Array[],
     summary?: ConversationSummary,
-    fence?: Fence,
+    guard?: AppendGuard,
   ): Promise<LogSize> {
-    const size = await this.inner.append(docId, updates, summary, fence)
+    const size = await this.inner.append(docId, updates, summary, guard)
     // Only after the inner store resolved: that is the moment the data counts as durable.
     Y.transact(this.doc, () => {
       for (const update of updates) Y.applyUpdate(this.doc, update)
