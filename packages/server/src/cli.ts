@@ -75,11 +75,12 @@ if (positionals[0] === 'quarantine') {
   }
   const [, action, ...args] = positionals
   process.exit(
-    runQuarantineCommand(
+    await runQuarantineCommand(
       {
         action,
         args,
         data: (values.data as string | undefined) ?? process.env.TICKS_DATA ?? './data',
+        store: (values.store as string | undefined) ?? process.env.TICKS_STORE,
         conversation: values.conversation as string | undefined,
         json: values.json === true,
       },

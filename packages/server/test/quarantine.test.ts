@@ -4,12 +4,13 @@ import { join } from 'node:path'
 import { Conversation, initConversation } from '@ticks/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
-import { SNAPSHOT_ENTRY, type StoredEntry } from '../src/index.js'
+import { PostgresStore, SNAPSHOT_ENTRY, type StoredEntry } from '../src/index.js'
 import { SQLITE_FILE } from '../src/plugins/store.js'
 import { SqliteLog } from '../src/store/sqlite-log.js'
-import { buildDocument } from '../src/sync/load-document.js'
+import { buildDocument, loadDocument } from '../src/sync/load-document.js'
 import { runCliToExit } from './helpers/cli-process.js'
 import { fromHex, ISSUE_FRAMES, ISSUE_STORED } from './helpers/issue-12-frames.js'
+import { startPostgres } from './helpers/postgres.js'
 import { startTestServer, type TestServer, tokenFor, until } from './helpers/server.js'
 
 /**
@@ -178,5 +179,37 @@ describe('a conversation stored with poisoned entries (written straight into SQL
       'nothing quarantined\n',
     )
     expect((await runQuarantineCli(['purge', '--data', dataDir])).code).toBe(2)
+  })
+})
+
+describe('the quarantine of a PostgreSQL store (a real server in a temp dir)', () => {
+  it('is listed and dropped by the same command, given --store', { timeout: 60_000 }, async () => {
+    const postgres = await startPostgres()
+    try {
+      const url = await postgres.createDatabase()
+      const store = await PostgresStore.open({ connectionString: url })
+      const { entries } = honestLog(['kept'])
+      await store.append('c', [...entries.map(({ update }) => update), POISON[0]!])
+      const loaded = await loadDocument(store, 'c', () => undefined)
+      expect(textsOf(loaded!.doc)).toEqual(['kept'])
+      await store.close()
+
+      const listed = await runQuarantineCli(['list', '--store', url, '--json'])
+      expect(listed.code).toBe(0)
+      const quarantined = JSON.parse(listed.stdout) as { id: number; docId: string; bytes: number }[]
+      expect(quarantined).toMatchObject([{ docId: 'c', bytes: POISON[0]!.byteLength }])
+      const dropped = await runQuarantineCli(['drop', String(quarantined[0]!.id), '--store', url])
+      expect(dropped).toMatchObject({ code: 0, stdout: `dropped quarantined entry ${quarantined[0]!.id}\n` })
+      expect((await runQuarantineCli(['list', '--store', url])).stdout).toBe('nothing quarantined\n')
+      // A store that cannot be reached: a clear error with the password left out.
+      const unreachable = url.replace(/:\d+\//, ':1/').replace('//', '//ops:secret@')
+      const failed = await runQuarantineCli(['list', '--store', unreachable])
+      expect(failed.code).toBe(1)
+      expect(failed.stderr).toMatch(/cannot open the store/)
+      expect(failed.stderr).not.toContain('secret')
+      expect((await runQuarantineCli(['list', '--store', 'memory'])).code).toBe(2)
+    } finally {
+      await postgres.close()
+    }
   })
 })
