@@ -60,7 +60,7 @@ async function request<T>(path: string, init: RequestInit & { token?: string } =
   return body as T
 }
 
-/** Dev mode only: the server signs a token for any name. */
+/** Offered in dev mode and with --dev-sessions (local clusters): the server signs a token for any name. */
 export const createDevSession = (userId: string) =>
   request<{ token: string }>('/api/session', { method: 'POST', body: JSON.stringify({ userId }) })
 
