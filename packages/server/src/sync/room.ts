@@ -3,8 +3,6 @@ import {
   type Claim,
   ConversationIndex,
   checkUpdate,
-  DEFAULT_LIMITS,
-  type Limits,
   type MessageRecord,
   messageKey,
   messageRecordProblem,
@@ -17,12 +15,10 @@ import {
   userRoot,
 } from '@ticks/core'
 import * as Y from 'yjs'
-import type { PubSub } from '../relay/pubsub.js'
 import { ClaimConflictError, FencedError, type Store } from '../store/store.js'
 import { LOAD_ORIGIN, loadDocument } from './load-document.js'
-import { Presence, type Speaker } from './presence.js'
+import { Presence } from './presence.js'
 import {
-  isSyncStep2,
   ProtocolError,
   readMessage,
   writeAwareness,
@@ -30,140 +26,24 @@ import {
   writeSyncStep2,
   writeUpdate,
 } from './protocol.js'
-import { RateLimiter } from './rate-limiter.js'
 import { Replication } from './replication.js'
+import { RoomConnection } from './room-connection.js'
+import {
+  type CompactionPolicy,
+  type Connection,
+  DEFAULT_ROOM_LIMITS,
+  frameLimit,
+  type Peer,
+  RoomError,
+  type RoomEvents,
+  type RoomLimits,
+  type RoomLogger,
+  type RoomOptions,
+} from './room-options.js'
 import { SequencerLease } from './sequencer-lease.js'
 import { summarize } from './summary.js'
 
-/**
- * One side of a connection, as the room sees it: whatever carries bytes (a WebSocket, the
- * testkit's simulated link). `send` gets whole y-websocket frames; `close` ends the connection
- * with a WebSocket close code (4400, 4403, 4413, 4429, 1011, 1012…) and a human reason.
- */
-export interface Peer {
-  userId: string
-  /** Overrides the role read from the conversation meta (tests); normally leave it out. */
-  role?: Role
-  send(frame: Uint8Array): void
-  close(code: number, reason: string): void
-}
-
-/** What `room.connect` returns: feed it the peer's frames; call `disconnect` when the link is gone. */
-export interface Connection {
-  receive(frame: Uint8Array): void
-  disconnect(): void
-}
-
-export interface RoomLimits {
-  /** Largest frame accepted from a peer (4413 beyond), but for sync step 2. */
-  maxFrameBytes: number
-  /**
-   * Largest sync step 2 accepted (4413 beyond). It carries everything a replica wrote while
-   * offline, as one frame (y-websocket does not split it): a long offline stretch must not make
-   * a replica's outbox unsendable for good, as the live-update limit would.
-   */
-  maxSyncFrameBytes: number
-  /** Per-connection token bucket (4429 when empty). */
-  messagesPerSecond: number
-  burst: number
-  /** Message text and id bounds, as in core. */
-  model: Limits
-}
-
-export const DEFAULT_ROOM_LIMITS: RoomLimits = {
-  maxFrameBytes: 1024 * 1024,
-  maxSyncFrameBytes: 16 * 1024 * 1024,
-  messagesPerSecond: 200,
-  burst: 400,
-  model: DEFAULT_LIMITS,
-}
-
-export interface CompactionPolicy {
-  maxEntries: number
-  maxBytes: number
-}
-
-/** A pino-compatible subset, so the room logs through Fastify's logger or nothing. */
-export interface RoomLogger {
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-  error(obj: object, msg: string): void
-}
-
-/** Hooks for metrics; all optional. */
-export interface RoomEvents {
-  updateIn(bytes: number): void
-  frameOut(bytes: number): void
-  refused(closeCode: number, code: string): void
-  persisted(seconds: number, updates: number): void
-  /** A commit failed: the room is poisoned (its sockets closed), and the store may be failing. */
-  persistFailed(error: unknown): void
-  /** A stored entry could not be loaded and was quarantined (see `loadDocument`). */
-  quarantined(): void
-  /** A checked update broke Yjs anyway (a defect in the write rules): the room was reloaded. */
-  defect(): void
-  /** Several nodes: this node started / stopped stamping a conversation. */
-  leaseGained(): void
-  leaseLost(): void
-  /** Several nodes: a relay message in or out; entries read from the store to catch up. */
-  relayed(direction: 'in' | 'out'): void
-  caughtUp(entries: number): void
-  /** Several nodes: a commit lost an id race to another node's (see `ClaimConflictError`). */
-  claimConflict(): void
-}
-
-/**
- * Several nodes serve this conversation (DESIGN section 10): each keeps a replica room that commits
- * its sockets' updates to the shared store and relays them; the one holding the sequencer lease
- * stamps.
- */
-export interface RoomCluster {
-  nodeId: string
-  relay: PubSub
-  /** Sequencer lease length (default 5 s): a dead owner's conversations wait this long. */
-  leaseMs?: number
-  /** Lease renewal, and takeover attempts by the other nodes (default 1 s). */
-  renewMs?: number
-  /** Store reads while the relay is down, and the longest a relay gap stays open (default 1 s). */
-  pollMs?: number
-}
-
-export interface RoomOptions {
-  id: string
-  store: Store
-  /** Several nodes serve the conversation; leave out for a single node. */
-  cluster?: RoomCluster
-  /** Extra wait before a commit, so more updates share it (default 0: the next turn). */
-  commitWindowMs?: number
-  /**
-   * The host commits by calling `flush()` (the testkit, on simulated time) and the room arms no
-   * timer of its own, so a simulation neither depends on nor is kept alive by real time. Default false.
-   */
-  manualCommits?: boolean
-  limits?: Partial<RoomLimits>
-  compaction?: CompactionPolicy
-  log?: RoomLogger
-  events?: Partial<RoomEvents>
-  /**
-   * Called once the room dropped its sockets and stopped, after a failed commit or a defect: what it
-   * held can no longer be trusted, so the host reloads the conversation from the store.
-   */
-  onPoisoned?: (room: Room) => void
-  /** Persist latency above which a warning is logged. */
-  slowCommitMs?: number
-}
-
-export type RoomErrorCode = 'not-found' | 'load-failed' | 'closed' | 'busy'
-
-export class RoomError extends Error {
-  constructor(
-    readonly code: RoomErrorCode,
-    message: string,
-  ) {
-    super(message)
-    this.name = 'RoomError'
-  }
-}
+export * from './room-options.js'
 
 /** Origin of what other nodes committed or announced (several nodes): shown, never stored again. */
 const REMOTE_ORIGIN = Symbol('ticks-remote')
@@ -956,60 +836,4 @@ export class Room {
     this.destroy()
     this.onPoisoned?.(this)
   }
-}
-
-/** A peer inside a room: its rate limit and the awareness client ids it speaks for. */
-class RoomConnection implements Speaker {
-  readonly rate: RateLimiter
-  readonly awarenessClients = new Set<number>()
-  closed = false
-  /** Sync replies held back until the room is durable (see `answerSyncStep1`). */
-  repliesPending = 0
-  /** Frames that wait while a refusal is judged again after catching up (several nodes; else null). */
-  waiting: Uint8Array[] | null = null
-  /** The frame handled now is being judged again: refuse it if it still breaks a rule. */
-  rejudging = false
-
-  get userId(): string {
-    return this.peer.userId
-  }
-
-  constructor(
-    readonly peer: Peer,
-    limits: RoomLimits,
-    private readonly events: Partial<RoomEvents>,
-    private readonly onClose: (connection: RoomConnection) => void,
-  ) {
-    this.rate = new RateLimiter(limits.messagesPerSecond, limits.burst)
-  }
-
-  send(frame: Uint8Array): void {
-    if (this.closed) return
-    try {
-      this.peer.send(frame)
-      this.events.frameOut?.(frame.byteLength)
-    } catch {
-      this.close(1011, 'send failed')
-    }
-  }
-
-  close(code: number, reason: string): void {
-    if (this.closed) return
-    this.closed = true
-    // Free the room's side at once; the transport's own disconnect call is then a no-op.
-    this.onClose(this)
-    try {
-      this.peer.close(code, reason)
-    } catch {
-      // The transport is already gone.
-    }
-  }
-}
-
-/** The size limit of a frame: sync step 2 has its own. */
-export function frameLimit(
-  limits: Pick<RoomLimits, 'maxFrameBytes' | 'maxSyncFrameBytes'>,
-  frame: Uint8Array,
-): number {
-  return isSyncStep2(frame) ? Math.max(limits.maxSyncFrameBytes, limits.maxFrameBytes) : limits.maxFrameBytes
 }

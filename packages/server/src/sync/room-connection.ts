@@ -1,0 +1,51 @@
+import type { Speaker } from './presence.js'
+import { RateLimiter } from './rate-limiter.js'
+import type { Peer, RoomEvents, RoomLimits } from './room-options.js'
+
+/** A peer inside a room: its rate limit and the awareness client ids it speaks for. */
+export class RoomConnection implements Speaker {
+  readonly rate: RateLimiter
+  readonly awarenessClients = new Set<number>()
+  closed = false
+  /** Sync replies held back until the room is durable (see `answerSyncStep1`). */
+  repliesPending = 0
+  /** Frames that wait while a refusal is judged again after catching up (several nodes; else null). */
+  waiting: Uint8Array[] | null = null
+  /** The frame handled now is being judged again: refuse it if it still breaks a rule. */
+  rejudging = false
+
+  get userId(): string {
+    return this.peer.userId
+  }
+
+  constructor(
+    readonly peer: Peer,
+    limits: RoomLimits,
+    private readonly events: Partial<RoomEvents>,
+    private readonly onClose: (connection: RoomConnection) => void,
+  ) {
+    this.rate = new RateLimiter(limits.messagesPerSecond, limits.burst)
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed) return
+    try {
+      this.peer.send(frame)
+      this.events.frameOut?.(frame.byteLength)
+    } catch {
+      this.close(1011, 'send failed')
+    }
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    // Free the room's side at once; the transport's own disconnect call is then a no-op.
+    this.onClose(this)
+    try {
+      this.peer.close(code, reason)
+    } catch {
+      // The transport is already gone.
+    }
+  }
+}
