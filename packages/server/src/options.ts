@@ -65,6 +65,11 @@ export interface ServerLimits extends RoomLimits {
    * also held to `maxFrameBytes`: a peer cannot owe a sync step 2 before it got our sync step 1.
    */
   maxQueuedBytes: number
+  /** Conversations one multiplexed socket may have joined at once (a refusal frame, 4429, beyond). */
+  maxConversationsPerSocket: number
+  /** Joins per second and burst on one multiplexed socket: each may load a room (4429 beyond). */
+  joinsPerSecond: number
+  joinBurst: number
   /**
    * On shutdown, how long sockets get for their closing handshake after the 1012, and HTTP
    * requests to finish after the flush, before their connections are cut.
@@ -83,6 +88,9 @@ export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, keyof RoomLimits> = {
   slowCloseGraceMs: 1000,
   heartbeatMs: 30_000,
   maxQueuedFrames: 64,
+  maxConversationsPerSocket: 1000,
+  joinsPerSecond: 100,
+  joinBurst: 1000,
   maxQueuedBytes: 1024 * 1024,
   shutdownGraceMs: 1000,
   requestTimeoutMs: 30_000,
