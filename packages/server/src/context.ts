@@ -1,4 +1,5 @@
 import type { Authenticator } from './auth/authenticator.js'
+import type { InboxHub } from './inbox/inbox-hub.js'
 import type { ServerLimits } from './options.js'
 import type { Metrics } from './plugins/metrics.js'
 import type { Store } from './store/store.js'
@@ -6,8 +7,11 @@ import type { RoomRegistry } from './sync/rooms.js'
 
 /** What the plugins share: built once by `createServer`, handed to each plugin as its options. */
 export interface ServerContext {
+  /** The store, publishing each committed summary to `inbox`. */
   store: Store
   rooms: RoomRegistry
+  /** Who hears of summary changes: the inbox feeds of multiplexed sockets. */
+  inbox: InboxHub
   auth: Authenticator
   metrics: Metrics
   limits: ServerLimits

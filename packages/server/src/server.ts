@@ -3,6 +3,8 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import { createAuthenticator } from './auth/jwt.js'
 import { type ClusterNode, openClusterNode } from './cluster.js'
 import type { ServerContext } from './context.js'
+import { InboxHub } from './inbox/inbox-hub.js'
+import { publishingSummaries } from './inbox/publishing-store.js'
 import {
   authOptionsProblem,
   DEFAULT_SERVER_LIMITS,
@@ -46,7 +48,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     },
   })
   const inFlight = trackConnections(app)
-  const store = await openStore(options.store, dataDir, options.postgres)
+  const openedStore = await openStore(options.store, dataDir, options.postgres)
   const usesFiles = options.store === undefined || options.store === 'sqlite'
   const auth = createAuthenticator({
     jwtSecret: options.jwtSecret,
@@ -59,9 +61,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   try {
     node = await openClusterNode(options, app.log)
   } catch (error) {
-    await store.close()
+    await openedStore.close()
     throw error
   }
+  const inbox = new InboxHub({ relay: node?.relay, nodeId: node?.cluster.nodeId, log: app.log })
+  // Every writer goes through this one: each committed summary reaches the inbox feeds.
+  const store = publishingSummaries(openedStore, inbox)
   let rooms: RoomRegistry | undefined
   const storeHealth = createStoreHealth()
   const metrics = createMetrics({
@@ -82,18 +87,22 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   const context: ServerContext = {
     store,
     rooms,
+    inbox,
     auth,
     metrics,
     limits,
     sockets: new Set(),
     nodeId: node?.cluster.nodeId,
   }
-  // After the rooms flushed and handed their leases back (sync's preClose).
-  if (node) app.addHook('onClose', () => node.close())
+  // After the rooms flushed and handed their leases back (sync's preClose); the hub before the relay.
+  app.addHook('onClose', async () => {
+    await inbox.close()
+    await node?.close()
+  })
 
   // On close, every preClose hook (sync's: flush the rooms, close sockets with 1012) runs before
   // any onClose hook (store's: close the store), so nothing is written to a closed store.
-  await app.register(storePlugin, { store, health: storeHealth })
+  await app.register(storePlugin, { store: openedStore, health: storeHealth })
   await app.register(metricsPlugin, { metrics })
   await app.register(syncPlugin, context)
   await app.register(restPlugin, context)

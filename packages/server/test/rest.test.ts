@@ -63,6 +63,9 @@ describe('REST', () => {
         members: expect.objectContaining({ alice: expect.objectContaining({ role: 'owner' }) }),
         lastMessage: expect.objectContaining({ id: posted.body.id, text: 'hi from a bot', seq: 1 }),
         updatedAt: expect.any(Number),
+        // The caller's inbox figures (as the multiplexed socket's feed has them).
+        readSeq: 0,
+        unread: 1,
       },
     ])
     expect((await call('GET', '/api/conversations', 'stranger')).body).toEqual({ conversations: [] })

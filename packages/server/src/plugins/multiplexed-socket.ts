@@ -2,11 +2,13 @@ import { isValidId } from '@ticks/core'
 import type { FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { ServerContext } from '../context.js'
+import { openInboxFeed } from '../inbox/inbox-feed.js'
 import {
   isSyncStep2,
   type MuxFrame,
   ProtocolError,
   readMuxFrame,
+  writeMuxInbox,
   writeMuxMessage,
   writeMuxRefused,
 } from '../sync/protocol.js'
@@ -37,9 +39,11 @@ export function attachMultiplexed(context: ServerContext, socket: WebSocket, req
   const joined = new Map<string, Joined>()
   // Joining loads a room: a socket may not make the server load conversations as fast as it can send.
   const joins = new RateLimiter(context.limits.joinsPerSecond, context.limits.joinBurst)
+  let inbox: { close(): void } | undefined
   link.onGone(() => {
     for (const entry of joined.values()) end(entry)
     joined.clear()
+    inbox?.close()
   })
 
   const end = (entry: Joined) => {
@@ -86,8 +90,28 @@ export function attachMultiplexed(context: ServerContext, socket: WebSocket, req
           }
           return
         }
+        case 'inbox-subscribe':
+          if (conversationId !== '')
+            return link.refuse(4400, 'malformed', 'the inbox has the empty conversation id')
+          inbox ??= openInboxFeed({
+            store: context.store,
+            hub: context.inbox,
+            userId,
+            send: (message) => link.send(writeMuxInbox(JSON.stringify(message)), false),
+            onError: (error) => {
+              // The list could not be read (the store is down): the client subscribes again later.
+              link.log.warn({ err: error }, 'inbox: could not list conversations')
+              link.close(1011, 'inbox unavailable, reconnect')
+            },
+          })
+          return
         case 'refused':
-          return link.refuse(4400, 'malformed', 'refusals go from the server to the client')
+        case 'inbox':
+          return link.refuse(
+            4400,
+            'malformed',
+            'refusals and inbox messages go from the server to the client',
+          )
         case 'message':
           return route(conversationId, body.frame)
       }

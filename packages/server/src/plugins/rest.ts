@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AUTH_UNAVAILABLE, AuthError, AuthUnavailableError } from '../auth/authenticator.js'
 import { bearerToken } from '../auth/jwt.js'
 import type { ServerContext } from '../context.js'
+import { inboxEntry } from '../inbox/inbox-entry.js'
 import { createConversation } from '../conversations.js'
 import { type Room, RoomError } from '../sync/room.js'
 
@@ -145,7 +146,8 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
 
   app.get('/api/conversations', async (request) => {
     const userId = await userOf(request)
-    return { conversations: await store.listConversations(userId) }
+    const summaries = await store.listConversations(userId)
+    return { conversations: summaries.map((summary) => inboxEntry(summary, userId)) }
   })
 
   app.get<{ Params: { id: string } }>(

@@ -111,7 +111,17 @@ export interface ConversationSummary {
   members: Record<string, { role: 'owner' | 'member' | 'observer'; joinedAt: number }>
   lastMessage: { id: string; author: string; text: string; createdAt: number; seq?: number } | null
   updatedAt: number
+  /** What an inbox needs to count unread messages without the document (absent in old rows). */
+  /** The order log's length: the highest `seq`. */
+  lastSeq?: number
+  /** Each member's read watermark (`r`: every message with seq ≤ r was shown to them). */
+  reads?: Record<string, number>
+  /** Authors of the last `RECENT_AUTHORS` sequenced messages, oldest first (seq lastSeq - n + 1 …). */
+  recentAuthors?: string[]
 }
+
+/** How far back a summary remembers authors, so unread counts are exact up to this many. */
+export const RECENT_AUTHORS = 100
 
 /** The entry number `load` gives a document's snapshot (log entries start at 1). */
 export const SNAPSHOT_ENTRY = 0

@@ -146,11 +146,24 @@ export const MUX_LEAVE = 101
  * socket and its other conversations go on; frames for this one are ignored until it is joined again.
  */
 export const MUX_REFUSED = 102
+/**
+ * Client → server, on the empty conversation id: send me my inbox — the full list now, then each
+ * change as it happens (DESIGN section 11).
+ */
+export const MUX_INBOX_SUBSCRIBE = 110
+/**
+ * Server → client, on the empty conversation id: a varString of JSON, `{ type: 'full',
+ * conversations: InboxEntry[] }`, `{ type: 'changed', conversation: InboxEntry }` or
+ * `{ type: 'removed', id }` (see `inbox/inbox-entry.ts`).
+ */
+export const MUX_INBOX = 111
 
 export type MuxBody =
   | { type: 'join' }
   | { type: 'leave' }
   | { type: 'refused'; code: number; reason: string }
+  | { type: 'inbox-subscribe' }
+  | { type: 'inbox'; json: string }
   /** A y-websocket message, still encoded (the room decodes it). */
   | { type: 'message'; frame: Uint8Array }
 
@@ -171,9 +184,21 @@ export function readMuxFrame(frame: Uint8Array): MuxFrame {
   const frameBody = frame.subarray(decoder.pos)
   if (frameBody.byteLength === 0) throw new ProtocolError('a multiplexed frame has a body')
   const type = frameBody[0]
-  if (type === MUX_JOIN || type === MUX_LEAVE) {
-    if (frameBody.byteLength !== 1) throw new ProtocolError('trailing bytes after a join or leave')
-    return { conversationId, body: { type: type === MUX_JOIN ? 'join' : 'leave' } }
+  if (type === MUX_JOIN || type === MUX_LEAVE || type === MUX_INBOX_SUBSCRIBE) {
+    if (frameBody.byteLength !== 1) throw new ProtocolError('trailing bytes after a control message')
+    const control = type === MUX_JOIN ? 'join' : type === MUX_LEAVE ? 'leave' : 'inbox-subscribe'
+    return { conversationId, body: { type: control } }
+  }
+  if (type === MUX_INBOX) {
+    const body = decoding.createDecoder(frameBody.subarray(1))
+    try {
+      const json = decoding.readVarString(body)
+      if (decoding.hasContent(body)) throw new ProtocolError('trailing bytes after an inbox message')
+      return { conversationId, body: { type: 'inbox', json } }
+    } catch (error) {
+      if (error instanceof ProtocolError) throw error
+      throw new ProtocolError('truncated inbox message')
+    }
   }
   if (type === MUX_REFUSED) {
     const body = decoding.createDecoder(frameBody.subarray(1))
@@ -212,5 +237,17 @@ export function writeMuxRefused(conversationId: string, code: number, reason: st
   encoding.writeVarUint(encoder, MUX_REFUSED)
   encoding.writeVarUint(encoder, code)
   encoding.writeVarString(encoder, reason)
+  return encoding.toUint8Array(encoder)
+}
+
+export function writeMuxInboxSubscribe(): Uint8Array {
+  return writeMuxMessage('', Uint8Array.of(MUX_INBOX_SUBSCRIBE))
+}
+
+export function writeMuxInbox(json: string): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarString(encoder, '')
+  encoding.writeVarUint(encoder, MUX_INBOX)
+  encoding.writeVarString(encoder, json)
   return encoding.toUint8Array(encoder)
 }

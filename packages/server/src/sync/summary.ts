@@ -1,14 +1,19 @@
 import type { ConversationIndex } from '@ticks/core'
-import type { ConversationSummary } from '../store/store.js'
+import { type ConversationSummary, RECENT_AUTHORS } from '../store/store.js'
 
-/** The listing row of a conversation, read from its index (cheap: no scan of the messages). */
+/**
+ * The listing row of a conversation, read from its index (cheap: no scan of the messages). It also
+ * carries what an inbox counts unread messages with: the members' read watermarks and the authors
+ * of the last few stamped messages.
+ */
 export function summarize(index: ConversationIndex, updatedAt: number): ConversationSummary {
   const lastId = index.order[index.order.length - 1]
   const last = lastId === undefined ? undefined : index.messages.get(lastId)
+  const members = Object.fromEntries([...index.members].map(([user, m]) => [user, { ...m }]))
   return {
     id: index.doc.guid,
     title: index.title,
-    members: Object.fromEntries([...index.members].map(([user, m]) => [user, { ...m }])),
+    members,
     lastMessage: last
       ? {
           id: last.record.id,
@@ -19,5 +24,8 @@ export function summarize(index: ConversationIndex, updatedAt: number): Conversa
         }
       : null,
     updatedAt,
+    lastSeq: index.order.length,
+    reads: Object.fromEntries(Object.keys(members).map((user) => [user, index.watermarkOf(user).r])),
+    recentAuthors: index.order.slice(-RECENT_AUTHORS).map((id) => index.messages.get(id)?.author ?? ''),
   }
 }

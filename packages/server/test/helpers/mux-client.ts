@@ -4,7 +4,15 @@ import * as encoding from 'lib0/encoding'
 import { WebSocket } from 'ws'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
-import { readMuxFrame, writeMuxJoin, writeMuxLeave, writeMuxMessage } from '../../src/sync/protocol.js'
+import type { InboxEntry } from '../../src/inbox/inbox-entry.js'
+import type { InboxMessage } from '../../src/inbox/inbox-feed.js'
+import {
+  readMuxFrame,
+  writeMuxInboxSubscribe,
+  writeMuxJoin,
+  writeMuxLeave,
+  writeMuxMessage,
+} from '../../src/sync/protocol.js'
 import { type TestServer, tokenFor } from './server.js'
 
 /** One conversation on a multiplexed socket, as a client keeps it. */
@@ -25,6 +33,10 @@ export interface MuxClient {
   socket: WebSocket
   closed: Promise<{ code: number; reason: string }>
   replicas: Map<string, MuxReplica>
+  /** The inbox as the feed built it (after `subscribeInbox`), and every feed message in order. */
+  inbox: Map<string, InboxEntry>
+  inboxMessages: InboxMessage[]
+  subscribeInbox(): void
   join(conversationId: string, doc?: Y.Doc): MuxReplica
   leave(conversationId: string): void
   /** Send raw bytes on the socket (malformed frames, in tests). */
@@ -43,11 +55,23 @@ export async function muxClient(server: TestServer, userId: string): Promise<Mux
     socket.once('error', reject)
   })
   const replicas = new Map<string, MuxReplica>()
+  const inbox = new Map<string, InboxEntry>()
+  const inboxMessages: InboxMessage[] = []
   const sendFor = (conversationId: string, frame: Uint8Array) => {
     if (socket.readyState === socket.OPEN) socket.send(writeMuxMessage(conversationId, frame))
   }
   socket.on('message', (data: Buffer) => {
     const { conversationId, body } = readMuxFrame(new Uint8Array(data))
+    if (body.type === 'inbox') {
+      const message = JSON.parse(body.json) as InboxMessage
+      inboxMessages.push(message)
+      if (message.type === 'full') {
+        inbox.clear()
+        for (const entry of message.conversations) inbox.set(entry.id, entry)
+      } else if (message.type === 'changed') inbox.set(message.conversation.id, message.conversation)
+      else inbox.delete(message.id)
+      return
+    }
     const replica = replicas.get(conversationId)
     if (!replica) return
     if (body.type === 'refused') {
@@ -67,6 +91,11 @@ export async function muxClient(server: TestServer, userId: string): Promise<Mux
     socket,
     closed,
     replicas,
+    inbox,
+    inboxMessages,
+    subscribeInbox() {
+      socket.send(writeMuxInboxSubscribe())
+    },
     join(conversationId, doc = new Y.Doc({ guid: conversationId })) {
       const replica: MuxReplica = {
         doc,

@@ -1,0 +1,38 @@
+import type { ConversationSummary } from '../store/store.js'
+
+/** One conversation as a user's inbox shows it (DESIGN section 11). */
+export interface InboxEntry {
+  id: string
+  title: string
+  members: ConversationSummary['members']
+  lastMessage: ConversationSummary['lastMessage']
+  updatedAt: number
+  /** The user's read watermark: every message with seq ≤ readSeq was shown to them. */
+  readSeq: number
+  /**
+   * Stamped messages from others above `readSeq`: exact up to `RECENT_AUTHORS` (100), which means
+   * "that many or more".
+   */
+  unread: number
+}
+
+/** What `userId`'s inbox shows of a conversation, from its summary alone (no document). */
+export function inboxEntry(summary: ConversationSummary, userId: string): InboxEntry {
+  const readSeq = summary.reads?.[userId] ?? 0
+  const authors = summary.recentAuthors ?? []
+  const lastSeq = summary.lastSeq ?? 0
+  const firstSeq = lastSeq - authors.length + 1
+  let unread = 0
+  for (let seq = Math.max(readSeq + 1, firstSeq); seq <= lastSeq; seq++) {
+    if (authors[seq - firstSeq] !== userId) unread++
+  }
+  return {
+    id: summary.id,
+    title: summary.title,
+    members: summary.members,
+    lastMessage: summary.lastMessage,
+    updatedAt: summary.updatedAt,
+    readSeq,
+    unread,
+  }
+}
