@@ -51,6 +51,12 @@ export { REFUSAL_CLOSE_CODES }
 export const INVALID_PAYLOAD_CODE = 1007
 
 const RATE_LIMITED = 4429
+/**
+ * RFC 6455's "message too big": the server's WebSocket layer closes with it, before the room reads
+ * the frame, when a frame is far beyond what the room takes. It means what the room's 4413 means.
+ */
+const MESSAGE_TOO_BIG = 1009
+const TOO_LARGE = 4413
 
 export interface ConnectionSetup {
   /** One server URL, or several nodes' of one deployment: each retry tries the next. */
@@ -226,8 +232,12 @@ export class Connection {
     this.listeners.clear()
   }
 
-  private onClosed({ code, reason }: ConnectionStop): void {
+  private onClosed(event: ConnectionStop): void {
     if (this.closed) return
+    const { code, reason } =
+      event.code === MESSAGE_TOO_BIG
+        ? { code: TOO_LARGE, reason: `an update was too large for the server (${event.reason || '1009'})` }
+        : event
     if (REFUSAL_CLOSE_CODES.has(code) || TERMINAL_CLOSE_CODES.has(code)) {
       const stop = { code, reason: reason || defaultReason(code) }
       if (REFUSAL_CLOSE_CODES.has(code)) this.onRefused(stop)

@@ -117,6 +117,28 @@ describe('refusals stop the retry loop and say why', () => {
     await client.close()
   })
 
+  it('1009: a frame beyond what the server reads at all is refused like 4413', async () => {
+    const aliceToken = await server.token('alice')
+    const id = await server.conversation(aliceToken, ['bob'])
+    const client = testClient({ url: server.url, token: aliceToken, userId: 'alice' })
+    const alice = client.open(id)
+    expect(await alice.whenSynced()).toBe(true)
+    // An outbox past the room's limit and ws's slack (64 KiB): ws closes before the room sees it.
+    alice.disconnect()
+    const outbox = Array.from({ length: 6 }, (_, i) => alice.send(`${i}`.repeat(15 * 1024)))
+    alice.reconnect()
+    await until(
+      'refused',
+      () => outbox.map((m) => alice.status(m.id)),
+      (statuses) => statuses.every((status) => status === 'failed'),
+    )
+    const huge = outbox[0]!
+    expect(alice.stopped).toMatchObject({ code: 4413, reason: expect.stringMatching(/too large/) })
+    await settle()
+    expect(alice.status(huge.id)).toBe('failed')
+    await client.close()
+  })
+
   it('4403 after a demotion while offline: the unsent message fails, and once discarded the replica reads again', async () => {
     const aliceToken = await server.token('alice')
     const bobToken = await server.token('bob')

@@ -10,6 +10,13 @@ import { attachMultiplexed } from './multiplexed-socket.js'
 import { openSocketLink, resetSocket, roomErrorClose } from './socket-link.js'
 
 /**
+ * Slack over the rooms' frame limit before ws itself refuses a frame: a multiplexed frame's
+ * envelope (up to 130 bytes), and room for a moderately oversized frame to reach the room, which
+ * answers it with 4413 and says by how much.
+ */
+const MAX_ENVELOPE_BYTES = 64 * 1024
+
+/**
  * The WebSocket transport: `/sync/<conversationId>?token=…`. A thin adapter — auth, then the
  * room's `connect` — plus what only a socket has: heartbeat, back-pressure and frame size.
  */
@@ -18,8 +25,10 @@ export async function syncPlugin(app: FastifyInstance, context: ServerContext): 
   const alive = new WeakSet<WebSocket>()
   const tcp = new WeakMap<WebSocket, Socket>()
   await app.register(websocket, {
-    // ws drops frames far beyond the limit itself (1009); the room answers moderately oversized ones with 4413.
-    options: { maxPayload: Math.max(limits.maxFrameBytes, limits.maxSyncFrameBytes) * 2 + 1024 },
+    // What ws buffers before any check of ours: the largest frame a room takes, plus a multiplexed
+    // frame's envelope (a conversation id). ws closes a larger one itself with 1009, which the
+    // client takes as the 4413 the room would have sent.
+    options: { maxPayload: Math.max(limits.maxFrameBytes, limits.maxSyncFrameBytes) + MAX_ENVELOPE_BYTES },
     preClose: async () => {
       // No more upgrades: one accepted now would be a socket detached from the HTTP server that
       // nothing closes (Fastify answers it 503 without running any hook). Without a listener,
