@@ -12,6 +12,23 @@ export { ConversationIndex, type IndexedMessage } from './conversation-index.js'
 export { type ConversationSetup, initConversation, newConversationDoc } from './create.js'
 export { TicksError, type TicksErrorCode } from './errors.js'
 export { randomId } from './ids.js'
+export {
+  MUX_INBOX,
+  MUX_INBOX_SUBSCRIBE,
+  MUX_JOIN,
+  MUX_LEAVE,
+  MUX_REFUSED,
+  type MuxBody,
+  type MuxFrame,
+  MuxFrameError,
+  readMuxFrame,
+  writeMuxInbox,
+  writeMuxInboxSubscribe,
+  writeMuxJoin,
+  writeMuxLeave,
+  writeMuxMessage,
+  writeMuxRefused,
+} from './mux-frames.js'
 export { compareUnsequenced, displayOrder } from './order.js'
 export { raiseWatermark } from './receipts.js'
 export {

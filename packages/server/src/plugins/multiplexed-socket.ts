@@ -1,4 +1,4 @@
-import { isValidId } from '@ticks/core'
+import { isValidId, MuxFrameError } from '@ticks/core'
 import type { FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { ServerContext } from '../context.js'
@@ -6,7 +6,6 @@ import { openInboxFeed } from '../inbox/inbox-feed.js'
 import {
   isSyncStep2,
   type MuxFrame,
-  ProtocolError,
   readMuxFrame,
   writeMuxInbox,
   writeMuxMessage,
@@ -29,7 +28,7 @@ interface Joined {
 
 /**
  * `/sync` without an id: many conversations over one socket (DESIGN section 11; the frame format is
- * in `sync/protocol.ts` and the server README). Each joined conversation is its own connection to
+ * in `@ticks/core` mux-frames.ts and the server README). Each joined conversation is its own connection to
  * its room, exactly as a `/sync/<id>` socket would be — membership checked when joined, its own
  * rate limit, the same write rules — and what would close such a socket ends only that
  * conversation here, with a refusal frame; the socket and its other conversations go on.
@@ -75,7 +74,7 @@ export function attachMultiplexed(context: ServerContext, socket: WebSocket, req
       try {
         message = readMuxFrame(frame)
       } catch (error) {
-        const reason = error instanceof ProtocolError ? error.message : 'malformed frame'
+        const reason = error instanceof MuxFrameError ? error.message : 'malformed frame'
         return link.refuse(4400, 'malformed', reason)
       }
       const { conversationId, body } = message

@@ -10,8 +10,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AUTH_UNAVAILABLE, AuthError, AuthUnavailableError } from '../auth/authenticator.js'
 import { bearerToken } from '../auth/jwt.js'
 import type { ServerContext } from '../context.js'
-import { inboxEntry } from '../inbox/inbox-entry.js'
 import { createConversation } from '../conversations.js'
+import { inboxEntry } from '../inbox/inbox-entry.js'
 import { type Room, RoomError } from '../sync/room.js'
 
 /** A failure that becomes `{ error: { code, message } }` with `status`. */
