@@ -1,8 +1,10 @@
 import { TicksError } from '@ticks/core'
 import * as Y from 'yjs'
 import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS } from './connection.js'
+import { Inbox } from './inbox.js'
 import { LiveConversation } from './live-conversation.js'
 import { claimReplicaId } from './replica-id.js'
+import { SharedSocket } from './shared-socket.js'
 
 const noop = () => {}
 
@@ -26,6 +28,12 @@ export interface ClientOptions {
   replicaId?: string
   /** Connect when a conversation is opened (default true); false: offline until `reconnect()`. */
   connect?: boolean
+  /**
+   * `per-conversation` (default, for now): a y-websocket socket per conversation (`/sync/<id>`),
+   * with a tab-to-tab channel. `shared`: one socket for every conversation (`/sync`, the server's
+   * multiplexed socket); tabs meet through the server. The inbox always uses the shared socket.
+   */
+  transport?: 'shared' | 'per-conversation'
   connection?: Partial<ConnectionOptions>
   deliveredDelayMs?: number
   typingTimeoutMs?: number
@@ -46,6 +54,19 @@ export interface TicksClient {
   reconnectAll(): void
   /** Use this token for every later connection attempt (e.g. after a 4401, then `reconnectAll()`). */
   setToken(token: string): void
+  /**
+   * The user's conversation list, live from the server (it opens the shared socket): a full list,
+   * then every change, without loading any conversation.
+   */
+  inbox(): Inbox
+  /**
+   * Go offline (the browser's `offline`, or the app's choice): every conversation and the inbox
+   * stop using the network, keeping their local copies and outboxes, until `resume()`.
+   */
+  pause(): void
+  /** Back online: every open conversation connects again, and the inbox. */
+  resume(): void
+  readonly paused: boolean
   /** Close every conversation (those still closing included): sockets, timers, IndexedDB handles. */
   close(): Promise<void>
 }
@@ -72,6 +93,15 @@ export function createClient(options: ClientOptions): TicksClient {
   const closing = new Map<string, Promise<void>>()
   let token = options.token
   let closed = false
+  let paused = false
+  const transport = options.transport ?? 'per-conversation'
+  let socket: SharedSocket | undefined
+  /** The one socket conversations (with `transport: 'shared'`) and the inbox share, made when first needed. */
+  const sharedSocket = (): SharedSocket => {
+    socket ??= new SharedSocket({ url: options.url, token, WebSocket: WebSocketImpl, options: connection })
+    return socket
+  }
+  let inbox: Inbox | undefined
 
   const reconnectAll = () => {
     for (const conversation of open.values()) conversation.reconnect()
@@ -81,6 +111,7 @@ export function createClient(options: ClientOptions): TicksClient {
   // a conversation disconnected on purpose, not connected yet or stopped by the server stays so.
   const onOnline = () => {
     for (const conversation of open.values()) conversation.skipBackoff()
+    socket?.skipBackoff()
   }
   const events = globalThis as { addEventListener?: typeof addEventListener }
   events.addEventListener?.('online', onOnline)
@@ -101,7 +132,8 @@ export function createClient(options: ClientOptions): TicksClient {
         WebSocket: WebSocketImpl,
         persistence,
         connection,
-        autoConnect: options.connect ?? true,
+        sharedSocket: transport === 'shared' ? sharedSocket() : undefined,
+        autoConnect: (options.connect ?? true) && !paused,
         deliveredDelayMs: options.deliveredDelayMs ?? 30,
         typingTimeoutMs: options.typingTimeoutMs ?? 5000,
         after: closing.get(conversationId),
@@ -123,7 +155,31 @@ export function createClient(options: ClientOptions): TicksClient {
     reconnectAll,
     setToken(next) {
       token = next
+      socket?.setToken(next)
       for (const conversation of open.values()) conversation.setToken(next)
+    },
+    inbox() {
+      if (closed) throw new TicksError('invalid-argument', 'This client is closed')
+      if (!inbox) {
+        inbox = new Inbox(sharedSocket())
+        if (!paused) sharedSocket().attachInbox(inbox)
+      }
+      return inbox
+    },
+    pause() {
+      if (paused || closed) return
+      paused = true
+      for (const conversation of open.values()) conversation.disconnect()
+      socket?.attachInbox(undefined)
+    },
+    resume() {
+      if (!paused || closed) return
+      paused = false
+      if (inbox) sharedSocket().attachInbox(inbox)
+      for (const conversation of open.values()) conversation.reconnect()
+    },
+    get paused() {
+      return paused
     },
     async close() {
       if (!closed) {
@@ -143,6 +199,7 @@ export function createClient(options: ClientOptions): TicksClient {
           ...closing.values(),
         ])
       } finally {
+        socket?.close()
         // Only now may another client write this replica's receipts: ours are all sent or stored.
         claim.release()
       }

@@ -78,6 +78,19 @@ interface ProviderInternals {
   wsLastMessageReceived: number
 }
 
+/** What a live conversation needs of its link to the server, whichever transport carries it. */
+export interface ConversationLink {
+  readonly state: ConnectionState
+  readonly stopped: ConnectionStop | undefined
+  readonly isStarted: boolean
+  onChange(listener: (state: ConnectionState) => void): () => void
+  reconnect(): void
+  skipBackoff(): void
+  disconnect(): void
+  setToken(token: string): void
+  close(): void
+}
+
 /**
  * One conversation's socket: y-websocket's `WebsocketProvider` for the protocol, with the retry
  * policy taken over. The provider is told never to reconnect by itself (`shouldReconnect` false),
@@ -87,7 +100,7 @@ interface ProviderInternals {
  * back-off cut short by `skipBackoff()` (the browser's `online` event). Its fixed 30 s watchdog is
  * replaced by one that lets a long first sync finish.
  */
-export class Connection {
+export class Connection implements ConversationLink {
   readonly provider: WebsocketProvider
   private currentState: ConnectionState = 'offline'
   private stopReason: ConnectionStop | undefined
@@ -334,7 +347,7 @@ export class Connection {
   }
 }
 
-function defaultReason(code: number): string {
+export function defaultReason(code: number): string {
   switch (code) {
     case 4400:
       return 'the server refused an update as malformed'

@@ -9,6 +9,7 @@ export {
   REFUSAL_CLOSE_CODES,
   TERMINAL_CLOSE_CODES,
 } from './connection.js'
+export { Inbox, type InboxEntry } from './inbox.js'
 export { databaseName, LiveConversation } from './live-conversation.js'
 export {
   COMPACT_AFTER_ENTRIES,

@@ -6,11 +6,14 @@ import {
   type ConnectionOptions,
   type ConnectionState,
   type ConnectionStop,
+  type ConversationLink,
   REFUSAL_CLOSE_CODES,
 } from './connection.js'
 import { createDeliveredBatcher } from './delivered-batcher.js'
 import { indexedDbStore, type LocalStore, memoryOnlyStore } from './local-store.js'
 import { type PresenceState, presenceByUser } from './presence.js'
+import { SharedConnection } from './shared-connection.js'
+import type { SharedSocket } from './shared-socket.js'
 
 export interface LiveConversationSetup {
   doc: Y.Doc
@@ -21,6 +24,8 @@ export interface LiveConversationSetup {
   WebSocket: typeof WebSocket
   persistence: 'indexeddb' | 'none'
   connection: ConnectionOptions
+  /** The client's shared socket, when conversations share one (else each has its own). */
+  sharedSocket?: SharedSocket | undefined
   /** Connect once local storage is loaded (false: stay offline until `reconnect()`). */
   autoConnect: boolean
   /** How long a burst of remote changes may last before one `markDelivered()` covers it. */
@@ -47,7 +52,7 @@ export const databaseName = (userId: string, conversationId: string): string =>
  */
 export class LiveConversation extends Conversation {
   readonly awareness: Awareness
-  private readonly link: Connection
+  private readonly link: ConversationLink
   private readonly store: LocalStore
   private readonly delivered: ReturnType<typeof createDeliveredBatcher>
   private readonly typingTimeoutMs: number
@@ -67,17 +72,27 @@ export class LiveConversation extends Conversation {
       setup.persistence === 'indexeddb'
         ? indexedDbStore(databaseName(setup.userId, setup.doc.guid), setup.doc, { after: setup.after })
         : memoryOnlyStore()
-    this.link = new Connection({
-      url: setup.url,
-      conversationId: setup.doc.guid,
-      userId: setup.userId,
-      token: setup.token,
-      doc: setup.doc,
-      awareness: this.awareness,
-      WebSocket: setup.WebSocket,
-      options: setup.connection,
-      onRefused: (stop) => this.failUnsent(stop.reason),
-    })
+    const onRefused = (stop: ConnectionStop) => this.failUnsent(stop.reason)
+    this.link = setup.sharedSocket
+      ? new SharedConnection({
+          socket: setup.sharedSocket,
+          conversationId: setup.doc.guid,
+          doc: setup.doc,
+          awareness: this.awareness,
+          options: setup.connection,
+          onRefused,
+        })
+      : new Connection({
+          url: setup.url,
+          conversationId: setup.doc.guid,
+          userId: setup.userId,
+          token: setup.token,
+          doc: setup.doc,
+          awareness: this.awareness,
+          WebSocket: setup.WebSocket,
+          options: setup.connection,
+          onRefused,
+        })
     this.delivered = createDeliveredBatcher(() => this.markDelivered(), setup.deliveredDelayMs)
     this.onRemoteTransaction = (transaction) => {
       if (!transaction.local && transaction.changed.size > 0) this.delivered.schedule()
@@ -107,6 +122,11 @@ export class LiveConversation extends Conversation {
   /** Called on every connection state change, and when `stopped` changes. */
   onConnection(listener: (state: ConnectionState) => void): () => void {
     return this.link.onChange(listener)
+  }
+
+  /** Resolves once this device's copy is loaded (IndexedDB), without waiting for the server. */
+  whenLoaded(): Promise<void> {
+    return this.store.whenLoaded
   }
 
   /**

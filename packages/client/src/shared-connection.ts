@@ -1,0 +1,306 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as syncProtocol from 'y-protocols/sync'
+import type * as Y from 'yjs'
+import { reconnectDelay } from './backoff.js'
+import {
+  type ConnectionOptions,
+  type ConnectionState,
+  type ConnectionStop,
+  defaultReason,
+  INVALID_PAYLOAD_CODE,
+  REFUSAL_CLOSE_CODES,
+  TERMINAL_CLOSE_CODES,
+} from './connection.js'
+import { awarenessProblem, syncMessageProblem } from './guarded-sync.js'
+import type { SharedSocket, SocketChannel } from './shared-socket.js'
+
+const MESSAGE_SYNC = 0
+const MESSAGE_AWARENESS = 1
+const MESSAGE_QUERY_AWARENESS = 3
+const RATE_LIMITED = 4429
+
+export interface SharedConnectionSetup {
+  socket: SharedSocket
+  conversationId: string
+  doc: Y.Doc
+  awareness: awarenessProtocol.Awareness
+  options: ConnectionOptions
+  /** Called before the state changes when the server refuses this replica's writes. */
+  onRefused(stop: ConnectionStop): void
+}
+
+/**
+ * One conversation on the client's shared socket: the same face as `Connection` (states, stops,
+ * retries), with the y-websocket sync and awareness protocol spoken here over the multiplexed
+ * frames. A refusal ends this conversation only; what would close a `/sync/<id>` socket for a
+ * while (1011, 1012, 1013, 4429) makes it join again after a jittered back-off, and a closed socket
+ * makes it join again as soon as the socket is back. Updates from the server are checked whole
+ * before Yjs sees them, as guarded-sync.ts does for the per-conversation socket. Tabs meet through
+ * the server (there is no tab-to-tab channel on this transport).
+ */
+export class SharedConnection implements SocketChannel {
+  private currentState: ConnectionState = 'offline'
+  private stopReason: ConnectionStop | undefined
+  private started = false
+  private wanted = false
+  private joined = false
+  private closedForGood = false
+  private attempts = 0
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private retryRateLimited = false
+  private syncAskedAt = 0
+  private readonly resyncTimer: ReturnType<typeof setInterval> | undefined
+  private readonly listeners = new Set<(state: ConnectionState) => void>()
+  private readonly socket: SharedSocket
+  private readonly id: string
+  private readonly doc: Y.Doc
+  private readonly awareness: awarenessProtocol.Awareness
+
+  constructor(private readonly setup: SharedConnectionSetup) {
+    this.socket = setup.socket
+    this.id = setup.conversationId
+    this.doc = setup.doc
+    this.awareness = setup.awareness
+    this.doc.on('update', this.onDocUpdate)
+    this.awareness.on('update', this.onAwarenessUpdate)
+    this.resyncTimer =
+      setup.options.resyncIntervalMs > 0
+        ? setInterval(() => this.resync(), setup.options.resyncIntervalMs)
+        : undefined
+  }
+
+  get state(): ConnectionState {
+    return this.currentState
+  }
+
+  get stopped(): ConnectionStop | undefined {
+    return this.stopReason ?? this.socket.stopped
+  }
+
+  get syncing(): boolean {
+    return this.currentState === 'syncing'
+  }
+
+  get isStarted(): boolean {
+    return this.started
+  }
+
+  onChange(listener: (state: ConnectionState) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  reconnect(): void {
+    if (this.closedForGood) return
+    this.started = true
+    this.wanted = true
+    this.clearRetry()
+    this.attempts = 0
+    const wasStopped = this.stopped !== undefined
+    this.stopReason = undefined
+    if (this.joined) {
+      this.socket.leave(this.id)
+      this.joined = false
+    }
+    this.socket.attach(this.id, this)
+    this.socket.tryNow()
+    if (wasStopped) this.emit()
+    if (this.socket.isOpen) this.join()
+    else this.setState('connecting')
+  }
+
+  skipBackoff(): void {
+    if (this.closedForGood || this.stopped !== undefined) return
+    this.socket.skipBackoff()
+    if (this.retryTimer === undefined || this.retryRateLimited) return
+    this.clearRetry()
+    this.attempts = 0
+    if (this.socket.isOpen) this.join()
+  }
+
+  disconnect(): void {
+    this.wanted = false
+    this.clearRetry()
+    if (this.joined) this.socket.leave(this.id)
+    this.joined = false
+    this.socket.detach(this.id)
+    this.setState('offline')
+  }
+
+  setToken(token: string): void {
+    this.socket.setToken(token)
+  }
+
+  close(): void {
+    if (this.closedForGood) return
+    this.disconnect()
+    this.closedForGood = true
+    if (this.resyncTimer) clearInterval(this.resyncTimer)
+    this.doc.off('update', this.onDocUpdate)
+    this.awareness.off('update', this.onAwarenessUpdate)
+    this.listeners.clear()
+  }
+
+  // --- what the socket says -------------------------------------------------------------------
+
+  opened(): void {
+    if (this.wanted && !this.stopReason && this.retryTimer === undefined) this.join()
+  }
+
+  closed(): void {
+    // Offline until the socket is back (it retries by itself), as a `/sync/<id>` socket would be.
+    this.joined = false
+    this.setState('offline')
+  }
+
+  gaveUp(): void {
+    this.joined = false
+    this.setState('offline')
+    this.emit() // `stopped` now says why (the socket's stop)
+  }
+
+  refused(code: number, reason: string): void {
+    this.joined = false
+    if (REFUSAL_CLOSE_CODES.has(code) || TERMINAL_CLOSE_CODES.has(code)) {
+      const stop = { code, reason: reason || defaultReason(code) }
+      if (REFUSAL_CLOSE_CODES.has(code)) this.setup.onRefused(stop)
+      this.stopReason = stop
+      this.setState('offline')
+      this.emit()
+      return
+    }
+    this.setState('connecting')
+    this.scheduleRejoin(code === RATE_LIMITED)
+  }
+
+  message(frame: Uint8Array): void {
+    if (!this.joined) return
+    const decoder = decoding.createDecoder(frame)
+    const type = decoding.readVarUint(decoder)
+    if (type === MESSAGE_SYNC) {
+      this.receiveSync(decoder)
+      return
+    }
+    if (type === MESSAGE_AWARENESS) {
+      if (awarenessProblem(decoding.clone(decoder)) !== undefined) return
+      awarenessProtocol.applyAwarenessUpdate(this.awareness, decoding.readVarUint8Array(decoder), this)
+      return
+    }
+    if (type === MESSAGE_QUERY_AWARENESS) this.sendAwareness([...this.awareness.getStates().keys()])
+  }
+
+  // --- the protocol -----------------------------------------------------------------------------
+
+  private join(): void {
+    if (this.joined || !this.socket.isOpen) return
+    this.joined = true
+    this.socket.join(this.id)
+    this.syncAskedAt = Date.now()
+    this.sendSyncStep1()
+    if (this.awareness.getLocalState() !== null) this.sendAwareness([this.doc.clientID])
+    this.setState('syncing')
+  }
+
+  private receiveSync(decoder: decoding.Decoder): void {
+    const problem = syncMessageProblem(decoding.clone(decoder))
+    if (problem !== undefined) {
+      this.refuseIncoming(problem)
+      return
+    }
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, MESSAGE_SYNC)
+    const kind = syncProtocol.readSyncMessage(decoder, encoder, this.doc, this)
+    if (encoding.length(encoder) > 1) this.socket.send(this.id, encoding.toUint8Array(encoder))
+    if (kind === syncProtocol.messageYjsSyncStep2 && this.currentState === 'syncing') {
+      this.attempts = 0
+      this.setState('synced')
+    }
+  }
+
+  /**
+   * The server sent an update this replica cannot store: it was not applied. Stop rather than
+   * rejoin (it would come again); unsent messages stay pending (see `Connection.refuseIncoming`).
+   */
+  private refuseIncoming(problem: string): void {
+    this.clearRetry()
+    this.stopReason = { code: INVALID_PAYLOAD_CODE, reason: `the server sent ${problem}` }
+    if (this.joined) this.socket.leave(this.id)
+    this.joined = false
+    this.setState('offline')
+    this.emit()
+  }
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    if (origin === this || !this.joined) return
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, MESSAGE_SYNC)
+    syncProtocol.writeUpdate(encoder, update)
+    this.socket.send(this.id, encoding.toUint8Array(encoder))
+  }
+
+  private readonly onAwarenessUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    if (origin === this || !this.joined) return
+    this.sendAwareness([...added, ...updated, ...removed])
+  }
+
+  private sendAwareness(clients: number[]): void {
+    if (clients.length === 0) return
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, MESSAGE_AWARENESS)
+    encoding.writeVarUint8Array(encoder, awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients))
+    this.socket.send(this.id, encoding.toUint8Array(encoder))
+  }
+
+  private sendSyncStep1(): void {
+    const encoder = encoding.createEncoder()
+    encoding.writeVarUint(encoder, MESSAGE_SYNC)
+    syncProtocol.writeSyncStep1(encoder, this.doc)
+    this.socket.send(this.id, encoding.toUint8Array(encoder))
+  }
+
+  /** As `Connection.resync`: repairs what a lost frame left out, and repeats an unanswered first ask. */
+  private resync(): void {
+    if (!this.joined || !this.socket.isOpen) return
+    if (this.currentState === 'syncing') {
+      const unanswered = Date.now() - this.syncAskedAt >= this.setup.options.resyncIntervalMs
+      if (!unanswered || this.socket.lastMessageAt <= this.syncAskedAt) return
+      this.syncAskedAt = Date.now()
+    } else if (this.currentState !== 'synced') return
+    this.sendSyncStep1()
+  }
+
+  private scheduleRejoin(rateLimited: boolean): void {
+    this.clearRetry()
+    const { backoffBaseMs, maxBackoffMs } = this.setup.options
+    const attempt = rateLimited ? Math.max(this.attempts, 3) : this.attempts
+    this.attempts++
+    this.retryRateLimited = rateLimited
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined
+        if (this.wanted && !this.stopReason && this.socket.isOpen) this.join()
+      },
+      reconnectDelay(attempt, { baseMs: backoffBaseMs, maxMs: maxBackoffMs }),
+    )
+  }
+
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.currentState === state) return
+    this.currentState = state
+    this.emit()
+  }
+
+  private emit(): void {
+    for (const listener of this.listeners) listener(this.currentState)
+  }
+}
