@@ -1,5 +1,6 @@
 import { TicksError } from '@ticks/core'
 import * as Y from 'yjs'
+import { deliverInBackground } from './background-delivery.js'
 import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS } from './connection.js'
 import { Inbox } from './inbox.js'
 import { LiveConversation } from './live-conversation.js'
@@ -56,9 +57,11 @@ export interface TicksClient {
   setToken(token: string): void
   /**
    * The user's conversation list, live from the server (it opens the shared socket): a full list,
-   * then every change, without loading any conversation.
+   * then every change, without loading any conversation. Unless `deliver` is false, conversations
+   * it shows with messages above this user's delivered watermark are synced in the background and
+   * let go, so that "delivered" holds for conversations the app has not opened.
    */
-  inbox(): Inbox
+  inbox(options?: { deliver?: boolean }): Inbox
   /**
    * Go offline (the browser's `offline`, or the app's choice): every conversation and the inbox
    * stop using the network, keeping their local copies and outboxes, until `resume()`.
@@ -102,6 +105,7 @@ export function createClient(options: ClientOptions): TicksClient {
     return socket
   }
   let inbox: Inbox | undefined
+  let stopDelivery: (() => void) | undefined
 
   const reconnectAll = () => {
     for (const conversation of open.values()) conversation.reconnect()
@@ -116,7 +120,7 @@ export function createClient(options: ClientOptions): TicksClient {
   const events = globalThis as { addEventListener?: typeof addEventListener }
   events.addEventListener?.('online', onOnline)
 
-  return {
+  const client: TicksClient = {
     userId: options.userId,
     replicaId,
     open(conversationId) {
@@ -158,11 +162,18 @@ export function createClient(options: ClientOptions): TicksClient {
       socket?.setToken(next)
       for (const conversation of open.values()) conversation.setToken(next)
     },
-    inbox() {
+    inbox(inboxOptions = {}) {
       if (closed) throw new TicksError('invalid-argument', 'This client is closed')
       if (!inbox) {
         inbox = new Inbox(sharedSocket())
         if (!paused) sharedSocket().attachInbox(inbox)
+        if (inboxOptions.deliver !== false) {
+          stopDelivery = deliverInBackground({
+            inbox,
+            isOpen: (id) => open.has(id),
+            open: (id) => client.open(id),
+          })
+        }
       }
       return inbox
     },
@@ -184,6 +195,7 @@ export function createClient(options: ClientOptions): TicksClient {
     async close() {
       if (!closed) {
         closed = true
+        stopDelivery?.()
         ;(globalThis as { removeEventListener?: typeof removeEventListener }).removeEventListener?.(
           'online',
           onOnline,
@@ -205,4 +217,5 @@ export function createClient(options: ClientOptions): TicksClient {
       }
     },
   }
+  return client
 }

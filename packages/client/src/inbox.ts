@@ -8,8 +8,12 @@ export interface InboxEntry {
   members: Record<string, { role: 'owner' | 'member' | 'observer'; joinedAt: number }>
   lastMessage: { id: string; author: string; text: string; createdAt: number; seq?: number } | null
   updatedAt: number
+  /** The highest seq. */
+  lastSeq: number
   /** This user's read watermark: every message with seq ≤ readSeq was shown to them. */
   readSeq: number
+  /** This user's delivered watermark: a device of theirs integrated every seq ≤ it. */
+  deliveredSeq: number
   /** Stamped messages from others above `readSeq` (exact up to 100: "100 or more"). */
   unread: number
 }

@@ -156,7 +156,7 @@ describe('the shared socket', () => {
       userId: 'alice',
       transport: 'shared',
     })
-    const inbox = aliceLaptop.inbox()
+    const inbox = aliceLaptop.inbox({ deliver: false })
     await inbox.whenLoaded()
     const changes: number[] = []
     inbox.onChange(() => changes.push(inbox.entries().length))
@@ -193,5 +193,39 @@ describe('the shared socket', () => {
     expect(aliceLaptop.conversations()).toEqual([])
     expect(changes.length).toBeGreaterThan(0)
     await Promise.all([aliceLaptop.close(), bobClient.close(), phone.close()])
+  })
+
+  it('delivers in the background what the app has not opened, then lets it go', async () => {
+    const [aliceToken, bobToken] = await Promise.all(['alice', 'bob'].map(server.token))
+    const id = await server.conversation(bobToken!, ['alice'])
+    const aliceClient = testClient({
+      url: server.url,
+      token: aliceToken!,
+      userId: 'alice',
+      transport: 'shared',
+    })
+    await aliceClient.inbox().whenLoaded()
+    const bobClient = testClient({ url: server.url, token: bobToken!, userId: 'bob', transport: 'shared' })
+    const bob = bobClient.open(id)
+    await bob.whenSynced()
+    const hello = bob.send('are you there?')
+    // Alice's app never opens the conversation: her client syncs it in the background.
+    await until(
+      'delivered to alice',
+      () => bob.status(hello.id),
+      (s) => s === 'delivered',
+      5000,
+    )
+    await until(
+      'let go',
+      () => aliceClient.conversations().length,
+      (n) => n === 0,
+      5000,
+    )
+    expect(aliceClient.inbox().get(id)).toMatchObject({ deliveredSeq: 1, readSeq: 0, unread: 1 })
+    // Not read: only the app showing it may say that.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(bob.status(hello.id)).toBe('delivered')
+    await Promise.all([aliceClient.close(), bobClient.close()])
   })
 })

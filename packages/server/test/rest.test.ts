@@ -64,7 +64,9 @@ describe('REST', () => {
         lastMessage: expect.objectContaining({ id: posted.body.id, text: 'hi from a bot', seq: 1 }),
         updatedAt: expect.any(Number),
         // The caller's inbox figures (as the multiplexed socket's feed has them).
+        lastSeq: 1,
         readSeq: 0,
+        deliveredSeq: 0,
         unread: 1,
       },
     ])

@@ -7,8 +7,12 @@ export interface InboxEntry {
   members: ConversationSummary['members']
   lastMessage: ConversationSummary['lastMessage']
   updatedAt: number
+  /** The highest seq (the order log's length). */
+  lastSeq: number
   /** The user's read watermark: every message with seq ≤ readSeq was shown to them. */
   readSeq: number
+  /** The user's delivered watermark: a device of theirs integrated every message with seq ≤ it. */
+  deliveredSeq: number
   /**
    * Stamped messages from others above `readSeq`: exact up to `RECENT_AUTHORS` (100), which means
    * "that many or more".
@@ -32,7 +36,9 @@ export function inboxEntry(summary: ConversationSummary, userId: string): InboxE
     members: summary.members,
     lastMessage: summary.lastMessage,
     updatedAt: summary.updatedAt,
+    lastSeq,
     readSeq,
+    deliveredSeq: summary.delivered?.[userId] ?? 0,
     unread,
   }
 }

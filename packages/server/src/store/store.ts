@@ -116,6 +116,8 @@ export interface ConversationSummary {
   lastSeq?: number
   /** Each member's read watermark (`r`: every message with seq ≤ r was shown to them). */
   reads?: Record<string, number>
+  /** Each member's delivered watermark (`d`: a device of theirs integrated every seq ≤ d). */
+  delivered?: Record<string, number>
   /** Authors of the last `RECENT_AUTHORS` sequenced messages, oldest first (seq lastSeq - n + 1 …). */
   recentAuthors?: string[]
 }

@@ -26,6 +26,7 @@ export function summarize(index: ConversationIndex, updatedAt: number): Conversa
     updatedAt,
     lastSeq: index.order.length,
     reads: Object.fromEntries(Object.keys(members).map((user) => [user, index.watermarkOf(user).r])),
+    delivered: Object.fromEntries(Object.keys(members).map((user) => [user, index.watermarkOf(user).d])),
     recentAuthors: index.order.slice(-RECENT_AUTHORS).map((id) => index.messages.get(id)?.author ?? ''),
   }
 }
