@@ -50,12 +50,12 @@ export function createRandom(seed: number): Random {
   }
 }
 
-/** The seed from `TICKS_FUZZ_SEED`, else one from the clock (printed with every summary). */
-export function seedFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const given = env.TICKS_FUZZ_SEED
+/** The seed from `variable` (`TICKS_FUZZ_SEED`), else one from the clock (printed with every summary). */
+export function seedFromEnv(env: NodeJS.ProcessEnv = process.env, variable = 'TICKS_FUZZ_SEED'): number {
+  const given = env[variable]
   if (given !== undefined && given !== '') {
     const seed = Number(given)
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`TICKS_FUZZ_SEED=${given} is not a seed`)
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`${variable}=${given} is not a seed`)
     return seed >>> 0
   }
   return Date.now() % 2 ** 31
