@@ -4,8 +4,8 @@ import type { Awareness } from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import { messageSync, WebsocketProvider } from 'y-websocket'
 import type * as Y from 'yjs'
-import { reconnectDelay } from './backoff.js'
 import { type FrameSource, guardIncomingFrames } from './guarded-sync.js'
+import { RetryTimer } from './retry-timer.js'
 
 export type ConnectionState = 'offline' | 'connecting' | 'syncing' | 'synced'
 
@@ -104,10 +104,7 @@ export class Connection implements ConversationLink {
   readonly provider: WebsocketProvider
   private currentState: ConnectionState = 'offline'
   private stopReason: ConnectionStop | undefined
-  private attempts = 0
-  private retryTimer: ReturnType<typeof setTimeout> | undefined
-  /** The pending retry waits because the server said 4429: a better network does not change that. */
-  private retryRateLimited = false
+  private readonly retry: RetryTimer
   private readonly resyncTimer: ReturnType<typeof setInterval> | undefined
   private readonly watchdogTimer: ReturnType<typeof setInterval>
   private readonly listeners = new Set<(state: ConnectionState) => void>()
@@ -123,6 +120,7 @@ export class Connection implements ConversationLink {
 
   constructor(setup: ConnectionSetup) {
     this.options = setup.options
+    this.retry = new RetryTimer(setup.options)
     this.onRefused = setup.onRefused
     const urls = typeof setup.url === 'string' ? [setup.url] : [...setup.url]
     if (urls.length === 0) throw new TypeError('at least one server URL is needed')
@@ -166,7 +164,7 @@ export class Connection implements ConversationLink {
     })
     this.provider.on('sync', (synced) => {
       if (synced) {
-        this.attempts = 0
+        this.retry.reset()
         this.setState('synced')
       }
     })
@@ -197,8 +195,8 @@ export class Connection implements ConversationLink {
   reconnect(): void {
     if (this.closed) return
     this.started = true
-    this.clearRetry()
-    this.attempts = 0
+    this.retry.cancel()
+    this.retry.reset()
     const wasStopped = this.stopReason !== undefined
     this.stopReason = undefined
     if (wasStopped) this.emit()
@@ -213,15 +211,12 @@ export class Connection implements ConversationLink {
    */
   skipBackoff(): void {
     if (this.closed || this.stopReason !== undefined) return
-    if (this.retryTimer === undefined || this.retryRateLimited) return
-    this.clearRetry()
-    this.attempts = 0
-    this.provider.connect()
+    if (this.retry.skip()) this.provider.connect()
   }
 
   /** Go offline on purpose (no retries) until `reconnect()`. */
   disconnect(): void {
-    this.clearRetry()
+    this.retry.cancel()
     this.provider.disconnect()
     this.setState('offline')
   }
@@ -237,7 +232,7 @@ export class Connection implements ConversationLink {
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.clearRetry()
+    this.retry.cancel()
     clearInterval(this.watchdogTimer)
     if (this.resyncTimer) clearInterval(this.resyncTimer)
     this.provider.destroy()
@@ -270,7 +265,7 @@ export class Connection implements ConversationLink {
    */
   private refuseIncoming(source: FrameSource, problem: string): void {
     if (this.closed || this.stopReason !== undefined) return
-    this.clearRetry()
+    this.retry.cancel()
     const sender = source === 'server' ? 'the server' : 'another tab of this browser'
     this.stopReason = { code: INVALID_PAYLOAD_CODE, reason: `${sender} sent ${problem}` }
     // Closes the socket and leaves the tabs' channel at once: no later frame is read.
@@ -280,26 +275,13 @@ export class Connection implements ConversationLink {
   }
 
   private scheduleRetry(rateLimited: boolean): void {
-    this.clearRetry()
-    const { backoffBaseMs, maxBackoffMs } = this.options
-    // A rate-limited client starts its back-off higher: the server asked it to slow down.
-    const attempt = rateLimited ? Math.max(this.attempts, 3) : this.attempts
-    const delay = reconnectDelay(attempt, { baseMs: backoffBaseMs, maxMs: maxBackoffMs })
-    this.attempts++
-    this.retryRateLimited = rateLimited
     // Several nodes: the one that just failed may be down; any other serves the conversation.
     // (The tabs' channel keeps the first URL's name, so tabs meet whichever node each uses.)
     this.urlIndex = (this.urlIndex + 1) % this.syncUrls.length
     this.provider.serverUrl = this.syncUrls[this.urlIndex]!
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined
+    this.retry.schedule(() => {
       if (!this.closed && this.stopReason === undefined) this.provider.connect()
-    }, delay)
-  }
-
-  private clearRetry(): void {
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    this.retryTimer = undefined
+    }, rateLimited)
   }
 
   /**

@@ -3,7 +3,6 @@ import * as encoding from 'lib0/encoding'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import type * as Y from 'yjs'
-import { reconnectDelay } from './backoff.js'
 import {
   type ConnectionOptions,
   type ConnectionState,
@@ -14,6 +13,7 @@ import {
   TERMINAL_CLOSE_CODES,
 } from './connection.js'
 import { awarenessProblem, syncMessageProblem } from './guarded-sync.js'
+import { RetryTimer } from './retry-timer.js'
 import type { SharedSocket, SocketChannel } from './shared-socket.js'
 
 const MESSAGE_SYNC = 0
@@ -47,9 +47,7 @@ export class SharedConnection implements SocketChannel {
   private wanted = false
   private joined = false
   private closedForGood = false
-  private attempts = 0
-  private retryTimer: ReturnType<typeof setTimeout> | undefined
-  private retryRateLimited = false
+  private readonly retry: RetryTimer
   private syncAskedAt = 0
   private readonly resyncTimer: ReturnType<typeof setInterval> | undefined
   private readonly listeners = new Set<(state: ConnectionState) => void>()
@@ -63,6 +61,7 @@ export class SharedConnection implements SocketChannel {
     this.id = setup.conversationId
     this.doc = setup.doc
     this.awareness = setup.awareness
+    this.retry = new RetryTimer(setup.options)
     this.doc.on('update', this.onDocUpdate)
     this.awareness.on('update', this.onAwarenessUpdate)
     this.resyncTimer =
@@ -96,8 +95,8 @@ export class SharedConnection implements SocketChannel {
     if (this.closedForGood) return
     this.started = true
     this.wanted = true
-    this.clearRetry()
-    this.attempts = 0
+    this.retry.cancel()
+    this.retry.reset()
     const wasStopped = this.stopped !== undefined
     this.stopReason = undefined
     if (this.joined) {
@@ -114,15 +113,12 @@ export class SharedConnection implements SocketChannel {
   skipBackoff(): void {
     if (this.closedForGood || this.stopped !== undefined) return
     this.socket.skipBackoff()
-    if (this.retryTimer === undefined || this.retryRateLimited) return
-    this.clearRetry()
-    this.attempts = 0
-    if (this.socket.isOpen) this.join()
+    if (this.retry.skip() && this.socket.isOpen) this.join()
   }
 
   disconnect(): void {
     this.wanted = false
-    this.clearRetry()
+    this.retry.cancel()
     if (this.joined) this.socket.leave(this.id)
     this.joined = false
     this.socket.detach(this.id)
@@ -146,7 +142,7 @@ export class SharedConnection implements SocketChannel {
   // --- what the socket says -------------------------------------------------------------------
 
   opened(): void {
-    if (this.wanted && !this.stopReason && this.retryTimer === undefined) this.join()
+    if (this.wanted && !this.stopReason && !this.retry.waiting) this.join()
   }
 
   closed(): void {
@@ -172,7 +168,9 @@ export class SharedConnection implements SocketChannel {
       return
     }
     this.setState('connecting')
-    this.scheduleRejoin(code === RATE_LIMITED)
+    this.retry.schedule(() => {
+      if (this.wanted && !this.stopReason && this.socket.isOpen) this.join()
+    }, code === RATE_LIMITED)
   }
 
   message(frame: Uint8Array): void {
@@ -214,7 +212,7 @@ export class SharedConnection implements SocketChannel {
     const kind = syncProtocol.readSyncMessage(decoder, encoder, this.doc, this)
     if (encoding.length(encoder) > 1) this.socket.send(this.id, encoding.toUint8Array(encoder))
     if (kind === syncProtocol.messageYjsSyncStep2 && this.currentState === 'syncing') {
-      this.attempts = 0
+      this.retry.reset()
       this.setState('synced')
     }
   }
@@ -224,7 +222,7 @@ export class SharedConnection implements SocketChannel {
    * rejoin (it would come again); unsent messages stay pending (see `Connection.refuseIncoming`).
    */
   private refuseIncoming(problem: string): void {
-    this.clearRetry()
+    this.retry.cancel()
     this.stopReason = { code: INVALID_PAYLOAD_CODE, reason: `the server sent ${problem}` }
     if (this.joined) this.socket.leave(this.id)
     this.joined = false
@@ -272,26 +270,6 @@ export class SharedConnection implements SocketChannel {
       this.syncAskedAt = Date.now()
     } else if (this.currentState !== 'synced') return
     this.sendSyncStep1()
-  }
-
-  private scheduleRejoin(rateLimited: boolean): void {
-    this.clearRetry()
-    const { backoffBaseMs, maxBackoffMs } = this.setup.options
-    const attempt = rateLimited ? Math.max(this.attempts, 3) : this.attempts
-    this.attempts++
-    this.retryRateLimited = rateLimited
-    this.retryTimer = setTimeout(
-      () => {
-        this.retryTimer = undefined
-        if (this.wanted && !this.stopReason && this.socket.isOpen) this.join()
-      },
-      reconnectDelay(attempt, { baseMs: backoffBaseMs, maxMs: maxBackoffMs }),
-    )
-  }
-
-  private clearRetry(): void {
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    this.retryTimer = undefined
   }
 
   private setState(state: ConnectionState): void {

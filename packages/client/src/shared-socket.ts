@@ -1,6 +1,6 @@
 import { MuxFrameError, readMuxFrame, writeMuxJoin, writeMuxLeave, writeMuxMessage } from '@ticks/core'
-import { reconnectDelay } from './backoff.js'
 import type { ConnectionOptions, ConnectionStop } from './connection.js'
+import { RetryTimer } from './retry-timer.js'
 
 /** What a conversation on the shared socket hears from it (see `SharedConnection`). */
 export interface SocketChannel {
@@ -48,9 +48,7 @@ export class SharedSocket {
   private readonly urls: string[]
   private urlIndex = 0
   private token: string
-  private attempts = 0
-  private retryTimer: ReturnType<typeof setTimeout> | undefined
-  private retryRateLimited = false
+  private readonly retry: RetryTimer
   private stop: ConnectionStop | undefined
   private lastHeard = 0
   private readonly watchdog: ReturnType<typeof setInterval>
@@ -61,6 +59,7 @@ export class SharedSocket {
     if (urls.length === 0) throw new TypeError('at least one server URL is needed')
     this.urls = urls.map((url) => `${url.replace(/\/+$/, '')}/sync`)
     this.token = setup.token
+    this.retry = new RetryTimer(setup.options)
     const { silenceTimeoutMs } = setup.options
     this.watchdog = setInterval(() => this.checkSilence(), Math.min(1000, silenceTimeoutMs / 4))
     ;(this.watchdog as { unref?: () => void }).unref?.()
@@ -125,22 +124,19 @@ export class SharedSocket {
   tryNow(): void {
     if (this.closedForGood) return
     this.stop = undefined
-    this.attempts = 0
-    this.clearRetry()
+    this.retry.cancel()
+    this.retry.reset()
     this.ensureOpen()
   }
 
   /** The network is back: a back-off still running ends now (not one the server asked for). */
   skipBackoff(): void {
-    if (this.retryTimer === undefined || this.retryRateLimited) return
-    this.clearRetry()
-    this.attempts = 0
-    this.connect()
+    if (this.retry.skip()) this.connect()
   }
 
   close(): void {
     this.closedForGood = true
-    this.clearRetry()
+    this.retry.cancel()
     clearInterval(this.watchdog)
     this.channels.clear()
     this.inbox = undefined
@@ -148,13 +144,13 @@ export class SharedSocket {
   }
 
   private ensureOpen(): void {
-    if (this.closedForGood || this.stop || this.socket || this.retryTimer !== undefined) return
+    if (this.closedForGood || this.stop || this.socket || this.retry.waiting) return
     this.connect()
   }
 
   private closeIfUnused(): void {
     if (this.channels.size > 0 || this.inbox) return
-    this.clearRetry()
+    this.retry.cancel()
     this.drop()
   }
 
@@ -166,7 +162,7 @@ export class SharedSocket {
     socket.onopen = () => {
       if (this.socket !== socket) return
       this.lastHeard = Date.now()
-      this.attempts = 0
+      this.retry.reset()
       this.inbox?.opened()
       for (const channel of [...this.channels.values()]) channel.opened()
     }
@@ -216,23 +212,11 @@ export class SharedSocket {
   }
 
   private scheduleRetry(rateLimited: boolean): void {
-    this.clearRetry()
-    const { backoffBaseMs, maxBackoffMs } = this.setup.options
-    const attempt = rateLimited ? Math.max(this.attempts, 3) : this.attempts
-    const delay = reconnectDelay(attempt, { baseMs: backoffBaseMs, maxMs: maxBackoffMs })
-    this.attempts++
-    this.retryRateLimited = rateLimited
     // Several nodes: the one that just failed may be down; any other serves every conversation.
     this.urlIndex = (this.urlIndex + 1) % this.urls.length
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined
+    this.retry.schedule(() => {
       if (!this.closedForGood && !this.stop && (this.channels.size > 0 || this.inbox)) this.connect()
-    }, delay)
-  }
-
-  private clearRetry(): void {
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    this.retryTimer = undefined
+    }, rateLimited)
   }
 
   private drop(): void {

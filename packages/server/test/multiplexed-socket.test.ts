@@ -1,5 +1,5 @@
+import { writeMuxMessage } from '@ticks/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { writeMuxMessage } from '../src/sync/protocol.js'
 import { type MuxClient, muxClient } from './helpers/mux-client.js'
 import { type StockClient, startTestServer, stockClient, type TestServer, until } from './helpers/server.js'
 

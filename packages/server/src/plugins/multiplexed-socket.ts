@@ -1,16 +1,17 @@
-import { isValidId, MuxFrameError } from '@ticks/core'
-import type { FastifyRequest } from 'fastify'
-import type { WebSocket } from 'ws'
-import type { ServerContext } from '../context.js'
-import { openInboxFeed } from '../inbox/inbox-feed.js'
 import {
-  isSyncStep2,
+  isValidId,
   type MuxFrame,
+  MuxFrameError,
   readMuxFrame,
   writeMuxInbox,
   writeMuxMessage,
   writeMuxRefused,
-} from '../sync/protocol.js'
+} from '@ticks/core'
+import type { FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { ServerContext } from '../context.js'
+import { openInboxFeed } from '../inbox/inbox-feed.js'
+import { isSyncStep2 } from '../sync/protocol.js'
 import { RateLimiter } from '../sync/rate-limiter.js'
 import type { Connection } from '../sync/room.js'
 import type { RoomLease } from '../sync/rooms.js'

@@ -58,25 +58,25 @@ export async function syncPlugin(app: FastifyInstance, context: ServerContext): 
   heartbeat.unref()
   app.addHook('onClose', async () => clearInterval(heartbeat))
 
+  /** Every socket, whatever it carries: heartbeat, shutdown and the socket count know it. */
+  const track = (socket: WebSocket, request: FastifyRequest) => {
+    sockets.add(socket)
+    alive.add(socket)
+    // The TCP socket ws was handed on upgrade: what `resetSocket` aborts.
+    tcp.set(socket, request.raw.socket)
+    context.metrics.sockets.inc()
+    socket.on('pong', () => alive.add(socket))
+  }
   app.get<{ Params: { conversationId: string } }>(
     '/sync/:conversationId',
     { websocket: true },
     (socket, request) => {
-      sockets.add(socket)
-      alive.add(socket)
-      // The TCP socket ws was handed on upgrade: what `reset` aborts.
-      tcp.set(socket, request.raw.socket)
-      context.metrics.sockets.inc()
-      socket.on('pong', () => alive.add(socket))
+      track(socket, request)
       attachConversation(context, socket, request)
     },
   )
   app.get('/sync', { websocket: true }, (socket, request) => {
-    sockets.add(socket)
-    alive.add(socket)
-    tcp.set(socket, request.raw.socket)
-    context.metrics.sockets.inc()
-    socket.on('pong', () => alive.add(socket))
+    track(socket, request)
     attachMultiplexed(context, socket, request)
   })
 }

@@ -129,21 +129,3 @@ export function writeAwarenessEntries(entries: AwarenessEntry[]): Uint8Array {
   }
   return encoding.toUint8Array(encoder)
 }
-
-// The multiplexed socket's frames (`/sync` without an id) are shared with the client: see core.
-export {
-  MUX_INBOX,
-  MUX_INBOX_SUBSCRIBE,
-  MUX_JOIN,
-  MUX_LEAVE,
-  MUX_REFUSED,
-  type MuxBody,
-  type MuxFrame,
-  readMuxFrame,
-  writeMuxInbox,
-  writeMuxInboxSubscribe,
-  writeMuxJoin,
-  writeMuxLeave,
-  writeMuxMessage,
-  writeMuxRefused,
-} from '@ticks/core'

@@ -1,4 +1,11 @@
-import { Conversation } from '@ticks/core'
+import {
+  Conversation,
+  readMuxFrame,
+  writeMuxInboxSubscribe,
+  writeMuxJoin,
+  writeMuxLeave,
+  writeMuxMessage,
+} from '@ticks/core'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { WebSocket } from 'ws'
@@ -6,13 +13,6 @@ import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
 import type { InboxEntry } from '../../src/inbox/inbox-entry.js'
 import type { InboxMessage } from '../../src/inbox/inbox-feed.js'
-import {
-  readMuxFrame,
-  writeMuxInboxSubscribe,
-  writeMuxJoin,
-  writeMuxLeave,
-  writeMuxMessage,
-} from '../../src/sync/protocol.js'
 import { type TestServer, tokenFor } from './server.js'
 
 /** One conversation on a multiplexed socket, as a client keeps it. */
