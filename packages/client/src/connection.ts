@@ -28,6 +28,12 @@ export interface ConnectionOptions {
   firstSyncTimeoutMs: number
   /** Relay updates between tabs of this browser through a BroadcastChannel scoped by user. */
   crossTab: boolean
+  /**
+   * The largest frame a conversation sends on the shared socket (the server's default sync-frame
+   * limit). A larger one would make the server close the socket every conversation shares, again
+   * on every reconnect; it is refused here instead, as the server would (4413).
+   */
+  maxSharedFrameBytes: number
 }
 
 export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
@@ -37,6 +43,7 @@ export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
   silenceTimeoutMs: 40_000,
   firstSyncTimeoutMs: 5 * 60_000,
   crossTab: typeof window !== 'undefined',
+  maxSharedFrameBytes: 16 * 1024 * 1024,
 }
 
 /** The server said no for good: retrying cannot help until something changes (token, membership). */

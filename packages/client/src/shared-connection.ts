@@ -20,6 +20,7 @@ const MESSAGE_SYNC = 0
 const MESSAGE_AWARENESS = 1
 const MESSAGE_QUERY_AWARENESS = 3
 const RATE_LIMITED = 4429
+const TOO_LARGE = 4413
 
 export interface SharedConnectionSetup {
   socket: SharedSocket
@@ -210,7 +211,7 @@ export class SharedConnection implements SocketChannel {
     const encoder = encoding.createEncoder()
     encoding.writeVarUint(encoder, MESSAGE_SYNC)
     const kind = syncProtocol.readSyncMessage(decoder, encoder, this.doc, this)
-    if (encoding.length(encoder) > 1) this.socket.send(this.id, encoding.toUint8Array(encoder))
+    if (encoding.length(encoder) > 1) this.send(encoding.toUint8Array(encoder))
     if (kind === syncProtocol.messageYjsSyncStep2 && this.currentState === 'syncing') {
       this.retry.reset()
       this.setState('synced')
@@ -235,7 +236,7 @@ export class SharedConnection implements SocketChannel {
     const encoder = encoding.createEncoder()
     encoding.writeVarUint(encoder, MESSAGE_SYNC)
     syncProtocol.writeUpdate(encoder, update)
-    this.socket.send(this.id, encoding.toUint8Array(encoder))
+    this.send(encoding.toUint8Array(encoder))
   }
 
   private readonly onAwarenessUpdate = (
@@ -246,19 +247,30 @@ export class SharedConnection implements SocketChannel {
     this.sendAwareness([...added, ...updated, ...removed])
   }
 
+  /** Send one y-websocket message for this conversation, unless it is too large for the socket. */
+  private send(frame: Uint8Array): void {
+    const limit = this.setup.options.maxSharedFrameBytes
+    if (frame.byteLength > limit) {
+      if (this.joined) this.socket.leave(this.id)
+      this.refused(TOO_LARGE, `an update of ${frame.byteLength} bytes exceeds ${limit} bytes`)
+      return
+    }
+    this.socket.send(this.id, frame)
+  }
+
   private sendAwareness(clients: number[]): void {
     if (clients.length === 0) return
     const encoder = encoding.createEncoder()
     encoding.writeVarUint(encoder, MESSAGE_AWARENESS)
     encoding.writeVarUint8Array(encoder, awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients))
-    this.socket.send(this.id, encoding.toUint8Array(encoder))
+    this.send(encoding.toUint8Array(encoder))
   }
 
   private sendSyncStep1(): void {
     const encoder = encoding.createEncoder()
     encoding.writeVarUint(encoder, MESSAGE_SYNC)
     syncProtocol.writeSyncStep1(encoder, this.doc)
-    this.socket.send(this.id, encoding.toUint8Array(encoder))
+    this.send(encoding.toUint8Array(encoder))
   }
 
   /** As `Connection.resync`: repairs what a lost frame left out, and repeats an unanswered first ask. */

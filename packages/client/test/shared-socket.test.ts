@@ -228,4 +228,46 @@ describe('the shared socket', () => {
     expect(bob.status(hello.id)).toBe('delivered')
     await Promise.all([aliceClient.close(), bobClient.close()])
   })
+
+  it('refuses locally an outbox too large for the shared socket, which the other conversations keep', async () => {
+    const aliceToken = await server.token('alice')
+    const [big, small] = [
+      await server.conversation(aliceToken, []),
+      await server.conversation(aliceToken, []),
+    ]
+    const client = testClient({
+      url: server.url,
+      token: aliceToken,
+      userId: 'alice',
+      transport: 'shared',
+      connection: { maxSharedFrameBytes: 32 * 1024 },
+    })
+    const tooBig = client.open(big)
+    const other = client.open(small)
+    expect(await tooBig.whenSynced()).toBe(true)
+    tooBig.disconnect()
+    const outbox = Array.from({ length: 4 }, (_, i) => tooBig.send(`${i}`.repeat(15 * 1024)))
+    tooBig.reconnect()
+    await until(
+      'failed',
+      () => outbox.map((m) => tooBig.status(m.id)),
+      (s) => s.every((x) => x === 'failed'),
+    )
+    expect(tooBig.stopped).toMatchObject({ code: 4413, reason: expect.stringMatching(/exceeds 32768 bytes/) })
+    const note = other.send('fine')
+    await until(
+      'sent',
+      () => other.status(note.id),
+      (s) => s === 'sent',
+    )
+    // Discarded, the rest of the conversation syncs again.
+    for (const message of outbox) tooBig.discard(message.id)
+    const after = tooBig.send('small again')
+    await until(
+      'sent after discard',
+      () => tooBig.status(after.id),
+      (s) => s === 'sent',
+    )
+    await client.close()
+  })
 })
