@@ -122,6 +122,7 @@ export class SharedConnection implements SocketChannel {
     this.retry.cancel()
     if (this.joined) this.socket.leave(this.id)
     this.joined = false
+    this.forgetPresence()
     this.socket.detach(this.id)
     this.setState('offline')
   }
@@ -149,17 +150,20 @@ export class SharedConnection implements SocketChannel {
   closed(): void {
     // Offline until the socket is back (it retries by itself), as a `/sync/<id>` socket would be.
     this.joined = false
+    this.forgetPresence()
     this.setState('offline')
   }
 
   gaveUp(): void {
     this.joined = false
+    this.forgetPresence()
     this.setState('offline')
     this.emit() // `stopped` now says why (the socket's stop)
   }
 
   refused(code: number, reason: string): void {
     this.joined = false
+    this.forgetPresence()
     if (REFUSAL_CLOSE_CODES.has(code) || TERMINAL_CLOSE_CODES.has(code)) {
       const stop = { code, reason: reason || defaultReason(code) }
       if (REFUSAL_CLOSE_CODES.has(code)) this.setup.onRefused(stop)
@@ -245,6 +249,12 @@ export class SharedConnection implements SocketChannel {
   ): void => {
     if (origin === this || !this.joined) return
     this.sendAwareness([...added, ...updated, ...removed])
+  }
+
+  /** Others' presence is only known while joined: shown after, it would say they are here. */
+  private forgetPresence(): void {
+    const others = [...this.awareness.getStates().keys()].filter((client) => client !== this.doc.clientID)
+    if (others.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, others, this)
   }
 
   /** Send one y-websocket message for this conversation, unless it is too large for the socket. */
