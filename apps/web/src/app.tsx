@@ -1,4 +1,4 @@
-import { createSignal, Match, onCleanup, Show, Switch } from 'solid-js'
+import { createEffect, createSignal, Match, onCleanup, Show, Switch } from 'solid-js'
 import { createDevSession, fetchState } from './api.js'
 import type { ChatModel } from './chat/chat-model.js'
 import { ChatView } from './chat/chat-view.js'
@@ -51,6 +51,14 @@ function OpenChat(props: { inbox: Inbox; id: string; networkOnline: boolean }) {
 function Messenger(props: { session: Session }) {
   const inbox = createInbox(props.session)
   const networkOnline = createNetworkStatus()
+  // Unread messages in the tab's title, as every messenger does: seen from another tab or window.
+  createEffect(() => {
+    const unread = inbox.unreadTotal()
+    document.title = unread > 0 ? `(${unread}) Ticks` : 'Ticks'
+  })
+  onCleanup(() => {
+    document.title = 'Ticks'
+  })
   const activeId = () => conversationIdOf(path())
   return (
     <div class="layout" classList={{ 'layout--chat-open': activeId() !== undefined }}>

@@ -1,12 +1,10 @@
 import { createClient, type LiveConversation, type TicksClient } from '@ticks/client'
 import { createSignal, onCleanup } from 'solid-js'
 import { ApiError, createConversationRequest, listConversations } from './api.js'
+import { unreadCount } from './chat/unread.js'
 import type { ConversationSummary, ListError } from './components/conversation-list.js'
 import { type ListedConversation, newestFirst, summarize } from './conversation-summary.js'
 import type { Session } from './session.js'
-
-/** How often the list is asked for conversations others added us to. */
-const LIST_REFRESH_MS = 5000
 
 const listKey = (userId: string) => `ticks.conversations.${userId}`
 
@@ -20,8 +18,10 @@ function cachedList(userId: string): ListedConversation[] {
 
 /**
  * The signed-in user's conversations, each kept open and live (as a messenger does: a message is
- * "delivered" once the app has it, not when its conversation is opened). The listing is cached in
- * localStorage, and the documents live in IndexedDB, so a reload while offline shows everything.
+ * "delivered" once the app has it, not when its conversation is opened), all over one socket. The
+ * list follows the server's inbox feed on that socket (a conversation someone adds us to appears
+ * at once, no polling); it is cached in localStorage, and the documents live in IndexedDB, so a
+ * reload while offline shows everything.
  */
 export function createInbox(session: Session) {
   const client: TicksClient = createClient({
@@ -29,6 +29,7 @@ export function createInbox(session: Session) {
     token: session.token,
     userId: session.userId,
     persistence: 'indexeddb',
+    transport: 'shared',
   })
   const open = new Map<string, LiveConversation>()
   const unsubscribers: Array<() => void> = []
@@ -70,30 +71,26 @@ export function createInbox(session: Session) {
   }
 
   ensureOpen(list())
+  // Every conversation is open here, so the feed need not deliver in the background.
+  const feed = client.inbox({ deliver: false })
+  const offFeed = feed.onChange(() => {
+    if (feed.isLoaded) adopt(feed.entries())
+  })
+  // Once over HTTP as well: a refused session (401) says so on the list, which a socket cannot.
   void refresh()
-  const timer = setInterval(refresh, LIST_REFRESH_MS)
-  // The browser knows it lost the network before a socket times out: stop trusting the sockets
-  // now, so unsent messages show their clocks at once. A disconnected conversation stays so until
-  // `reconnect()` (the client's own `online` handling only cuts back-offs short), so those taken
-  // down here are brought back on `online`. One the server stopped (4401/4403/4404) is left alone:
-  // reconnecting would clear the stop and ask again for what was refused.
-  const wentOffline = new Set<LiveConversation>()
-  const onOffline = () => {
-    for (const conversation of open.values()) {
-      if (conversation.stopped) continue
-      conversation.disconnect()
-      wentOffline.add(conversation)
-    }
-  }
+  // The browser knows it lost the network before a socket times out: stop trusting the socket
+  // now, so unsent messages show their clocks at once (`pause` leaves alone a conversation the
+  // server stopped: resuming would ask again for what was refused).
+  const onOffline = () => client.pause()
   const onOnline = () => {
-    for (const conversation of wentOffline) conversation.reconnect()
-    wentOffline.clear()
+    client.resume()
     void refresh()
   }
+  if (!navigator.onLine) client.pause()
   addEventListener('offline', onOffline)
   addEventListener('online', onOnline)
   onCleanup(() => {
-    clearInterval(timer)
+    offFeed()
     removeEventListener('offline', onOffline)
     removeEventListener('online', onOnline)
     for (const unsubscribe of unsubscribers) unsubscribe()
@@ -103,6 +100,11 @@ export function createInbox(session: Session) {
   return {
     client,
     listError,
+    /** Unread messages over every conversation (the page title shows them). */
+    unreadTotal: (): number => {
+      version()
+      return [...open.values()].reduce((sum, conversation) => sum + unreadCount(conversation), 0)
+    },
     /** Newest activity first. */
     summaries: (): ConversationSummary[] => {
       version()

@@ -357,4 +357,39 @@ describe('Ticks in a real browser', () => {
 
     await ivan.context.close()
   }, 60_000)
+
+  it('one socket for every conversation; a conversation someone adds us to appears live, unread in the title', async () => {
+    const ivy = await open('ivy', { width: 960, height: 640 })
+    const e = ivy.page
+    await createConversation(e, 'Book club', 'jack')
+    await createConversation(e, 'Climbing', 'jack')
+    // Ivy's conversations go over one socket (the multiplexed /sync): the server counts one,
+    // once the sockets of the contexts closed before have gone.
+    const openSockets = async () =>
+      Number(/^ticks_sockets (\d+)$/m.exec((await server!.app.inject({ url: '/metrics' })).body)?.[1])
+    const deadline = Date.now() + 10_000
+    while ((await openSockets()) !== 1 && Date.now() < deadline) await e.waitForTimeout(100)
+    expect(await openSockets()).toBe(1)
+
+    // Jack is signed in and looking at another page of the app: Ivy adds him to a new
+    // conversation and writes; it appears in his list without a reload, the title counts it.
+    const jack = await open('jack', { width: 960, height: 640 })
+    const f = jack.page
+    await conversationLink(f, 'Climbing').waitFor()
+    const started = Date.now()
+    await createConversation(e, 'Surprise party', 'jack')
+    await sendMessage(e, 'Shh, it is for Gina')
+    await conversationLink(f, 'Surprise party').filter({ hasText: 'Shh, it is for Gina' }).waitFor()
+    // Live from the feed, well within the 5 s the app used to poll at.
+    expect(Date.now() - started).toBeLessThan(4000)
+    await f.waitForFunction(() => /^\(\d+\) Ticks$/.test(document.title))
+    expect(await f.title()).toBe('(1) Ticks')
+    await conversationLink(f, 'Surprise party').click()
+    await f.waitForFunction(() => document.title === 'Ticks')
+    await waitForOwnStatus(e, 'Shh, it is for Gina', ['read'])
+
+    await shot(f, '9-jack-live-list')
+    await ivy.context.close()
+    await jack.context.close()
+  }, 60_000)
 })

@@ -67,7 +67,10 @@ export interface TicksClient {
    * stop using the network, keeping their local copies and outboxes, until `resume()`.
    */
   pause(): void
-  /** Back online: every open conversation connects again, and the inbox. */
+  /**
+   * Back online: the conversations `pause()` took offline (and those opened since) connect again,
+   * and the inbox; one the server had stopped stays stopped.
+   */
   resume(): void
   readonly paused: boolean
   /** Close every conversation (those still closing included): sockets, timers, IndexedDB handles. */
@@ -97,6 +100,8 @@ export function createClient(options: ClientOptions): TicksClient {
   let token = options.token
   let closed = false
   let paused = false
+  /** What `pause()` took offline, and `resume()` brings back. */
+  const pausedConversations = new Set<LiveConversation>()
   const transport = options.transport ?? 'per-conversation'
   let socket: SharedSocket | undefined
   /** The one socket conversations (with `transport: 'shared'`) and the inbox share, made when first needed. */
@@ -153,6 +158,8 @@ export function createClient(options: ClientOptions): TicksClient {
         },
       })
       open.set(conversationId, conversation)
+      // Opened while paused: it connects on `resume()`.
+      if (paused) pausedConversations.add(conversation)
       return conversation
     },
     conversations: () => [...open.values()],
@@ -180,14 +187,25 @@ export function createClient(options: ClientOptions): TicksClient {
     pause() {
       if (paused || closed) return
       paused = true
-      for (const conversation of open.values()) conversation.disconnect()
+      // A conversation the server stopped (4401/4403/4404, a refused write) is left as it is:
+      // resuming it would clear the stop and ask again for what was refused.
+      for (const conversation of open.values()) {
+        if (conversation.stopped) continue
+        conversation.disconnect()
+        pausedConversations.add(conversation)
+      }
       socket?.attachInbox(undefined)
     },
     resume() {
       if (!paused || closed) return
       paused = false
       if (inbox) sharedSocket().attachInbox(inbox)
-      for (const conversation of open.values()) conversation.reconnect()
+      for (const conversation of pausedConversations)
+        if (open.get(conversation.id) === conversation) conversation.reconnect()
+      pausedConversations.clear()
+      // Opened while paused: not connected yet.
+      for (const conversation of open.values())
+        if (!conversation.stopped && conversation.connection === 'offline') conversation.reconnect()
     },
     get paused() {
       return paused
