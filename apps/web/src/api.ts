@@ -34,7 +34,10 @@ function plainMessage(status: number, serverMessage: string): string {
 export interface ConversationInfo {
   id: string
   title: string
-  members?: Record<string, unknown> | string[]
+  members?: Record<string, { joinedAt?: number }> | string[]
+  /** What the server's listing adds for this user (as its inbox feed has them). */
+  lastMessage?: { author: string; text: string; createdAt: number } | null
+  unread?: number
 }
 
 async function request<T>(path: string, init: RequestInit & { token?: string } = {}): Promise<T> {

@@ -2,12 +2,16 @@ import type { Conversation } from '@ticks/core'
 import { unreadCount } from './chat/unread.js'
 import type { ConversationSummary } from './components/conversation-list.js'
 
-/** A conversation as the list knows it before its document is open: from the server's listing. */
+/** A conversation as the list knows it before its document is open: from the server's inbox feed. */
 export interface ListedConversation {
   id: string
   title: string
   /** When this device first listed it (epoch ms). */
   listedAt?: number
+  /** From the feed: its last stamped message, this user's unread count, when this user joined. */
+  lastMessage?: { author: string; text: string; createdAt: number } | null
+  unread?: number
+  joinedAt?: number
 }
 
 export interface RankedSummary extends ConversationSummary {
@@ -25,12 +29,12 @@ export function summarize(
   userId: string,
 ): RankedSummary {
   const messages = conversation?.messages() ?? []
-  const last = messages[messages.length - 1]
-  const joinedAt = conversation?.members()[userId]?.joinedAt
+  const last = conversation ? messages[messages.length - 1] : (info.lastMessage ?? undefined)
+  const joinedAt = conversation ? conversation.members()[userId]?.joinedAt : info.joinedAt
   return {
     id: info.id,
     title: conversation?.title() || info.title,
-    unread: conversation ? unreadCount(conversation) : 0,
+    unread: conversation ? unreadCount(conversation) : (info.unread ?? 0),
     lastMessage: last && {
       author: last.author,
       text: last.text,

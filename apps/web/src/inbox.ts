@@ -1,7 +1,6 @@
 import { createClient, type LiveConversation, type TicksClient } from '@ticks/client'
 import { createSignal, onCleanup } from 'solid-js'
-import { ApiError, createConversationRequest, listConversations } from './api.js'
-import { unreadCount } from './chat/unread.js'
+import { ApiError, type ConversationInfo, createConversationRequest, listConversations } from './api.js'
 import type { ConversationSummary, ListError } from './components/conversation-list.js'
 import { type ListedConversation, newestFirst, summarize } from './conversation-summary.js'
 import type { Session } from './session.js'
@@ -17,11 +16,11 @@ function cachedList(userId: string): ListedConversation[] {
 }
 
 /**
- * The signed-in user's conversations, each kept open and live (as a messenger does: a message is
- * "delivered" once the app has it, not when its conversation is opened), all over one socket. The
- * list follows the server's inbox feed on that socket (a conversation someone adds us to appears
- * at once, no polling); it is cached in localStorage, and the documents live in IndexedDB, so a
- * reload while offline shows everything.
+ * The signed-in user's conversations over one socket. The list follows the server's inbox feed (a
+ * conversation someone adds us to appears at once, with its last message and unread count, no
+ * polling) and is cached in localStorage for an offline reload; only the chat on screen is opened
+ * (from IndexedDB, then the server). The client delivers in the background what the list says
+ * arrived ("delivered" = a device of the recipient has it) and sends what a chat left unsent.
  */
 export function createInbox(session: Session) {
   const client: TicksClient = createClient({
@@ -31,30 +30,27 @@ export function createInbox(session: Session) {
     persistence: 'indexeddb',
     transport: 'shared',
   })
-  const open = new Map<string, LiveConversation>()
-  const unsubscribers: Array<() => void> = []
   const [list, setList] = createSignal<ListedConversation[]>(cachedList(session.userId))
-  const [version, setVersion] = createSignal(0)
   const [listError, setListError] = createSignal<ListError>()
+  /** The chat on screen, whose own document is fresher than the feed (an unsent message). */
+  const [shown, setShown] = createSignal<{ conversation: LiveConversation; version: number }>()
 
-  const ensureOpen = (infos: ListedConversation[]) => {
-    for (const info of infos) {
-      if (open.has(info.id)) continue
-      const conversation = client.open(info.id)
-      open.set(info.id, conversation)
-      unsubscribers.push(conversation.onChange(() => setVersion((v) => v + 1)))
-    }
-  }
-
-  const adopt = (infos: Array<{ id: string; title: string }>) => {
-    // When this device first listed each one: how a conversation with no messages yet is ranked
-    // until its document says when the user joined it.
-    const listedAt = new Map(list().map((info) => [info.id, info.listedAt]))
+  const adopt = (infos: ConversationInfo[]) => {
+    // When this device first listed each one: how a conversation with no messages yet is ranked.
+    const before = new Map(list().map((info) => [info.id, info]))
     const now = Date.now()
-    const slim = infos.map(({ id, title }) => ({ id, title, listedAt: listedAt.get(id) ?? now }))
-    localStorage.setItem(listKey(session.userId), JSON.stringify(slim))
-    setList(slim)
-    ensureOpen(slim)
+    const rows: ListedConversation[] = infos.map((info) => ({
+      id: info.id,
+      title: info.title,
+      listedAt: before.get(info.id)?.listedAt ?? now,
+      lastMessage: info.lastMessage ?? null,
+      unread: info.unread ?? 0,
+      joinedAt:
+        (Array.isArray(info.members) ? undefined : info.members?.[session.userId]?.joinedAt) ??
+        before.get(info.id)?.joinedAt,
+    }))
+    localStorage.setItem(listKey(session.userId), JSON.stringify(rows))
+    setList(rows)
   }
 
   const refresh = async () => {
@@ -70,9 +66,7 @@ export function createInbox(session: Session) {
     }
   }
 
-  ensureOpen(list())
-  // Every conversation is open here, so the feed need not deliver in the background.
-  const feed = client.inbox({ deliver: false })
+  const feed = client.inbox()
   const offFeed = feed.onChange(() => {
     if (feed.isLoaded) adopt(feed.entries())
   })
@@ -93,26 +87,38 @@ export function createInbox(session: Session) {
     offFeed()
     removeEventListener('offline', onOffline)
     removeEventListener('online', onOnline)
-    for (const unsubscribe of unsubscribers) unsubscribe()
     void client.close()
   })
+
+  const rows = (): ConversationSummary[] => {
+    const open = shown()
+    return newestFirst(
+      list().map((info) =>
+        summarize(info, open?.conversation.id === info.id ? open.conversation : undefined, session.userId),
+      ),
+    )
+  }
 
   return {
     client,
     listError,
-    /** Unread messages over every conversation (the page title shows them). */
-    unreadTotal: (): number => {
-      version()
-      return [...open.values()].reduce((sum, conversation) => sum + unreadCount(conversation), 0)
-    },
     /** Newest activity first. */
-    summaries: (): ConversationSummary[] => {
-      version()
-      return newestFirst(list().map((info) => summarize(info, open.get(info.id), session.userId)))
+    summaries: rows,
+    /** Unread messages over every conversation (the page title shows them). */
+    unreadTotal: (): number => rows().reduce((sum, row) => sum + row.unread, 0),
+    /** The chat on screen: its row follows its document until it is let go (returns the release). */
+    showing(conversation: LiveConversation): () => void {
+      let version = 0
+      setShown({ conversation, version })
+      const off = conversation.onChange(() => setShown({ conversation, version: ++version }))
+      return () => {
+        off()
+        if (shown()?.conversation === conversation) setShown(undefined)
+      }
     },
     async create(title: string, members: string[]): Promise<string> {
       const { id } = await createConversationRequest(session.token, title, members)
-      adopt([...list().filter((info) => info.id !== id), { id, title }])
+      adopt([...list().filter((info) => info.id !== id), { id, title, lastMessage: null, unread: 0 }])
       return id
     },
   }

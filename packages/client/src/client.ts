@@ -4,6 +4,7 @@ import { deliverInBackground } from './background-delivery.js'
 import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS } from './connection.js'
 import { Inbox } from './inbox.js'
 import { LiveConversation } from './live-conversation.js'
+import { OutboxKeeper } from './outbox-keeper.js'
 import { claimReplicaId } from './replica-id.js'
 import { SharedSocket } from './shared-socket.js'
 
@@ -110,6 +111,8 @@ export function createClient(options: ClientOptions): TicksClient {
     return socket
   }
   let inbox: Inbox | undefined
+  // Created below, once `client` exists: it opens conversations through it.
+  let outbox!: OutboxKeeper
   let stopDelivery: (() => void) | undefined
 
   const reconnectAll = () => {
@@ -121,6 +124,7 @@ export function createClient(options: ClientOptions): TicksClient {
   const onOnline = () => {
     for (const conversation of open.values()) conversation.skipBackoff()
     socket?.skipBackoff()
+    if (!paused) outbox.flush()
   }
   const events = globalThis as { addEventListener?: typeof addEventListener }
   events.addEventListener?.('online', onOnline)
@@ -146,8 +150,9 @@ export function createClient(options: ClientOptions): TicksClient {
         deliveredDelayMs: options.deliveredDelayMs ?? 30,
         typingTimeoutMs: options.typingTimeoutMs ?? 5000,
         after: closing.get(conversationId),
-        onReleased: (teardown) => {
+        onReleased: (teardown, unsent) => {
           if (open.get(conversationId) === conversation) open.delete(conversationId)
+          outbox.released(conversationId, unsent)
           // With IndexedDB, an instance's storage opens only after its predecessor's teardown,
           // and its own teardown waits for that: so the latest teardown covers every earlier one.
           const settled = teardown.then(noop, noop)
@@ -200,12 +205,11 @@ export function createClient(options: ClientOptions): TicksClient {
       if (!paused || closed) return
       paused = false
       if (inbox) sharedSocket().attachInbox(inbox)
-      for (const conversation of pausedConversations)
+      for (const conversation of pausedConversations) {
         if (open.get(conversation.id) === conversation) conversation.reconnect()
+      }
       pausedConversations.clear()
-      // Opened while paused: not connected yet.
-      for (const conversation of open.values())
-        if (!conversation.stopped && conversation.connection === 'offline') conversation.reconnect()
+      outbox.flush()
     },
     get paused() {
       return paused
@@ -214,6 +218,7 @@ export function createClient(options: ClientOptions): TicksClient {
       if (!closed) {
         closed = true
         stopDelivery?.()
+        outbox.stop()
         ;(globalThis as { removeEventListener?: typeof removeEventListener }).removeEventListener?.(
           'online',
           onOnline,
@@ -235,5 +240,8 @@ export function createClient(options: ClientOptions): TicksClient {
       }
     },
   }
+  outbox = new OutboxKeeper(options.userId, { open: (id) => client.open(id), isOpen: (id) => open.has(id) })
+  // What an earlier session of this user left unsent (a reload, a closed tab) goes up now.
+  if (options.connect !== false) queueMicrotask(() => outbox.flush())
   return client
 }

@@ -38,7 +38,8 @@ export interface LiveConversationSetup {
    */
   after?: Promise<void>
   /** Called as soon as the last holder lets go (`teardown` settles when all is closed). */
-  onReleased: (teardown: Promise<void>) => void
+  /** `unsent`: whether messages written here were still waiting for the server when it was let go. */
+  onReleased: (teardown: Promise<void>, unsent: boolean) => void
 }
 
 /** The name of a conversation's IndexedDB database: scoped by user, so accounts never mix. */
@@ -56,7 +57,7 @@ export class LiveConversation extends Conversation {
   private readonly store: LocalStore
   private readonly delivered: ReturnType<typeof createDeliveredBatcher>
   private readonly typingTimeoutMs: number
-  private readonly onReleased: (teardown: Promise<void>) => void
+  private readonly onReleased: (teardown: Promise<void>, unsent: boolean) => void
   private readonly onRemoteTransaction: (transaction: Y.Transaction) => void
   private typingTimer: ReturnType<typeof setTimeout> | undefined
   private holders = 1
@@ -208,6 +209,14 @@ export class LiveConversation extends Conversation {
     if (refused && failedBefore && !this.messages().some((m) => m.status === 'failed')) this.reconnect()
   }
 
+  /** Whether messages written on this replica still wait for the server (pending, not failed). */
+  hasUnsent(): boolean {
+    return this.messages().some(
+      (message) =>
+        message.author === this.userId && message.seq === undefined && message.status === 'pending',
+    )
+  }
+
   presence(): Record<string, PresenceState> {
     return presenceByUser(this.awareness)
   }
@@ -237,8 +246,9 @@ export class LiveConversation extends Conversation {
     }
     this.holders = 0
     if (!this.closing) {
+      const unsent = this.hasUnsent()
       this.closing = this.teardown()
-      this.onReleased(this.closing)
+      this.onReleased(this.closing, unsent)
     }
     return this.closing
   }
