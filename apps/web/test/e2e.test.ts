@@ -41,6 +41,8 @@ async function open(name: string, viewport: { width: number; height: number }) {
   const page = await context.newPage()
   page.setDefaultTimeout(15_000)
   await page.goto(server!.url)
+  // The sign-in screen's one field has the focus.
+  await page.waitForFunction(() => document.activeElement?.id === 'sign-in-name')
   await page.getByLabel('Your name').fill(name)
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.getByRole('navigation', { name: 'Conversations' }).waitFor()
@@ -362,6 +364,8 @@ describe('Ticks in a real browser', () => {
     const ivy = await open('ivy', { width: 960, height: 640 })
     const e = ivy.page
     await createConversation(e, 'Book club', 'jack')
+    // Created, the chat is open with the composer focused: the first message can be typed at once.
+    await e.waitForFunction(() => document.activeElement?.id === 'composer-input')
     await createConversation(e, 'Climbing', 'jack')
     // Ivy's conversations go over one socket (the multiplexed /sync): the server counts one,
     // once the sockets of the contexts closed before have gone.

@@ -140,6 +140,18 @@ describe('NewConversation', () => {
   })
 })
 
+describe('NewConversation, focus', () => {
+  it('puts focus in the title when it opens, and back on its button when cancelled', async () => {
+    render(() => <NewConversation onCreate={vi.fn(async () => {})} />)
+    fireEvent.click(screen.getByRole('button', { name: 'New conversation' }))
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByLabelText('Title')))
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }))
+    await waitFor(() =>
+      expect(document.activeElement).toBe(screen.getByRole('button', { name: 'New conversation' })),
+    )
+  })
+})
+
 describe('NewConversation, bad names', () => {
   it('names the member that is not a valid name, without asking the server', () => {
     const onCreate = vi.fn(async () => {})

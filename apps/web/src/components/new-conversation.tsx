@@ -16,6 +16,17 @@ export function NewConversation(props: NewConversationProps) {
   const [members, setMembers] = createSignal('')
   const [error, setError] = createSignal<string>()
   const [busy, setBusy] = createSignal(false)
+  // Keyboard and screen-reader users land where the next step is: the form's first field when it
+  // opens, the button that opened it when it is cancelled.
+  let opener: HTMLButtonElement | undefined
+  const show = () => {
+    setOpen(true)
+    queueMicrotask(() => document.getElementById('new-title')?.focus())
+  }
+  const hide = () => {
+    setOpen(false)
+    queueMicrotask(() => opener?.focus())
+  }
 
   const submit = async (event: SubmitEvent) => {
     event.preventDefault()
@@ -39,6 +50,8 @@ export function NewConversation(props: NewConversationProps) {
       setTitle('')
       setMembers('')
       setOpen(false)
+      // The new chat is open: what comes next is its first message.
+      setTimeout(() => document.getElementById('composer-input')?.focus(), 0)
     } catch (cause) {
       setError(`Could not create it: ${(cause as Error).message}`)
     } finally {
@@ -51,7 +64,7 @@ export function NewConversation(props: NewConversationProps) {
       <Show
         when={open()}
         fallback={
-          <button type="button" class="button button--block" onClick={() => setOpen(true)}>
+          <button type="button" class="button button--block" ref={opener} onClick={show}>
             New conversation
           </button>
         }
@@ -75,7 +88,7 @@ export function NewConversation(props: NewConversationProps) {
             <button type="submit" class="button" disabled={busy()}>
               Create
             </button>
-            <button type="button" class="button button--ghost" onClick={() => setOpen(false)}>
+            <button type="button" class="button button--ghost" onClick={hide}>
               Cancel
             </button>
           </div>

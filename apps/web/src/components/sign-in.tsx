@@ -69,6 +69,7 @@ export function SignIn(props: SignInProps) {
           <input
             id="sign-in-name"
             name="userId"
+            autofocus
             autocomplete="username"
             value={name()}
             onInput={(event) => setName(event.currentTarget.value)}
