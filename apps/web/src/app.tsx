@@ -9,6 +9,7 @@ import { initialOf } from './components/initial.js'
 import { NewConversation } from './components/new-conversation.js'
 import { SignIn } from './components/sign-in.js'
 import { createInbox, type Inbox } from './inbox.js'
+import { createNotifications } from './notifications.js'
 import { conversationIdOf, navigate, path } from './router.js'
 import { type Session, session, setSession } from './session.js'
 
@@ -58,6 +59,7 @@ function OpenChat(props: { inbox: Inbox; id: string; networkOnline: boolean }) {
 function Messenger(props: { session: Session }) {
   const inbox = createInbox(props.session)
   const networkOnline = createNetworkStatus()
+  const activeId = () => conversationIdOf(path())
   // Unread messages in the tab's title, as every messenger does: seen from another tab or window.
   createEffect(() => {
     const unread = inbox.unreadTotal()
@@ -66,7 +68,10 @@ function Messenger(props: { session: Session }) {
   onCleanup(() => {
     document.title = 'Ticks'
   })
-  const activeId = () => conversationIdOf(path())
+  const notifications = createNotifications(inbox, {
+    activeId,
+    open: (id) => navigate(`/c/${encodeURIComponent(id)}`),
+  })
   return (
     <div class="layout" classList={{ 'layout--chat-open': activeId() !== undefined }}>
       <aside class="sidebar">
@@ -92,6 +97,11 @@ function Messenger(props: { session: Session }) {
             </button>
           </span>
         </header>
+        <Show when={notifications.canAsk()}>
+          <button type="button" class="link-button sidebar__notify" onClick={() => void notifications.ask()}>
+            Turn on notifications
+          </button>
+        </Show>
         <NewConversation
           onCreate={async (title, members) => {
             navigate(`/c/${encodeURIComponent(await inbox.create(title, members))}`)

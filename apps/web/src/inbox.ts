@@ -35,7 +35,20 @@ export function createInbox(session: Session) {
   /** The chat on screen, whose own document is fresher than the feed (an unsent message). */
   const [shown, setShown] = createSignal<{ conversation: LiveConversation; version: number }>()
 
-  const adopt = (infos: ConversationInfo[]) => {
+  const arrivalListeners = new Set<(row: ConversationSummary) => void>()
+  /** Rows whose newest message is new since the last list, and someone else's (notifications). */
+  const announceArrivals = (before: Map<string, ListedConversation>, rows: ListedConversation[]) => {
+    if (arrivalListeners.size === 0) return
+    for (const row of rows) {
+      const last = row.lastMessage
+      const known = before.get(row.id)?.lastMessage
+      if (!last || last.author === session.userId || (known && known.createdAt >= last.createdAt)) continue
+      const summary = summarize(row, undefined, session.userId)
+      for (const listener of arrivalListeners) listener(summary)
+    }
+  }
+
+  const adopt = (infos: ConversationInfo[], fromFeed = false) => {
     // When this device first listed each one: how a conversation with no messages yet is ranked.
     const before = new Map(list().map((info) => [info.id, info]))
     const now = Date.now()
@@ -51,7 +64,10 @@ export function createInbox(session: Session) {
     }))
     localStorage.setItem(listKey(session.userId), JSON.stringify(rows))
     setList(rows)
+    if (fromFeed && feedHeard) announceArrivals(before, rows)
   }
+  /** The feed's first list only says what is there; what changes after it arrived. */
+  let feedHeard = false
 
   const refresh = async () => {
     if (!navigator.onLine) return
@@ -68,7 +84,9 @@ export function createInbox(session: Session) {
 
   const feed = client.inbox()
   const offFeed = feed.onChange(() => {
-    if (feed.isLoaded) adopt(feed.entries())
+    if (!feed.isLoaded) return
+    adopt(feed.entries(), true)
+    feedHeard = true
   })
   // Once over HTTP as well: a refused session (401) says so on the list, which a socket cannot.
   void refresh()
@@ -104,6 +122,10 @@ export function createInbox(session: Session) {
     listError,
     /** Newest activity first. */
     summaries: rows,
+    onArrival(listener: (row: ConversationSummary) => void): () => void {
+      arrivalListeners.add(listener)
+      return () => arrivalListeners.delete(listener)
+    },
     /** Unread messages over every conversation (the page title shows them). */
     unreadTotal: (): number => rows().reduce((sum, row) => sum + row.unread, 0),
     /** The chat on screen: its row follows its document until it is let go (returns the release). */

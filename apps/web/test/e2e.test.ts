@@ -36,8 +36,13 @@ afterAll(async () => {
   await server?.app.close()
 })
 
-async function open(name: string, viewport: { width: number; height: number }) {
+async function open(
+  name: string,
+  viewport: { width: number; height: number },
+  prepare?: (context: BrowserContext) => Promise<void>,
+) {
   const context = await browser!.newContext({ viewport, serviceWorkers: 'allow' })
+  await prepare?.(context)
   const page = await context.newPage()
   page.setDefaultTimeout(15_000)
   await page.goto(server!.url)
@@ -395,5 +400,63 @@ describe('Ticks in a real browser', () => {
     await shot(f, '9-jack-live-list')
     await ivy.context.close()
     await jack.context.close()
+  }, 60_000)
+
+  it('asked politely, it notifies a message for a chat not on screen while the page is hidden', async () => {
+    const kim = await open('kim', { width: 960, height: 640 })
+    const k = kim.page
+    await createConversation(k, 'Lunch', 'leo')
+    await createConversation(k, 'Dinner', 'leo')
+    const leo = await open('leo', { width: 960, height: 640 }, async (context) => {
+      await context.grantPermissions(['notifications'], { origin: server!.url })
+      // The browser's own Notification, recorded so the test can see what was shown.
+      await context.addInitScript(() => {
+        const Real = window.Notification
+        const shown: { title: string; body?: string }[] = []
+        ;(window as unknown as { shown: typeof shown }).shown = shown
+        window.Notification = class extends Real {
+          constructor(title: string, options?: NotificationOptions) {
+            super(title, options)
+            shown.push({ title, body: options?.body })
+          }
+        } as typeof Notification
+      })
+    })
+    const l = leo.page
+    // Granted before asking here (the test's context did it), so nothing is offered; the offer is
+    // for a browser that has not been asked yet.
+    await conversationLink(l, 'Dinner').click()
+    await l.getByRole('heading', { name: 'Dinner' }).waitFor()
+    expect(await l.getByRole('button', { name: 'Turn on notifications' }).count()).toBe(0)
+    // Leo switches to another tab.
+    await l.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true })
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' })
+      document.dispatchEvent(new Event('visibilitychange'))
+    })
+    await conversationLink(k, 'Lunch').click()
+    await sendMessage(k, 'Noodles at one?')
+    await l.waitForFunction(() => (window as unknown as { shown: unknown[] }).shown.length > 0)
+    expect(await l.evaluate(() => (window as unknown as { shown: unknown[] }).shown)).toEqual([
+      { title: 'Lunch', body: 'kim: Noodles at one?' },
+    ])
+    // A message in the chat on screen notifies nobody.
+    await conversationLink(k, 'Dinner').click()
+    await sendMessage(k, 'Or pizza tonight')
+    await conversationLink(l, 'Dinner').filter({ hasText: 'Or pizza tonight' }).waitFor()
+    expect(await l.evaluate(() => (window as unknown as { shown: unknown[] }).shown)).toHaveLength(1)
+    await kim.context.close()
+    await leo.context.close()
+  }, 60_000)
+
+  it('offers to turn on notifications, and only on request asks the browser', async () => {
+    const mia = await open('mia', { width: 960, height: 640 })
+    const m = mia.page
+    const offer = m.getByRole('button', { name: 'Turn on notifications' })
+    await offer.waitFor()
+    await mia.context.grantPermissions(['notifications'], { origin: server!.url })
+    await offer.click()
+    await offer.waitFor({ state: 'detached' })
+    await mia.context.close()
   }, 60_000)
 })
