@@ -437,6 +437,13 @@ describe('Ticks in a real browser', () => {
     await conversationLink(k, 'Lunch').click()
     await sendMessage(k, 'Noodles at one?')
     await l.waitForFunction(() => (window as unknown as { shown: unknown[] }).shown.length > 0)
+    // The first message of a chat: its ticks' tooltip opens below, not cut off at the top.
+    const first = k.locator('article.bubble--own', { hasText: 'Noodles at one?' })
+    await first.locator('.ticks').hover()
+    const tooltip = first.locator('.tooltip')
+    await tooltip.waitFor()
+    const [tip, scroller] = await Promise.all([tooltip.boundingBox(), k.locator('.messages').boundingBox()])
+    expect(tip!.y).toBeGreaterThanOrEqual(scroller!.y)
     expect(await l.evaluate(() => (window as unknown as { shown: unknown[] }).shown)).toEqual([
       { title: 'Lunch', body: 'kim: Noodles at one?' },
     ])
