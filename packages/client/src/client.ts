@@ -31,9 +31,10 @@ export interface ClientOptions {
   /** Connect when a conversation is opened (default true); false: offline until `reconnect()`. */
   connect?: boolean
   /**
-   * `per-conversation` (default, for now): a y-websocket socket per conversation (`/sync/<id>`),
-   * with a tab-to-tab channel. `shared`: one socket for every conversation (`/sync`, the server's
-   * multiplexed socket); tabs meet through the server. The inbox always uses the shared socket.
+   * `shared` (default): one socket for every conversation and the inbox (`/sync`, the server's
+   * multiplexed socket); tabs meet through the server. `per-conversation`: a stock y-websocket
+   * socket per conversation (`/sync/<id>`, for servers that speak only that), with a tab-to-tab
+   * channel. The inbox always uses the shared socket.
    */
   transport?: 'shared' | 'per-conversation'
   connection?: Partial<ConnectionOptions>
@@ -103,7 +104,7 @@ export function createClient(options: ClientOptions): TicksClient {
   let paused = false
   /** What `pause()` took offline, and `resume()` brings back. */
   const pausedConversations = new Set<LiveConversation>()
-  const transport = options.transport ?? 'per-conversation'
+  const transport = options.transport ?? 'shared'
   let socket: SharedSocket | undefined
   /** The one socket conversations (with `transport: 'shared'`) and the inbox share, made when first needed. */
   const sharedSocket = (): SharedSocket => {

@@ -1,5 +1,11 @@
 import { once } from 'node:events'
-import { Conversation, initConversation, newConversationDoc } from '@ticks/core'
+import {
+  Conversation,
+  initConversation,
+  newConversationDoc,
+  readMuxFrame,
+  writeMuxMessage,
+} from '@ticks/core'
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { type WebSocket as ServerSocket, WebSocketServer } from 'ws'
@@ -57,6 +63,8 @@ export async function startHostileServer(honest: Y.Doc) {
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : 0
   const sockets = new Set<ServerSocket>()
+  /** Shared sockets: the conversation each joined (a hostile server sends its poison there). */
+  const joined = new Map<ServerSocket, string>()
   let connections = 0
   const control = {
     url: `ws://127.0.0.1:${port}`,
@@ -67,7 +75,10 @@ export async function startHostileServer(honest: Y.Doc) {
     connections: () => connections,
     openSockets: () => sockets.size,
     sendAll(frame: Uint8Array) {
-      for (const socket of sockets) socket.send(frame)
+      for (const socket of sockets) {
+        const conversationId = joined.get(socket)
+        socket.send(conversationId === undefined ? frame : writeMuxMessage(conversationId, frame))
+      }
     },
     async close() {
       for (const socket of sockets) socket.terminate()
@@ -76,15 +87,26 @@ export async function startHostileServer(honest: Y.Doc) {
       )
     },
   }
-  server.on('connection', (socket) => {
+  server.on('connection', (socket, request) => {
     connections++
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
+    // `/sync` without an id is the shared socket: every frame carries its conversation's id.
+    const multiplexed = new URL(request.url ?? '/', 'ws://x').pathname === '/sync'
     socket.on('message', (data) => {
-      const decoder = decoding.createDecoder(new Uint8Array(data as Buffer))
+      let bytes: Uint8Array = new Uint8Array(data as Buffer)
+      let wrap = (frame: Uint8Array) => frame
+      if (multiplexed) {
+        const { conversationId, body } = readMuxFrame(bytes)
+        joined.set(socket, conversationId)
+        if (body.type !== 'message') return
+        bytes = body.frame
+        wrap = (frame) => writeMuxMessage(conversationId, frame)
+      }
+      const decoder = decoding.createDecoder(bytes)
       if (decoding.readVarUint(decoder) !== 0) return
       if (decoding.readVarUint(decoder) !== syncProtocol.messageYjsSyncStep1) return
-      for (const frame of control.answer(decoding.readVarUint8Array(decoder))) socket.send(frame)
+      for (const frame of control.answer(decoding.readVarUint8Array(decoder))) socket.send(wrap(frame))
     })
   })
   return control

@@ -13,6 +13,8 @@ describe('a client with many conversations', () => {
     const ids = await Promise.all(Array.from({ length: 6 }, () => server.conversation(aliceToken, ['bob'])))
     const network = createNetwork()
     const client = testClient({
+      // Counts sockets: one per conversation on this transport.
+      transport: 'per-conversation',
       url: server.url,
       token: aliceToken,
       userId: 'alice',

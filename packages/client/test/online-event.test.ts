@@ -60,7 +60,15 @@ describe("the browser's online event", () => {
       await server.conversation(token, ['bob']),
     ]
     const network = createNetwork()
-    const options = { url: server.url, token, userId: 'alice', WebSocket: network.WebSocket }
+    // Counts socket attempts: one per conversation on this transport (shared-socket.test.ts has the
+    // shared socket's pause and resume).
+    const options = {
+      url: server.url,
+      token,
+      userId: 'alice',
+      WebSocket: network.WebSocket,
+      transport: 'per-conversation' as const,
+    }
     const client = testClient(options)
     const notYet = testClient({ ...options, connect: false })
 

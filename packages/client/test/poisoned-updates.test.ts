@@ -3,6 +3,8 @@ import { Conversation, documentProblem, MAX_CLOCK, randomId, updateProblem } fro
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { describe, expect, it } from 'vitest'
+// The hostile server speaks `/sync/<id>`: these run on the per-conversation transport (whose
+// y-websocket provider the guard wraps); shared-socket.test.ts refuses poison on the shared one.
 import { Awareness, encodeAwarenessUpdate } from 'y-protocols/awareness'
 import * as syncProtocol from 'y-protocols/sync'
 import * as Y from 'yjs'
@@ -59,6 +61,34 @@ const storedUpdates = (name: string) =>
 const texts = (conversation: LiveConversation) => conversation.messages().map((m) => m.text)
 
 describe('a hostile server cannot brick a replica', () => {
+  it("refuses issue 12's frame on the shared socket too: that conversation stops with 1007, unapplied", async () => {
+    const id = randomId()
+    const { doc: honest, bobSaid } = honestConversation(id)
+    const hostile = await startHostileServer(honest)
+    try {
+      const client = testClient({ url: hostile.url, token: 'whatever', userId: 'alice', transport: 'shared' })
+      const alice = client.open(id)
+      expect(await alice.whenSynced()).toBe(true)
+      expect(alice.messages().map((m) => m.id)).toEqual([bobSaid])
+      alice.send('still mine to send')
+      hostile.sendAll(ISSUE_12_FRAME)
+      await until(
+        'stopped',
+        () => alice.stopped?.code,
+        (code) => code === INVALID_PAYLOAD_CODE,
+      )
+      expect(alice.stopped?.reason).toMatch(/^the server sent an update this replica cannot store/)
+      expect(alice.connection).toBe('offline')
+      expectStorable(alice.doc)
+      expect(texts(alice)).toEqual(['hello from bob before the poison', 'still mine to send'])
+      // A hostile server must not be able to fail what this replica wrote: still pending.
+      expect(alice.messages().at(-1)?.status).toBe('pending')
+      await client.close()
+    } finally {
+      await hostile.close()
+    }
+  })
+
   it("refuses issue 12's frame unapplied: stops with 1007, the outbox stays pending, IndexedDB reloads clean", async () => {
     const id = randomId()
     const { doc: honest, bobSaid } = honestConversation(id)
@@ -68,6 +98,7 @@ describe('a hostile server cannot brick a replica', () => {
       token: 'whatever',
       userId: 'alice',
       persistence: 'indexeddb' as const,
+      transport: 'per-conversation' as const,
     }
     try {
       const client = testClient(options)
@@ -153,7 +184,12 @@ describe('a hostile server cannot brick a replica', () => {
     const id = randomId()
     const { doc: honest } = honestConversation(id)
     const hostile = await startHostileServer(honest)
-    const client = testClient({ url: hostile.url, token: 'whatever', userId: 'alice' })
+    const client = testClient({
+      transport: 'per-conversation',
+      url: hostile.url,
+      token: 'whatever',
+      userId: 'alice',
+    })
     try {
       const alice = client.open(id)
       expect(await alice.whenSynced()).toBe(true)
@@ -183,7 +219,12 @@ describe('a hostile server cannot brick a replica', () => {
         Y.mergeUpdates([Y.encodeStateAsUpdate(honest, stateVector), gcUpdate(POISON_CLIENT, 2 ** 53)]),
       ),
     ]
-    const client = testClient({ url: hostile.url, token: 'whatever', userId: 'alice' })
+    const client = testClient({
+      transport: 'per-conversation',
+      url: hostile.url,
+      token: 'whatever',
+      userId: 'alice',
+    })
     try {
       const alice = client.open(id)
       expect(await alice.whenSynced()).toBe(false)
@@ -202,7 +243,12 @@ describe('a hostile server cannot brick a replica', () => {
     const id = randomId()
     const { doc: honest } = honestConversation(id)
     const hostile = await startHostileServer(honest)
-    const client = testClient({ url: hostile.url, token: 'whatever', userId: 'alice' })
+    const client = testClient({
+      transport: 'per-conversation',
+      url: hostile.url,
+      token: 'whatever',
+      userId: 'alice',
+    })
     try {
       const alice = client.open(id)
       expect(await alice.whenSynced()).toBe(true)
@@ -236,6 +282,7 @@ describe('another tab cannot brick a replica either', () => {
     const { doc: honest } = honestConversation(id)
     const hostile = await startHostileServer(honest)
     const client = testClient({
+      transport: 'per-conversation',
       url: hostile.url,
       token: 'whatever',
       userId: 'alice',

@@ -1,3 +1,4 @@
+import { readMuxFrame } from '@ticks/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WS from 'ws'
 import type * as Y from 'yjs'
@@ -21,9 +22,12 @@ function lossyWebSocket() {
     holdFirstSyncMs: 0,
   }
   const filtered =
-    (handler: (event: WS.MessageEvent) => void) =>
+    (handler: (event: WS.MessageEvent) => void, multiplexed: boolean) =>
     (event: WS.MessageEvent): void => {
-      const bytes = new Uint8Array(event.data as ArrayBuffer)
+      const frame = new Uint8Array(event.data as ArrayBuffer)
+      // On the shared socket, a y-websocket message follows the conversation id.
+      const body = multiplexed ? readMuxFrame(frame).body : undefined
+      const bytes = body ? (body.type === 'message' ? body.frame : new Uint8Array([255])) : frame
       if (control.blackhole) return
       if (control.holdFirstSyncMs > 0 && bytes[0] === 0 && bytes[1] === 1) {
         const hold = control.holdFirstSyncMs
@@ -41,6 +45,7 @@ function lossyWebSocket() {
   class LossyWebSocket extends WS {
     constructor(url: string, protocols?: string | string[]) {
       super(url, protocols)
+      const multiplexed = new URL(url).pathname === '/sync'
       control.sockets++
       control.blackhole = false // a new connection goes through a working network
       // y-websocket listens through `onmessage`: wrap whatever handler it sets.
@@ -49,7 +54,7 @@ function lossyWebSocket() {
         configurable: true,
         get: () => accessor.get!.call(this),
         set: (handler: ((event: WS.MessageEvent) => void) | null) =>
-          accessor.set!.call(this, handler && filtered(handler)),
+          accessor.set!.call(this, handler && filtered(handler, multiplexed)),
       })
     }
   }
