@@ -151,6 +151,7 @@ export function createClient(options: ClientOptions): TicksClient {
         deliveredDelayMs: options.deliveredDelayMs ?? 30,
         typingTimeoutMs: options.typingTimeoutMs ?? 5000,
         after: closing.get(conversationId),
+        onSend: () => outbox.wrote(conversationId),
         onReleased: (teardown, unsent) => {
           if (open.get(conversationId) === conversation) open.delete(conversationId)
           outbox.released(conversationId, unsent)

@@ -1,4 +1,4 @@
-import { Conversation } from '@ticks/core'
+import { Conversation, type Message } from '@ticks/core'
 import { Awareness } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 import {
@@ -40,6 +40,8 @@ export interface LiveConversationSetup {
   /** Called as soon as the last holder lets go (`teardown` settles when all is closed). */
   /** `unsent`: whether messages written here were still waiting for the server when it was let go. */
   onReleased: (teardown: Promise<void>, unsent: boolean) => void
+  /** A message was written here: it waits for the server until stamped (the client notes that). */
+  onSend?: () => void
 }
 
 /** The name of a conversation's IndexedDB database: scoped by user, so accounts never mix. */
@@ -58,6 +60,7 @@ export class LiveConversation extends Conversation {
   private readonly delivered: ReturnType<typeof createDeliveredBatcher>
   private readonly typingTimeoutMs: number
   private readonly onReleased: (teardown: Promise<void>, unsent: boolean) => void
+  private readonly onSend: (() => void) | undefined
   private readonly onRemoteTransaction: (transaction: Y.Transaction) => void
   private typingTimer: ReturnType<typeof setTimeout> | undefined
   private holders = 1
@@ -67,6 +70,7 @@ export class LiveConversation extends Conversation {
     super(setup.doc, { userId: setup.userId, replicaId: setup.replicaId, now: monotonicClock() })
     this.typingTimeoutMs = setup.typingTimeoutMs
     this.onReleased = setup.onReleased
+    this.onSend = setup.onSend
     this.awareness = new Awareness(setup.doc)
     this.awareness.setLocalState({ user: setup.userId, typing: false })
     this.store =
@@ -200,6 +204,13 @@ export class LiveConversation extends Conversation {
    * A 4403 that failed messages counts too: a member demoted to observer while offline has nothing
    * left to write once they are discarded, and reconnects to read (a non-member is refused again).
    */
+  override send(text: string): Message {
+    const message = super.send(text)
+    // Noted at once, not only when let go: a tab closed with the chat open still has it sent later.
+    this.onSend?.()
+    return message
+  }
+
   override discard(messageId: string): void {
     const failedBefore = this.messages().some((m) => m.status === 'failed')
     super.discard(messageId)

@@ -43,8 +43,9 @@ function unsentList(userId: string): UnsentList {
 
 /**
  * Unsent messages go up even when the app no longer shows their conversation (it opens only the
- * chat on screen). A conversation let go with messages still pending is noted (in localStorage
- * where there is one, so a reload keeps the note); `flush()` — at start and back online — opens
+ * chat on screen). A conversation is noted when a message is written there and forgotten once it
+ * is let go with nothing pending (in localStorage where there is one, so a reload, or a tab closed
+ * with the chat open, keeps the note); `flush()` — at start and back online — opens
  * each noted conversation in the background until nothing written there waits any more (sent,
  * or failed: the user sees why when they open it), then lets it go.
  */
@@ -60,9 +61,15 @@ export class OutboxKeeper {
     this.unsent = unsentList(userId)
   }
 
-  /** A conversation was let go: remember it if it still has messages to send. */
+  /** A message was written in a conversation: remember it until nothing there waits. */
+  wrote(conversationId: string): void {
+    this.unsent.add(conversationId)
+  }
+
+  /** A conversation was let go: remember it if it still has messages to send, else forget it. */
   released(conversationId: string, unsent: boolean): void {
     if (unsent) this.unsent.add(conversationId)
+    else this.unsent.remove(conversationId)
   }
 
   /** Send what waits in conversations the app does not hold open. */
