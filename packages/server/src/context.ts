@@ -19,4 +19,7 @@ export interface ServerContext {
   nodeId?: string | undefined
   /** Open sockets, for the heartbeat, /api/state and shutdown. */
   sockets: Set<import('ws').WebSocket>
+  /** Open sockets per user and per client address, for their caps. */
+  socketsByUser: Map<string, number>
+  socketsByIp: Map<string, number>
 }

@@ -65,6 +65,17 @@ export interface ServerLimits extends RoomLimits {
    * also held to `maxFrameBytes`: a peer cannot owe a sync step 2 before it got our sync step 1.
    */
   maxQueuedBytes: number
+  /**
+   * Open sockets per user (4429 beyond, once the token says who it is). A client needs one (the
+   * shared socket) per tab or device; `/sync/<id>` clients one per conversation. 0: no cap.
+   */
+  maxSocketsPerUser: number
+  /**
+   * Open sockets per client address (4429 beyond, before the token is checked). 0 (the default):
+   * no cap, since behind a proxy every client shares its address unless Fastify's `trustProxy`
+   * says where they come from.
+   */
+  maxSocketsPerIp: number
   /** Conversations one multiplexed socket may have joined at once (a refusal frame, 4429, beyond). */
   maxConversationsPerSocket: number
   /** Joins per second and burst on one multiplexed socket: each may load a room (4429 beyond). */
@@ -88,6 +99,8 @@ export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, keyof RoomLimits> = {
   slowCloseGraceMs: 1000,
   heartbeatMs: 30_000,
   maxQueuedFrames: 64,
+  maxSocketsPerUser: 64,
+  maxSocketsPerIp: 0,
   maxConversationsPerSocket: 1000,
   joinsPerSecond: 100,
   joinBurst: 1000,

@@ -92,6 +92,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     metrics,
     limits,
     sockets: new Set(),
+    socketsByUser: new Map(),
+    socketsByIp: new Map(),
     nodeId: node?.cluster.nodeId,
   }
   // After the rooms flushed and handed their leases back (sync's preClose); the hub before the relay.

@@ -161,6 +161,11 @@ export function openSocketLink(
       return gone
     },
   }
+  if (!takeSlot(context.socketsByIp, request.ip, context.limits.maxSocketsPerIp, link)) {
+    log.info({ ip: request.ip }, 'refused socket: too many sockets from this address')
+    link.refuse(4429, 'too-many-sockets', 'too many open sockets from this address')
+    return { link, user: Promise.resolve(undefined) }
+  }
   return { link, user: authenticate(context, request, link) }
 }
 
@@ -171,7 +176,13 @@ async function authenticate(
 ): Promise<string | undefined> {
   try {
     const { userId } = await context.auth.verify(tokenOf(request))
-    return link.gone ? undefined : userId
+    if (link.gone) return undefined
+    if (!takeSlot(context.socketsByUser, userId, context.limits.maxSocketsPerUser, link)) {
+      link.log.info({ userId }, 'refused socket: too many sockets for this user')
+      link.refuse(4429, 'too-many-sockets', 'too many open sockets for this user')
+      return undefined
+    }
+    return userId
   } catch (error) {
     if (error instanceof AuthUnavailableError) {
       // Not the user's fault: 1013 makes clients retry later instead of asking them to sign in.
@@ -186,6 +197,22 @@ async function authenticate(
     link.close(4401, reason)
     return undefined
   }
+}
+
+/**
+ * Count one more socket under `key` while it stays open; false when `cap` (0: none) is reached.
+ * Called with no socket gone yet, so the release on close always follows the take.
+ */
+export function takeSlot(counts: Map<string, number>, key: string, cap: number, link: SocketLink): boolean {
+  const open = counts.get(key) ?? 0
+  if (cap > 0 && open >= cap) return false
+  counts.set(key, open + 1)
+  link.onGone(() => {
+    const left = (counts.get(key) ?? 1) - 1
+    if (left > 0) counts.set(key, left)
+    else counts.delete(key)
+  })
+  return true
 }
 
 /**
