@@ -291,6 +291,10 @@ export class SharedConnection implements SocketChannel {
       if (!unanswered || this.socket.lastMessageAt <= this.syncAskedAt) return
       this.syncAskedAt = Date.now()
     } else if (this.currentState !== 'synced') return
+    // The join again first: a lost join (or a lost refusal) leaves the server ignoring every frame
+    // of this conversation, so the ask alone would go unanswered forever. A repeated join changes
+    // nothing on the server; a conversation it ended is refused again, and this replica learns why.
+    this.socket.join(this.id)
     this.sendSyncStep1()
   }
 
