@@ -28,14 +28,16 @@ export interface FanoutOptions {
   rounds: number
 }
 
-interface Outstanding {
+export interface Outstanding {
   t0: number
   left: number
   writer: Writer
 }
 
-interface Writer {
+export interface Writer {
+  room: string
   user: string
+  /** Replaced by a new connection (same doc) when a scenario moves the writer to another node. */
   client: WireClient
   others: string[]
   inFlight: number
@@ -45,52 +47,77 @@ interface Writer {
   onDone?: () => void
 }
 
-interface Counters {
+export interface Counters {
   deliveredInWindow: number
   windowOpen: boolean
   latencies: number[]
   sentLatencies: number[]
 }
 
-interface Commits {
-  count: number
-  seconds: number
-  updates: number
-}
+export const newCounters = (): Counters => ({
+  deliveredInWindow: 0,
+  windowOpen: false,
+  latencies: [],
+  sentLatencies: [],
+})
 
-interface PhaseResult {
+/**
+ * Counters read just before and just after a phase's window (store commits from /metrics, CPU of
+ * other processes, …): the phase reports what each grew by.
+ */
+export type Probe = () => Promise<Record<string, number>>
+
+/** Ticks' store commits: commits, their summed latency, and the updates (and stamps) they held. */
+export const PERSIST_COUNTERS = [
+  'ticks_persist_seconds_count',
+  'ticks_persist_seconds_sum',
+  'ticks_persisted_updates_total',
+]
+
+export interface PhaseResult {
   latencies: number[]
   sentLatencies: number[]
+  /** Messages written inside the phase's window. */
+  written: number
   /** Deliveries (message × receiving socket) inside the phase's window. */
   delivered: number
   /** Deliveries still missing after the drain. */
   lost: number
   seconds: number
   closed: number
-  /** The server process's event-loop delay during the phase. */
+  /** The server process's event-loop delay during the phase (the worst of several servers'). */
   loop: LoopSample
-  /** Ticks: store commits during the phase (from /metrics). */
-  commits?: Commits
-  /** CPU use during the phase, % of one core: the bench process (all clients) and the server's. */
+  /** What the phase's probe counters grew by (Ticks: store commits, from /metrics). */
+  probed: Record<string, number>
+  /**
+   * CPU use during the phase, % of one core: the bench process (all clients) and the server's
+   * (the sum over several server processes).
+   */
   cpu: { client: number; server: number }
 }
 
-type Mode = { kind: 'steady'; rate: number } | { kind: 'closed'; window: number }
+export type Mode = { kind: 'steady'; rate: number } | { kind: 'closed'; window: number }
 
-async function runPhase(
-  server: HostedServer,
+/**
+ * One phase of load on `servers` (one, or several nodes serving the same rooms); the CPU, loop
+ * delay and /metrics figures are those of these servers (leave out one that is meant to die).
+ */
+export async function runPhase(
+  servers: HostedServer[],
   writers: Writer[],
   pending: Map<string, Outstanding>,
   counters: Counters,
   mode: Mode,
   seconds: number,
+  probe: Probe = metricsProbe(servers, PERSIST_COUNTERS),
 ): Promise<PhaseResult> {
+  const ticks = servers[0]!.kind === 'ticks'
   counters.latencies = []
   counters.sentLatencies = []
   counters.deliveredInWindow = 0
-  const commitsBefore = await persistCounters(server)
-  await server.loop() // resets the server's event-loop histogram
-  const serverCpu = await server.cpu()
+  const probedBefore = await probe()
+  await Promise.all(servers.map((server) => server.loop())) // resets the servers' event-loop histograms
+  const serverCpu = await totalCpu(servers)
   const clientCpu = process.cpuUsage()
   let running = true
   let counter = 0
@@ -105,7 +132,7 @@ async function runPhase(
     }
     pending.set(id, { t0: performance.now(), left: writer.others.length, writer })
     writer.inFlight++
-    if (server.kind === 'ticks') writer.unstamped.add(id)
+    if (ticks) writer.unstamped.add(id)
     writer.client.doc.getMap(userRoot(writer.user)).set(messageKey(id), record)
   }
   const timers: NodeJS.Timeout[] = []
@@ -134,14 +161,15 @@ async function runPhase(
   counters.windowOpen = false
   const elapsed = (performance.now() - start) / 1000
   const delivered = counters.deliveredInWindow
+  const written = counter
   const clientCpuAfter = process.cpuUsage()
-  const serverCpuAfter = await server.cpu()
+  const serverCpuAfter = await totalCpu(servers)
   for (const timer of timers) {
     clearTimeout(timer)
     clearInterval(timer)
   }
-  const loop = await server.loop()
-  const commitsAfter = await persistCounters(server)
+  const loops = await Promise.all(servers.map((server) => server.loop()))
+  const probedAfter = await probe()
   // Drain: wait (bounded) for what is in flight, so latencies include the slow tail.
   const drainUntil = Date.now() + 5000
   while (Date.now() < drainUntil) {
@@ -160,12 +188,19 @@ async function runPhase(
   return {
     latencies: counters.latencies,
     sentLatencies: counters.sentLatencies,
+    written,
     delivered,
     lost,
     seconds: elapsed,
     closed: writers.filter((w) => w.client.closed).length,
-    loop,
-    commits: difference(commitsAfter, commitsBefore),
+    loop: {
+      p50: Math.max(...loops.map((loop) => loop.p50)),
+      p99: Math.max(...loops.map((loop) => loop.p99)),
+      max: Math.max(...loops.map((loop) => loop.max)),
+    },
+    probed: Object.fromEntries(
+      Object.entries(probedAfter).map(([name, value]) => [name, value - (probedBefore[name] ?? 0)]),
+    ),
     cpu: {
       client: cpuPercent(clientCpu, clientCpuAfter, elapsed),
       server: cpuPercent(serverCpu, serverCpuAfter, elapsed),
@@ -188,64 +223,20 @@ async function fanoutOne(kind: ServerKind, options: FanoutOptions): Promise<Fano
     }))
     await server.conversations(rooms)
     const pending = new Map<string, Outstanding>()
-    const counters: Counters = { deliveredInWindow: 0, windowOpen: false, latencies: [], sentLatencies: [] }
-    const writers: Writer[] = []
-    for (const room of rooms) {
-      for (const user of room.members) {
-        const doc = new Y.Doc({ guid: room.id })
-        const client = connectWire(kind, server.url, room.id, user, doc)
-        const writer: Writer = {
-          user,
-          client,
-          others: room.members.filter((u) => u !== user),
-          inFlight: 0,
-          unstamped: new Set(),
-        }
-        writers.push(writer)
-        doc.on('afterTransaction', (transaction: Y.Transaction) => {
-          if (transaction.local) return
-          const now = performance.now()
-          for (const keys of transaction.changed.values()) {
-            for (const key of keys) {
-              if (key === null || !key.startsWith('m|')) continue
-              const entry = pending.get(key.slice(2))
-              if (!entry || entry.writer === writer) continue
-              entry.left--
-              if (counters.windowOpen) counters.deliveredInWindow++
-              counters.latencies.push(now - entry.t0)
-              if (entry.left === 0) {
-                entry.writer.inFlight--
-                entry.writer.onDone?.()
-              }
-            }
-          }
-        })
-        // Ticks: the order log, appended by the sequencer only after the store committed.
-        doc.getArray<string>(SERVER_ROOT).observe((event) => {
-          const now = performance.now()
-          for (const change of event.changes.delta) {
-            for (const id of (change.insert as string[] | undefined) ?? []) {
-              if (!writer.unstamped.delete(id)) continue
-              const entry = pending.get(id)
-              if (entry) counters.sentLatencies.push(now - entry.t0)
-            }
-          }
-        })
-      }
-    }
-    // Connect in batches (the handshake is not what this scenario measures).
-    for (let i = 0; i < writers.length; i += 50) {
-      await Promise.all(writers.slice(i, i + 50).map((w) => w.client.synced))
-    }
+    const counters = newCounters()
+    const writers = rooms.flatMap((room) =>
+      room.members.map((user) => connectWriter(kind, server.url, room, user, pending, counters)),
+    )
+    await allSynced(writers)
     await new Promise((resolve) => setTimeout(resolve, 300))
     const steadyMode: Mode = { kind: 'steady', rate: options.rate }
     if (options.warmupSeconds > 0) {
       // JIT warm-up of both processes, at the steady rate; not reported.
-      await runPhase(server, writers, pending, counters, steadyMode, options.warmupSeconds)
+      await runPhase([server], writers, pending, counters, steadyMode, options.warmupSeconds)
     }
-    const steady = await runPhase(server, writers, pending, counters, steadyMode, options.seconds)
+    const steady = await runPhase([server], writers, pending, counters, steadyMode, options.seconds)
     const saturated = await runPhase(
-      server,
+      [server],
       writers,
       pending,
       counters,
@@ -259,25 +250,94 @@ async function fanoutOne(kind: ServerKind, options: FanoutOptions): Promise<Fano
   }
 }
 
-async function persistCounters(server: HostedServer): Promise<Commits | undefined> {
-  if (server.kind !== 'ticks') return undefined
-  const text = await server.metrics()
-  const value = (name: string) =>
-    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
-  return {
-    count: value('ticks_persist_seconds_count'),
-    seconds: value('ticks_persist_seconds_sum'),
-    updates: value('ticks_persisted_updates_total'),
+/**
+ * A socket of `user` in `room`, a Y.Doc client writing chat messages: each message it writes is
+ * `pending` until every other member's doc integrated it (then its latency is in `counters`), and,
+ * on Ticks, in `unstamped` until its id appears in the order log on this writer.
+ */
+export function connectWriter(
+  kind: ServerKind,
+  url: string,
+  room: { id: string; members: string[] },
+  user: string,
+  pending: Map<string, Outstanding>,
+  counters: Counters,
+): Writer {
+  const doc = new Y.Doc({ guid: room.id })
+  const writer: Writer = {
+    room: room.id,
+    user,
+    client: connectWire(kind, url, room.id, user, doc),
+    others: room.members.filter((u) => u !== user),
+    inFlight: 0,
+    unstamped: new Set(),
+  }
+  doc.on('afterTransaction', (transaction: Y.Transaction) => {
+    if (transaction.local) return
+    const now = performance.now()
+    for (const keys of transaction.changed.values()) {
+      for (const key of keys) {
+        if (key === null || !key.startsWith('m|')) continue
+        const entry = pending.get(key.slice(2))
+        if (!entry || entry.writer === writer) continue
+        entry.left--
+        if (counters.windowOpen) counters.deliveredInWindow++
+        counters.latencies.push(now - entry.t0)
+        if (entry.left === 0) {
+          entry.writer.inFlight--
+          entry.writer.onDone?.()
+        }
+      }
+    }
+  })
+  // Ticks: the order log, appended by the sequencer only after the store committed.
+  doc.getArray<string>(SERVER_ROOT).observe((event) => {
+    const now = performance.now()
+    for (const change of event.changes.delta) {
+      for (const id of (change.insert as string[] | undefined) ?? []) {
+        if (!writer.unstamped.delete(id)) continue
+        const entry = pending.get(id)
+        if (entry) counters.sentLatencies.push(now - entry.t0)
+      }
+    }
+  })
+  return writer
+}
+
+/** Wait for every writer's first sync, 50 at a time (the handshake is not what is measured), then settle. */
+export async function allSynced(writers: Writer[]): Promise<void> {
+  for (let i = 0; i < writers.length; i += 50) {
+    await Promise.all(writers.slice(i, i + 50).map((w) => w.client.synced))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300))
+}
+
+/** The sum over `servers` of these /metrics counters (a name with `{…}` picks one labelled series). */
+export function metricsProbe(servers: HostedServer[], names: string[]): Probe {
+  return async () => {
+    if (servers[0]?.kind !== 'ticks') return {}
+    const texts = await Promise.all(servers.map((server) => server.metrics()))
+    return Object.fromEntries(
+      names.map((name) => [name, texts.reduce((sum, text) => sum + metricValue(text, name), 0)]),
+    )
   }
 }
 
-function difference(after: Commits | undefined, before: Commits | undefined): Commits | undefined {
-  if (!after || !before) return undefined
-  return {
-    count: after.count - before.count,
-    seconds: after.seconds - before.seconds,
-    updates: after.updates - before.updates,
-  }
+/** A counter's value in Prometheus text: one series, or the sum of all of a name's series. */
+export function metricValue(text: string, name: string): number {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const series = name.includes('{') ? escaped : `${escaped}(?:\\{[^}]*\\})?`
+  let sum = 0
+  for (const match of text.matchAll(new RegExp(`^${series} (\\S+)$`, 'gm'))) sum += Number(match[1])
+  return sum
+}
+
+async function totalCpu(servers: HostedServer[]): Promise<NodeJS.CpuUsage> {
+  const usages = await Promise.all(servers.map((server) => server.cpu()))
+  return usages.reduce((sum, usage) => ({ user: sum.user + usage.user, system: sum.system + usage.system }), {
+    user: 0,
+    system: 0,
+  })
 }
 
 /** The per-round numbers the table reports (each the median over rounds). */
@@ -371,17 +431,11 @@ export async function runFanout(options: FanoutOptions): Promise<string> {
       .join(' / '),
   ])
   const commitLine = (name: string, phases: PhaseResult[]) => {
-    const c = phases.reduce(
-      (sum, phase) => ({
-        count: sum.count + (phase.commits?.count ?? 0),
-        seconds: sum.seconds + (phase.commits?.seconds ?? 0),
-        updates: sum.updates + (phase.commits?.updates ?? 0),
-      }),
-      { count: 0, seconds: 0, updates: 0 },
-    )
-    if (c.count === 0) return ''
+    const total = (counter: string) => phases.reduce((sum, phase) => sum + (phase.probed[counter] ?? 0), 0)
+    const [count, seconds, updates] = PERSIST_COUNTERS.map(total) as [number, number, number]
+    if (count === 0) return ''
     const elapsed = phases.reduce((sum, phase) => sum + phase.seconds, 0)
-    return `- ${name}: ${(c.count / elapsed).toFixed(0)} room commits/s, ${((c.seconds / c.count) * 1000).toFixed(2)} ms on average from a room's commit to durable, ${(c.updates / c.count).toFixed(1)} updates per room commit (commits overlap: those queued behind one on disk share the next transaction).`
+    return `- ${name}: ${(count / elapsed).toFixed(0)} room commits/s, ${((seconds / count) * 1000).toFixed(2)} ms on average from a room's commit to durable, ${(updates / count).toFixed(1)} updates per room commit (commits overlap: those queued behind one on disk share the next transaction).`
   }
   const ticksResults = byKind.get('ticks') ?? []
   const sockets = options.rooms * options.perRoom

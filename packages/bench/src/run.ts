@@ -1,4 +1,5 @@
 import { availableParallelism, loadavg } from 'node:os'
+import { runCluster } from './cluster.js'
 import { runColdLoad } from './cold-load.js'
 import { runCoreStorage } from './core-storage.js'
 import { runFanout } from './fanout.js'
@@ -48,6 +49,17 @@ const scenarios: Record<string, () => Promise<string> | string> = {
       messages: quick ? 20 : 100,
       timeoutMs: 20_000,
       rounds: quick ? 1 : 7,
+    }),
+  // 1 node against 3 over the same PostgreSQL (+ Redis), then a dead Redis and a dead owner.
+  cluster: () =>
+    runCluster({
+      ...(quick
+        ? { rooms: 12, seconds: 2, warmupSeconds: 1, rate: 2, window: 2, rounds: 1 }
+        : { rooms: 60, seconds: 8, warmupSeconds: 2, rate: 1, window: 2, rounds: 3 }),
+      leaseMs: 2000,
+      renewMs: 500,
+      failoverSeconds: 5,
+      redisDownSeconds: quick ? 3 : 6,
     }),
 }
 

@@ -6,18 +6,27 @@ import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { initConversation, type Role } from '@ticks/core'
-import { createServer, SqliteStore } from '@ticks/server'
+import { createServer, PostgresStore, SqliteStore, type Store } from '@ticks/server'
 import { WebSocketServer } from 'ws'
 import * as Y from 'yjs'
+import { JWT_SECRET } from './servers.js'
 
 /**
  * A child process hosting one server (`ticks`, `yws` or `hocuspocus`) on 127.0.0.1:0, driven over
  * IPC, so the server's CPU and memory are its own: the bench process holds only the clients.
- * Started by `servers.ts` with `--expose-gc`.
+ * Started by `servers.ts` with `--expose-gc`; Ticks' options (`TicksHostOptions`) come as JSON in
+ * the second argument.
  */
 
 export type ServerKind = 'ticks' | 'yws' | 'hocuspocus'
-export const JWT_SECRET = 'ticks-bench-secret-0123456789abcdef'
+
+/** Where Ticks stores: the embedded SQLite default, or a shared PostgreSQL as one of several nodes. */
+export interface TicksHostOptions {
+  /** A postgres:// URL; without it, SQLite in a fresh temp dir. */
+  postgres?: string
+  /** One of several nodes over that PostgreSQL (DESIGN section 10): its id, the relay, the lease. */
+  node?: { id: string; redis: string; leaseMs: number; renewMs: number }
+}
 
 export type HostRequest =
   | { op: 'memory' }
@@ -41,6 +50,7 @@ export interface MemorySample {
 }
 
 const kind = process.argv[2] as ServerKind
+const ticksOptions = JSON.parse(process.argv[3] ?? '{}') as TicksHostOptions
 const loop = monitorEventLoopDelay({ resolution: 5 })
 loop.enable()
 const send = (message: unknown) => process.send?.(message)
@@ -52,17 +62,27 @@ async function main() {
   let conversations: (rooms: { id: string; members: string[] }[]) => Promise<void> = async () => {}
 
   if (kind === 'ticks') {
-    // The embedded default: SQLite (WAL, synchronous=FULL) in a fresh temp data dir.
-    const dir = mkdtempSync(join(tmpdir(), 'ticks-bench-'))
-    const store = new SqliteStore(join(dir, 'ticks.sqlite'))
+    // The embedded default, SQLite (WAL, synchronous=FULL) in a fresh temp data dir, unless the
+    // options name a PostgreSQL: then nothing is on this machine's disk (the secret is given), and
+    // no dir is made that a node the bench SIGKILLs would leave behind.
+    const { postgres, node } = ticksOptions
+    const dir = postgres ? undefined : mkdtempSync(join(tmpdir(), 'ticks-bench-'))
+    const store: Store = dir
+      ? new SqliteStore(join(dir, 'ticks.sqlite'))
+      : await PostgresStore.open({ connectionString: postgres! })
     const app = await createServer({
       store,
-      data: dir,
+      ...(dir && { data: dir }),
       jwtSecret: JWT_SECRET,
       logger: false,
       webRoot: false,
       // Long enough that no idle room is unloaded while a scenario runs.
       idleUnloadMs: 10 * 60_000,
+      ...(node && {
+        nodeId: node.id,
+        redis: node.redis,
+        cluster: { leaseMs: node.leaseMs, renewMs: node.renewMs },
+      }),
     })
     await app.listen({ port: 0, host: '127.0.0.1' })
     port = (app.server.address() as { port: number }).port
@@ -83,7 +103,7 @@ async function main() {
     }
     close = async () => {
       await app.close()
-      rmSync(dir, { recursive: true, force: true })
+      if (dir) rmSync(dir, { recursive: true, force: true })
     }
   } else if (kind === 'yws') {
     // @y/websocket-server 0.1.1 as its README runs it: in-memory docs, no persistence (YPERSISTENCE unset).

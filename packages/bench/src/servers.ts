@@ -1,10 +1,15 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import type { HostRequest, LoopSample, MemorySample, ServerKind } from './server-host.js'
-import { JWT_SECRET } from './server-host.js'
+import type { HostRequest, LoopSample, MemorySample, ServerKind, TicksHostOptions } from './server-host.js'
 
-export type { ServerKind } from './server-host.js'
+export type { ServerKind, TicksHostOptions } from './server-host.js'
+
+/**
+ * The Ticks servers' token secret. Here, not in server-host.ts: importing a value from that
+ * script would run it (start a server) in the bench process too.
+ */
+export const JWT_SECRET = 'ticks-bench-secret-0123456789abcdef'
 
 /** BENCH_SERVERS=ticks,yws limits a run to some servers (development). */
 export const KINDS: ServerKind[] = (['ticks', 'yws', 'hocuspocus'] as const).filter(
@@ -20,6 +25,10 @@ export interface HostedServer {
   kind: ServerKind
   /** ws://127.0.0.1:port */
   url: string
+  /** The server process's id (its CPU time can be read from /proc too). */
+  pid: number
+  /** Signal the server process (a crash: SIGKILL); `close()` afterwards only waits for its exit. */
+  kill(signal: NodeJS.Signals): void
   request<T = unknown>(request: HostRequest): Promise<T>
   memory(): Promise<MemorySample>
   /** Event-loop delay of the server process since the last call. */
@@ -33,9 +42,16 @@ export interface HostedServer {
   close(): Promise<void>
 }
 
-/** Start a server in a child process (`--expose-gc`, so memory can be measured after a full GC). */
-export async function startHosted(kind: ServerKind): Promise<HostedServer> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('./server-host.ts', import.meta.url)), [kind], {
+/**
+ * Start a server in a child process (`--expose-gc`, so memory can be measured after a full GC).
+ * Ticks runs on SQLite unless `ticksOptions` name a PostgreSQL (and a cluster node's settings).
+ */
+export async function startHosted(
+  kind: ServerKind,
+  ticksOptions: TicksHostOptions = {},
+): Promise<HostedServer> {
+  const script = fileURLToPath(new URL('./server-host.ts', import.meta.url))
+  const child: ChildProcess = fork(script, [kind, JSON.stringify(ticksOptions)], {
     execArgv: [
       '--conditions=source',
       '--import',
@@ -46,27 +62,45 @@ export async function startHosted(kind: ServerKind): Promise<HostedServer> {
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
-  const pending = new Map<number, (value: unknown) => void>()
+  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
   let next = 0
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const gone = () => child.exitCode !== null || child.signalCode !== null
+  // A request to a process that died (killed on purpose, or crashed) fails instead of waiting forever.
+  child.once('exit', (code, signal) => {
+    for (const waiting of pending.values())
+      waiting.reject(new Error(`${kind} server exited (${signal ?? code})`))
+    pending.clear()
+  })
   const port = await new Promise<number>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))
     child.on('message', (message: { ready?: boolean; port?: number; rid?: number; value?: unknown }) => {
       if (message.ready) resolve(message.port!)
       else if (message.rid !== undefined) {
-        pending.get(message.rid)?.(message.value)
+        pending.get(message.rid)?.resolve(message.value)
         pending.delete(message.rid)
       }
     })
   })
   const request = <T>(body: HostRequest) =>
-    new Promise<T>((resolve) => {
+    new Promise<T>((resolve, reject) => {
+      if (gone() || !child.connected) return reject(new Error(`${kind} server is not running`))
       const rid = next++
-      pending.set(rid, resolve as (value: unknown) => void)
-      child.send({ ...body, rid })
+      pending.set(rid, { resolve: resolve as (value: unknown) => void, reject })
+      // With a callback, a channel that closes meanwhile fails this request, not the bench.
+      child.send({ ...body, rid }, (error) => {
+        if (!error) return
+        pending.delete(rid)
+        reject(error)
+      })
     })
   return {
     kind,
     url: `ws://127.0.0.1:${port}`,
+    pid: child.pid!,
+    kill: (signal) => {
+      child.kill(signal)
+    },
     request,
     memory: () => request<MemorySample>({ op: 'memory' }),
     loop: () => request<LoopSample>({ op: 'loop' }),
@@ -76,8 +110,7 @@ export async function startHosted(kind: ServerKind): Promise<HostedServer> {
       if (kind === 'ticks') await request({ op: 'conversations', rooms })
     },
     async close() {
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      await Promise.race([request({ op: 'close' }), delay(10_000)])
+      if (!gone()) await Promise.race([request({ op: 'close' }).catch(() => undefined), delay(10_000)])
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
       await exited
       clearTimeout(timer)
@@ -106,9 +139,13 @@ export function cpuPercent(before: NodeJS.CpuUsage, after: NodeJS.CpuUsage, seco
 
 export const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-export async function until(condition: () => boolean, timeoutMs: number, stepMs = 5): Promise<boolean> {
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  stepMs = 5,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) return false
     await delay(stepMs)
   }
