@@ -47,6 +47,12 @@ export class SharedConnection implements SocketChannel {
   private started = false
   private wanted = false
   private joined = false
+  /**
+   * Whether the server answered the current join. It answers one at once with its sync step 1 (a
+   * small frame, ahead of any large reply) or a refusal; until then, nothing of this conversation
+   * is on its way, and the join (or its answer) may have been lost.
+   */
+  private joinAnswered = false
   private closedForGood = false
   private readonly retry: RetryTimer
   private syncAskedAt = 0
@@ -79,8 +85,8 @@ export class SharedConnection implements SocketChannel {
     return this.stopReason ?? this.socket.stopped
   }
 
-  get syncing(): boolean {
-    return this.currentState === 'syncing'
+  get receivingFirstSync(): boolean {
+    return this.currentState === 'syncing' && this.joinAnswered
   }
 
   get isStarted(): boolean {
@@ -180,6 +186,7 @@ export class SharedConnection implements SocketChannel {
 
   message(frame: Uint8Array): void {
     if (!this.joined) return
+    this.joinAnswered = true
     const decoder = decoding.createDecoder(frame)
     const type = decoding.readVarUint(decoder)
     if (type === MESSAGE_SYNC) {
@@ -199,6 +206,7 @@ export class SharedConnection implements SocketChannel {
   private join(): void {
     if (this.joined || !this.socket.isOpen) return
     this.joined = true
+    this.joinAnswered = false
     this.socket.join(this.id)
     this.syncAskedAt = Date.now()
     this.sendSyncStep1()
@@ -283,12 +291,19 @@ export class SharedConnection implements SocketChannel {
     this.send(encoding.toUint8Array(encoder))
   }
 
-  /** As `Connection.resync`: repairs what a lost frame left out, and repeats an unanswered first ask. */
+  /**
+   * As `Connection.resync`: repairs what a lost frame left out, and repeats an unanswered first
+   * ask. Unlike `/sync/<id>`, where the server speaks first on every socket, here a lost join
+   * leaves the server silent about this conversation, and the socket may be silent otherwise too:
+   * an unanswered join is repeated without waiting for other traffic to show the link alive.
+   */
   private resync(): void {
     if (!this.joined || !this.socket.isOpen) return
     if (this.currentState === 'syncing') {
-      const unanswered = Date.now() - this.syncAskedAt >= this.setup.options.resyncIntervalMs
-      if (!unanswered || this.socket.lastMessageAt <= this.syncAskedAt) return
+      if (Date.now() - this.syncAskedAt < this.setup.options.resyncIntervalMs) return
+      // Answered, the reply may be a large frame still in transit: ask again only once other
+      // messages show it was lost (asking again would queue a second copy behind it).
+      if (this.joinAnswered && this.socket.lastMessageAt <= this.syncAskedAt) return
       this.syncAskedAt = Date.now()
     } else if (this.currentState !== 'synced') return
     // The join again first: a lost join (or a lost refusal) leaves the server ignoring every frame

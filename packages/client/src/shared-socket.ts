@@ -14,8 +14,11 @@ export interface SocketChannel {
   closed(): void
   /** The socket gave up (4401; its `stopped` says so): nothing works until a new token and `tryNow()`. */
   gaveUp(): void
-  /** Whether it waits for its first sync (the socket then gives a long silence more time). */
-  readonly syncing: boolean
+  /**
+   * Whether its first sync is under way: the server answered its join, and its reply (one frame as
+   * large as what the replica lacks) has not arrived. The socket then gives a long silence more time.
+   */
+  readonly receivingFirstSync: boolean
 }
 
 /** What the inbox hears from the socket: each JSON message of the feed, and when to subscribe. */
@@ -229,12 +232,17 @@ export class SharedSocket {
     for (const channel of [...this.channels.values()]) channel.closed()
   }
 
-  /** Half-open: an open socket that heard nothing for too long is replaced. */
+  /**
+   * Half-open: an open socket that heard nothing for too long is replaced. Only a first sync under
+   * way excuses a long silence: a conversation still waiting for the answer to its join has nothing
+   * large on its way (the answer is small), so it must not keep a dead socket for the first sync's
+   * limit.
+   */
   private checkSilence(): void {
     if (!this.isOpen || this.channels.size === 0) return
     const { silenceTimeoutMs, firstSyncTimeoutMs } = this.setup.options
-    const waitingForFirstSync = [...this.channels.values()].some((channel) => channel.syncing)
-    const limit = waitingForFirstSync ? firstSyncTimeoutMs : silenceTimeoutMs
+    const firstSyncUnderWay = [...this.channels.values()].some((channel) => channel.receivingFirstSync)
+    const limit = firstSyncUnderWay ? firstSyncTimeoutMs : silenceTimeoutMs
     if (Date.now() - this.lastHeard <= limit) return
     this.drop()
     this.scheduleRetry(false)

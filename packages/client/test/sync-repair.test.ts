@@ -10,11 +10,16 @@ beforeAll(async () => {
 })
 afterAll(() => server.close())
 
-/** A socket that loses the next incoming document update frame (sync message type 2) when told to. */
+/**
+ * A socket that loses the next incoming document update frame (sync message type 2), or the next
+ * join it sends on the shared socket, when told to.
+ */
 function lossyWebSocket() {
   const control = {
     dropNextUpdate: false,
     dropped: 0,
+    dropNextJoin: false,
+    joinsDropped: 0,
     sockets: 0,
     /** Drop every incoming frame of the current socket (a half-open socket). */
     blackhole: false,
@@ -57,6 +62,15 @@ function lossyWebSocket() {
           accessor.set!.call(this, handler && filtered(handler, multiplexed)),
       })
     }
+
+    override send(data: Uint8Array): void {
+      if (control.dropNextJoin && readMuxFrame(data).body.type === 'join') {
+        control.dropNextJoin = false
+        control.joinsDropped++
+        return
+      }
+      super.send(data)
+    }
   }
   return { WebSocket: LossyWebSocket as unknown as typeof WebSocket, control }
 }
@@ -91,6 +105,67 @@ describe('keeping replicas in sync', () => {
       (status) => status === 'delivered',
     )
     await Promise.all([alice.close(), bobClient.close()])
+  })
+
+  it('on the shared socket, joins again when a join was lost on a socket silent otherwise', async () => {
+    const aliceToken = await server.token('alice')
+    const id = await server.conversation(aliceToken, [])
+    const lossy = lossyWebSocket()
+    lossy.control.dropNextJoin = true
+    const client = testClient({
+      url: server.url,
+      token: aliceToken,
+      userId: 'alice',
+      transport: 'shared',
+      WebSocket: lossy.WebSocket,
+      // The watchdog is out of the way: the conversation itself must notice.
+      connection: { resyncIntervalMs: 100, silenceTimeoutMs: 60_000, firstSyncTimeoutMs: 60_000 },
+    })
+    const alice = client.open(id)
+    await until(
+      'synced',
+      () => alice.connection,
+      (state) => state === 'synced',
+      3000,
+    )
+    expect(lossy.control.joinsDropped).toBe(1)
+    expect(lossy.control.sockets).toBe(1) // repaired on the same socket
+    await client.close()
+  })
+
+  it('on the shared socket, a conversation whose join goes unanswered does not keep a silent socket', async () => {
+    const aliceToken = await server.token('alice')
+    const [first, second] = [
+      await server.conversation(aliceToken, []),
+      await server.conversation(aliceToken, []),
+    ]
+    const lossy = lossyWebSocket()
+    const client = testClient({
+      url: server.url,
+      token: aliceToken,
+      userId: 'alice',
+      transport: 'shared',
+      WebSocket: lossy.WebSocket,
+      connection: { silenceTimeoutMs: 300, resyncIntervalMs: 100, firstSyncTimeoutMs: 60_000 },
+    })
+    const synced = client.open(first)
+    expect(await synced.whenSynced()).toBe(true)
+    lossy.control.blackhole = true // the network silently eats everything from now on
+    const joining = client.open(second)
+    // Nothing answered its join: no large first sync is on its way, so the socket has heard
+    // nothing for the ordinary silence limit, not the first sync's.
+    await until(
+      'replaced',
+      () => lossy.control.sockets,
+      (n) => n === 2,
+      3000,
+    )
+    await until(
+      'both synced on the new socket',
+      () => [synced.connection, joining.connection],
+      (states) => states.every((state) => state === 'synced'),
+    )
+    await client.close()
   })
 
   it('marks a burst of remote messages delivered with a handful of small updates, not one each', async () => {
