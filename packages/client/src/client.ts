@@ -12,9 +12,10 @@ const noop = () => {}
 
 export interface ClientOptions {
   /**
-   * The server's base URL, `ws(s)://host[:port]`; conversations connect to `<url>/sync/<id>`. Or
-   * the URLs of several nodes of one deployment (DESIGN section 10), tried in turn: a connection
-   * that fails or drops retries on the next, so a dead node's clients move to the others.
+   * The server's base URL, `ws(s)://host[:port]`; the client connects to `<url>/sync` (or
+   * `<url>/sync/<id>` per conversation, see `transport`). Or the URLs of several nodes of one
+   * deployment (DESIGN section 10), tried in turn: a connection that fails or drops retries on the
+   * next, so a dead node's clients move to the others.
    */
   url: string | readonly string[]
   token: string
@@ -31,10 +32,10 @@ export interface ClientOptions {
   /** Connect when a conversation is opened (default true); false: offline until `reconnect()`. */
   connect?: boolean
   /**
-   * `per-conversation` (default): a y-websocket socket per open conversation (`/sync/<id>`), with
-   * a tab-to-tab channel. `shared`: one socket for every conversation (`/sync`, the server's
-   * multiplexed socket); tabs meet through the server. Not the default yet: under the testkit's
-   * chaos proxy it loses its way (issue 14's note). The inbox always uses the shared socket.
+   * `shared` (default): one socket for every conversation and the inbox (`/sync`, the server's
+   * multiplexed socket; browsers cap sockets); tabs meet through the server. `per-conversation`:
+   * a stock y-websocket socket per open conversation (`/sync/<id>`, for a server that speaks only
+   * that), with a tab-to-tab channel. The inbox always uses the shared socket.
    */
   transport?: 'shared' | 'per-conversation'
   connection?: Partial<ConnectionOptions>
@@ -104,7 +105,7 @@ export function createClient(options: ClientOptions): TicksClient {
   let paused = false
   /** What `pause()` took offline, and `resume()` brings back. */
   const pausedConversations = new Set<LiveConversation>()
-  const transport = options.transport ?? 'per-conversation'
+  const transport = options.transport ?? 'shared'
   let socket: SharedSocket | undefined
   /** The one socket conversations (with `transport: 'shared'`) and the inbox share, made when first needed. */
   const sharedSocket = (): SharedSocket => {
