@@ -16,7 +16,8 @@ function cachedList(userId: string): ListedConversation[] {
 }
 
 /**
- * The signed-in user's conversations. The list follows the server's inbox feed (a
+ * The signed-in user's conversations, over one socket (the client's default, shared transport):
+ * the list and the chat on screen alike. The list follows the server's inbox feed (a
  * conversation someone adds us to appears at once, with its last message and unread count, no
  * polling) and is cached in localStorage for an offline reload; only the chat on screen is opened
  * (from IndexedDB, then the server). The client delivers in the background what the list says
@@ -28,8 +29,6 @@ export function createInbox(session: Session) {
     token: session.token,
     userId: session.userId,
     persistence: 'indexeddb',
-    // The chat on screen on its own socket; the list (inbox feed) on the shared one.
-    transport: 'per-conversation',
   })
   const [list, setList] = createSignal<ListedConversation[]>(cachedList(session.userId))
   const [listError, setListError] = createSignal<ListError>()
