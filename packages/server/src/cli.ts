@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { authOptionsProblem, type PostgresOptions } from './options.js'
+import type { FastifyServerOptions } from 'fastify'
+import {
+  authOptionsProblem,
+  DEFAULT_JWT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_SERVER_LIMITS,
+  type PostgresOptions,
+} from './options.js'
+import { originProblem } from './plugins/origin-check.js'
 import { isPostgresUrl } from './plugins/store.js'
 import { QUARANTINE_HELP, runQuarantineCommand } from './quarantine-command.js'
 import { startServer } from './server.js'
@@ -19,6 +26,17 @@ const HELP = `ticks-server — the Ticks sync server
   --jwks-url <url>          TICKS_JWKS_URL          verify tokens against a JWKS (not with --jwt-secret)
   --dev-sessions            TICKS_DEV_SESSIONS=1    with --jwt-secret: POST /api/session gives anyone a token
                                                     for any user (npm run cluster; for trying things locally only)
+  --jwt-audience <aud>      TICKS_JWT_AUDIENCE      accept only tokens for this audience (comma-separated: any of them)
+  --jwt-issuer <iss>        TICKS_JWT_ISSUER        accept only tokens from this issuer (comma-separated: any of them)
+  --jwt-clock-tolerance <s> TICKS_JWT_CLOCK_TOLERANCE
+                                                    seconds of clock skew allowed for nbf / exp (default ${DEFAULT_JWT_CLOCK_TOLERANCE_SECONDS})
+  --allowed-origin <origin> TICKS_ALLOWED_ORIGINS   a browser origin besides the server's own that may use it
+                                                    (http(s)://host[:port]; repeat, or comma-separate; * for any).
+                                                    Same-origin pages and clients that send no Origin always may
+  --trust-proxy <v>         TICKS_TRUST_PROXY       believe X-Forwarded-For/-Host from: true (any), a number of hops,
+                                                    or addresses / CIDRs (comma-separated)
+  --rest-rate-limit <n>     TICKS_REST_RATE_LIMIT   REST requests per minute per client address, 0 for none
+                                                    (default ${DEFAULT_SERVER_LIMITS.restRequestsPerWindow}; loopback and /healthz are exempt)
   --redis <url>             TICKS_REDIS             relay between nodes (several nodes over a postgres:// store)
   --node-id <id>            TICKS_NODE_ID           this node's name in leases and logs (default: host-pid-random)
   --lease-ms <ms>           TICKS_LEASE_MS          sequencer lease: a dead node's conversations wait this long (default 5000)
@@ -38,7 +56,7 @@ function usageError(message: string, withHelp = false): never {
   process.exit(2)
 }
 
-let values: Record<string, string | boolean | undefined>
+let values: Record<string, string | string[] | boolean | undefined>
 let positionals: string[]
 try {
   ;({ values, positionals } = parseArgs({
@@ -53,6 +71,12 @@ try {
       'jwt-secret': { type: 'string' },
       'jwks-url': { type: 'string' },
       'dev-sessions': { type: 'boolean' },
+      'jwt-audience': { type: 'string' },
+      'jwt-issuer': { type: 'string' },
+      'jwt-clock-tolerance': { type: 'string' },
+      'allowed-origin': { type: 'string', multiple: true },
+      'trust-proxy': { type: 'string' },
+      'rest-rate-limit': { type: 'string' },
       redis: { type: 'string' },
       'node-id': { type: 'string' },
       'lease-ms': { type: 'string' },
@@ -116,6 +140,28 @@ const pick = (flag: string, name: string): string | undefined => {
   return fromEnv
 }
 
+/**
+ * A list: every use of the flag, else the env var, each comma-separated (undefined when neither is
+ * given). An empty entry is an error, as an empty value is for `pick`.
+ */
+const pickList = (flag: string, name: string): string[] | undefined => {
+  const given = values[flag]
+  const texts = Array.isArray(given) ? given : env[name] !== undefined ? [env[name]] : undefined
+  if (texts === undefined) return undefined
+  const entries = texts.flatMap((text) => text.split(',')).map((entry) => entry.trim())
+  if (entries.includes(''))
+    usageError(`${Array.isArray(given) ? `--${flag}` : name} has an empty entry (values are comma-separated)`)
+  return entries
+}
+
+/** A whole number, at least 0, or undefined when not given. */
+const pickCount = (flag: string, name: string, unit: string): number | undefined => {
+  const text = pick(flag, name)
+  if (text === undefined) return undefined
+  if (!/^\d+$/.test(text) || Number(text) > 2_147_483_647) usageError(`invalid --${flag}: ${text} (${unit})`)
+  return Number(text)
+}
+
 /** A switch: the flag, else its env var as 1 / true or 0 / false (given but empty is an error too). */
 const pickSwitch = (flag: string, name: string): boolean => {
   if (values[flag] === true) return true
@@ -177,10 +223,16 @@ if (statementTimeoutText !== undefined) {
     usageError(`invalid PostgreSQL statement timeout: ${statementTimeoutText} (milliseconds, 0 for none)`)
 }
 
+const jwtAudience = pickList('jwt-audience', 'TICKS_JWT_AUDIENCE')
+const jwtIssuer = pickList('jwt-issuer', 'TICKS_JWT_ISSUER')
+const jwtClockToleranceSeconds = pickCount('jwt-clock-tolerance', 'TICKS_JWT_CLOCK_TOLERANCE', 'seconds')
 const auth = {
   jwtSecret: pick('jwt-secret', 'TICKS_JWT_SECRET'),
   jwksUrl: pick('jwks-url', 'TICKS_JWKS_URL'),
   devSessions: pickSwitch('dev-sessions', 'TICKS_DEV_SESSIONS'),
+  ...(jwtAudience !== undefined && { jwtAudience }),
+  ...(jwtIssuer !== undefined && { jwtIssuer }),
+  ...(jwtClockToleranceSeconds !== undefined && { jwtClockToleranceSeconds }),
 }
 const authProblem = authOptionsProblem(auth)
 if (authProblem) {
@@ -188,6 +240,25 @@ if (authProblem) {
     `${authProblem} (--jwt-secret / TICKS_JWT_SECRET, --jwks-url / TICKS_JWKS_URL${auth.devSessions ? ', --dev-sessions / TICKS_DEV_SESSIONS' : ''})`,
   )
 }
+
+const allowedOrigins = pickList('allowed-origin', 'TICKS_ALLOWED_ORIGINS') ?? []
+for (const origin of allowedOrigins) {
+  const problem = originProblem(origin)
+  if (problem) usageError(`--allowed-origin / TICKS_ALLOWED_ORIGINS: ${problem}`)
+}
+
+/** `true`, a number of proxy hops, or the proxies' addresses / CIDRs. */
+const trustProxyText = pick('trust-proxy', 'TICKS_TRUST_PROXY')
+const trustProxy: FastifyServerOptions['trustProxy'] =
+  trustProxyText === undefined || trustProxyText === 'false'
+    ? undefined
+    : trustProxyText === 'true'
+      ? true
+      : /^\d+$/.test(trustProxyText)
+        ? (_address: string, hop: number) => hop < Number(trustProxyText)
+        : trustProxyText.split(',').map((entry) => entry.trim())
+
+const restRequestsPerMinute = pickCount('rest-rate-limit', 'TICKS_REST_RATE_LIMIT', 'requests per minute')
 if ((redis !== undefined || nodeId !== undefined) && !isPostgresUrl(store)) {
   usageError(
     '--redis and --node-id run one of several nodes, which need a store they share: --store postgres://…',
@@ -214,6 +285,11 @@ try {
     ...(nodeId !== undefined && { nodeId }),
     cluster: { ...(leaseMs !== undefined && { leaseMs }), ...(renewMs !== undefined && { renewMs }) },
     ...auth,
+    allowedOrigins,
+    ...(trustProxy !== undefined && { trustProxy }),
+    ...(restRequestsPerMinute !== undefined && {
+      limits: { restRequestsPerWindow: restRequestsPerMinute, restRateWindowMs: 60_000 },
+    }),
     logger: { level: logLevel },
   })
   app.log.info({ url }, `Ticks server listening on ${url}`)

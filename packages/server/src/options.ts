@@ -28,6 +28,31 @@ export interface ServerOptions {
   cluster?: { leaseMs?: number; renewMs?: number; pollMs?: number }
   jwtSecret?: string
   jwksUrl?: string
+  /** Accept only tokens whose `aud` names one of these (default: `aud` is not checked). */
+  jwtAudience?: string | string[]
+  /** Accept only tokens whose `iss` is one of these (default: `iss` is not checked). */
+  jwtIssuer?: string | string[]
+  /**
+   * How far the issuer's clock may be from ours when checking `nbf` and `exp` (default 30 s):
+   * without any, a token minted a moment ago on a clock a little ahead is refused as not yet valid.
+   */
+  jwtClockToleranceSeconds?: number
+  /**
+   * Browser origins besides the server's own that may open sockets and call the REST API (CORS),
+   * as `scheme://host[:port]`; `'*'` allows every origin. Requests without an Origin header (Node
+   * clients) and same-origin ones always may; any other Origin gets 403. Default: none.
+   */
+  allowedOrigins?: string[]
+  /**
+   * Fastify's `trustProxy`: which proxies' `X-Forwarded-For` / `-Host` to believe, so that rate
+   * limits and socket caps see each client's address, and the same-origin check the public host.
+   */
+  trustProxy?: FastifyServerOptions['trustProxy']
+  /**
+   * The header a request's id may arrive in (a proxy's, so that its log lines and ours meet);
+   * false: always generate one. Default `x-request-id`.
+   */
+  requestIdHeader?: string | false
   /**
    * Offer `POST /api/session` (a token for any user id, to anyone who asks) signed with
    * `jwtSecret`, so that the web app signs in by name on several nodes sharing that secret
@@ -92,6 +117,9 @@ export interface ServerLimits extends RoomLimits {
   headersTimeoutMs: number
   /** An idle keep-alive HTTP connection. */
   keepAliveTimeoutMs: number
+  /** REST requests per client address per `restRateWindowMs` (429 beyond); 0: no limit. */
+  restRequestsPerWindow: number
+  restRateWindowMs: number
 }
 
 export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, keyof RoomLimits> = {
@@ -109,7 +137,13 @@ export const DEFAULT_SERVER_LIMITS: Omit<ServerLimits, keyof RoomLimits> = {
   requestTimeoutMs: 30_000,
   headersTimeoutMs: 10_000,
   keepAliveTimeoutMs: 72_000,
+  // 10 a second sustained: far above what the web app asks (its data comes over the socket), low
+  // enough that one address cannot keep the server busy verifying tokens.
+  restRequestsPerWindow: 600,
+  restRateWindowMs: 60_000,
 }
+
+export const DEFAULT_JWT_CLOCK_TOLERANCE_SECONDS = 30
 
 /** HS256 keys shorter than the hash (RFC 7518 §3.2) can be brute-forced offline from one token. */
 export const MIN_JWT_SECRET_BYTES = 32
@@ -119,9 +153,19 @@ export const MIN_JWT_SECRET_BYTES = 32
  * that would be dev mode, where anyone can get a token for any user.
  */
 export function authOptionsProblem(
-  options: Pick<ServerOptions, 'jwtSecret' | 'jwksUrl' | 'devSessions'>,
+  options: Pick<
+    ServerOptions,
+    'jwtSecret' | 'jwksUrl' | 'devSessions' | 'jwtAudience' | 'jwtIssuer' | 'jwtClockToleranceSeconds'
+  >,
 ): string | undefined {
-  const { jwtSecret, jwksUrl, devSessions } = options
+  const { jwtSecret, jwksUrl, devSessions, jwtAudience, jwtIssuer, jwtClockToleranceSeconds } = options
+  if ([jwtAudience ?? [], jwtIssuer ?? []].flat().includes(''))
+    return 'an empty JWT audience or issuer would match no token'
+  if (
+    jwtClockToleranceSeconds !== undefined &&
+    !(Number.isFinite(jwtClockToleranceSeconds) && jwtClockToleranceSeconds >= 0)
+  )
+    return `the JWT clock tolerance ${jwtClockToleranceSeconds} is not a number of seconds (0 or more)`
   if (jwtSecret !== undefined && jwksUrl !== undefined) return 'give a JWT secret or a JWKS URL, not both'
   if (devSessions && jwksUrl !== undefined)
     return 'dev sessions are signed with a JWT secret; with a JWKS URL the server has no key to sign with'

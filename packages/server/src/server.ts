@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http'
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
+import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import { createAuthenticator } from './auth/jwt.js'
 import { type ClusterNode, openClusterNode } from './cluster.js'
 import type { ServerContext } from './context.js'
 import { InboxHub } from './inbox/inbox-hub.js'
 import { publishingSummaries } from './inbox/publishing-store.js'
+import { DEFAULT_REQUEST_ID_HEADER, loggerOptions, pathOf, requestIdFrom } from './logging.js'
 import {
   authOptionsProblem,
   DEFAULT_SERVER_LIMITS,
@@ -12,7 +13,9 @@ import {
   type ServerOptions,
 } from './options.js'
 import { createMetrics, metricsPlugin } from './plugins/metrics.js'
-import { restPlugin } from './plugins/rest.js'
+import { normalizeOrigins } from './plugins/origin-check.js'
+import { restPlugin, sendError } from './plugins/rest.js'
+import { securityPlugin } from './plugins/security.js'
 import { openStore, storePlugin } from './plugins/store.js'
 import { syncPlugin } from './plugins/sync.js'
 import { DEFAULT_WEB_ROOT, webPlugin } from './plugins/web.js'
@@ -29,9 +32,17 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   const problem = authOptionsProblem(options)
   if (problem) throw new Error(problem)
   const dataDir = options.data ?? './data'
+  const allowedOrigins = normalizeOrigins(options.allowedOrigins ?? [])
   const limits: ServerLimits = { ...DEFAULT_ROOM_LIMITS, ...DEFAULT_SERVER_LIMITS, ...options.limits }
   const app: FastifyInstance = Fastify({
     logger: loggerOptions(options.logger),
+    // Every request's log lines (a socket's too, for its life) carry its id: a proxy's, or a UUID
+    // (ids from a counter would repeat across nodes and restarts).
+    requestIdHeader: false,
+    genReqId: requestIdFrom(options.requestIdHeader ?? DEFAULT_REQUEST_ID_HEADER),
+    ...(options.trustProxy !== undefined && { trustProxy: options.trustProxy }),
+    // A URL Fastify cannot route (bad percent-encoding, a huge parameter) still gets the JSON error.
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
     // Probes every few seconds would drown the log at info.
     logController: new LogController({
       disableRequestLogging: (request) =>
@@ -54,6 +65,9 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     jwtSecret: options.jwtSecret,
     jwksUrl: options.jwksUrl,
     devSessions: options.devSessions,
+    audience: options.jwtAudience,
+    issuer: options.jwtIssuer,
+    clockToleranceSeconds: options.jwtClockToleranceSeconds,
     dataDir: usesFiles ? dataDir : undefined,
     log: app.log,
   })
@@ -102,6 +116,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     await node?.close()
   })
 
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply))
+  // The id a user can quote to find their request in the logs.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  await app.register(securityPlugin, { allowedOrigins })
   // On close, every preClose hook (sync's: flush the rooms, close sockets with 1012) runs before
   // any onClose hook (store's: close the store), so nothing is written to a closed store.
   await app.register(storePlugin, { store: openedStore, health: storeHealth })
@@ -126,8 +146,6 @@ const VERBOSE_LEVELS = new Set(['debug', 'trace'])
 
 /** Node sets `upgrade` on a request it handed to the server's 'upgrade' event (not in its types). */
 const isUpgrade = (request: IncomingMessage): boolean => (request as { upgrade?: boolean }).upgrade === true
-
-const pathOf = (url: string): string => url.split('?', 1)[0] ?? '/'
 
 /**
  * Root hooks (every route and the 404 handler): end the sockets of Upgrade requests that were
@@ -179,27 +197,4 @@ export async function startServer(
   const shownHost =
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
   return { app, url: `http://${shownHost}:${port}` }
-}
-
-/** Fastify's pino logger, with tokens kept out of every line (they ride in the sync URL's query). */
-function loggerOptions(logger: ServerOptions['logger']): FastifyServerOptions['logger'] {
-  if (logger === false) return false
-  if (logger === undefined || logger === true) return withRedaction({})
-  return withRedaction(logger as Record<string, unknown>)
-}
-
-function withRedaction(options: Record<string, unknown>): FastifyServerOptions['logger'] {
-  return {
-    ...options,
-    redact: { paths: ['req.headers.authorization', 'token'], censor: '[redacted]' },
-    serializers: {
-      // The path only: a token may ride in the query under any spelling the query parser decodes
-      // to `token` (`%74oken=`, after a `;`…), so no query string is logged at all.
-      req: (request: { method: string; url: string; ip?: string }) => ({
-        method: request.method,
-        url: pathOf(request.url),
-        remoteAddress: request.ip,
-      }),
-    },
-  } as FastifyServerOptions['logger']
 }

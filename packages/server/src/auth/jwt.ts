@@ -3,13 +3,15 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path'
 import {
   createRemoteJWKSet,
+  errors,
   type FlattenedJWSInput,
   type JWSHeaderParameters,
   type JWTPayload,
+  type JWTVerifyOptions,
   jwtVerify,
   SignJWT,
 } from 'jose'
-import { MIN_JWT_SECRET_BYTES } from '../options.js'
+import { DEFAULT_JWT_CLOCK_TOLERANCE_SECONDS, MIN_JWT_SECRET_BYTES } from '../options.js'
 import { AuthError, type Authenticator, AuthUnavailableError } from './authenticator.js'
 
 export interface AuthOptions {
@@ -17,6 +19,12 @@ export interface AuthOptions {
   jwksUrl?: string | undefined
   /** With `jwtSecret`: also sign tokens for any user (`issue`), as dev mode does with its own secret. */
   devSessions?: boolean | undefined
+  /** Tokens must name one of these in `aud` (unchecked when undefined or empty). */
+  audience?: string | string[] | undefined
+  /** Tokens must have one of these as `iss` (unchecked when undefined or empty). */
+  issuer?: string | string[] | undefined
+  /** Leeway for `nbf` and `exp` between the issuer's clock and ours (default 30 s). */
+  clockToleranceSeconds?: number | undefined
   /** Where dev mode keeps its generated secret; undefined keeps it in memory (memory store). */
   dataDir?: string | undefined
   /** Where to say that the dev secret file is readable by others, or was empty and replaced. */
@@ -40,38 +48,59 @@ const DEV_TOKEN_LIFETIME = '30d'
  * Dev mode, and a shared secret with `devSessions`, also issue tokens for any user.
  */
 export function createAuthenticator(options: AuthOptions): Authenticator {
+  const claims = claimChecks(options)
   if (options.jwksUrl) {
     // A JWKS holds public keys only: nothing this server could sign a session with.
     if (options.devSessions) throw new Error('dev sessions need a JWT secret to sign with, not a JWKS URL')
     const keys = remoteKeys(new URL(options.jwksUrl))
-    return { mode: 'jwks', verify: (token) => verifyWith(token, (t) => jwtVerify(t, keys)) }
+    return { mode: 'jwks', verify: (token) => verifyWith(token, (t) => jwtVerify(t, keys, claims)) }
   }
+  const hs256 = { ...claims, algorithms: ['HS256'] }
   if (options.jwtSecret) {
     const secret = new TextEncoder().encode(options.jwtSecret)
     const key = hmacKey(secret)
     return {
       mode: 'secret',
-      verify: (token) => verifyWith(token, async (t) => jwtVerify(t, await key, { algorithms: ['HS256'] })),
-      ...(options.devSessions && { issue: (userId: string) => issueToken(userId, secret) }),
+      verify: (token) => verifyWith(token, async (t) => jwtVerify(t, await key, hs256)),
+      ...(options.devSessions && { issue: (userId: string) => issueToken(userId, secret, claims) }),
     }
   }
   const secret = devSecret(options.dataDir, options.log)
   const key = hmacKey(secret)
   return {
     mode: 'dev',
-    verify: (token) => verifyWith(token, async (t) => jwtVerify(t, await key, { algorithms: ['HS256'] })),
-    issue: (userId) => issueToken(userId, secret),
+    verify: (token) => verifyWith(token, async (t) => jwtVerify(t, await key, hs256)),
+    issue: (userId) => issueToken(userId, secret, claims),
   }
 }
 
-/** A token for anyone who asks: what dev mode and dev sessions hand out. */
-function issueToken(userId: string, secret: Uint8Array): Promise<string> {
-  return new SignJWT({})
+/** jose's claim checks from the options: an empty list checks nothing, as an absent one. */
+function claimChecks(options: AuthOptions): JWTVerifyOptions {
+  const listed = (value: string | string[] | undefined) =>
+    value === undefined || value.length === 0 ? undefined : value
+  const audience = listed(options.audience)
+  const issuer = listed(options.issuer)
+  return {
+    ...(audience !== undefined && { audience }),
+    ...(issuer !== undefined && { issuer }),
+    clockTolerance: options.clockToleranceSeconds ?? DEFAULT_JWT_CLOCK_TOLERANCE_SECONDS,
+  }
+}
+
+/**
+ * A token for anyone who asks: what dev mode and dev sessions hand out, with the audience and
+ * issuer this server checks, so its own tokens pass.
+ */
+function issueToken(userId: string, secret: Uint8Array, claims: JWTVerifyOptions): Promise<string> {
+  const token = new SignJWT({})
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(userId)
     .setIssuedAt()
     .setExpirationTime(DEV_TOKEN_LIFETIME)
-    .sign(secret)
+  const first = (value: string | string[]) => (Array.isArray(value) ? value[0]! : value)
+  if (claims.audience !== undefined) token.setAudience(first(claims.audience))
+  if (claims.issuer !== undefined) token.setIssuer(first(claims.issuer))
+  return token.sign(secret)
 }
 
 async function verifyWith(
@@ -84,11 +113,22 @@ async function verifyWith(
     ;({ payload } = await verify(token))
   } catch (error) {
     if (error instanceof AuthUnavailableError) throw error
-    // jose's message may quote claims; the token itself is never logged or echoed.
-    throw new AuthError('invalid token')
+    // Which check failed, so that a client knows to refresh and an operator sees a misconfigured
+    // audience or issuer; jose's own message may quote claims, and the token is never echoed.
+    throw new AuthError(refusalReason(error))
   }
   if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new AuthError('token has no sub')
   return { userId: payload.sub }
+}
+
+function refusalReason(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'token expired'
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return 'token not yet valid'
+    if (error.claim === 'aud') return 'token audience not accepted'
+    if (error.claim === 'iss') return 'token issuer not accepted'
+  }
+  return 'invalid token'
 }
 
 /**

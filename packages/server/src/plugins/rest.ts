@@ -1,3 +1,4 @@
+import rateLimit from '@fastify/rate-limit'
 import {
   aggregateStatus,
   displayOrder,
@@ -48,7 +49,18 @@ interface MessageView {
 
 /** REST (DESIGN section 6): JSON, camelCase, bearer tokens, schemas on every body. */
 export async function restPlugin(app: FastifyInstance, context: ServerContext): Promise<void> {
-  const { auth, rooms, store } = context
+  const { auth, rooms, store, limits } = context
+  // Per client address, before the token is even checked. Loopback is exempt: it is a proxy on
+  // this machine (which, without `trustProxy`, would put every user in one bucket) or local tools.
+  if (limits.restRequestsPerWindow > 0) {
+    await app.register(rateLimit, {
+      max: limits.restRequestsPerWindow,
+      timeWindow: limits.restRateWindowMs,
+      allowList: (request) => isLoopback(request.ip),
+      errorResponseBuilder: (_request, { after }) =>
+        new HttpError(429, 'rate-limited', `too many requests: retry in ${after}`),
+    })
+  }
   // Fastify parses text/plain into a string, which the schemas then refuse as "body must be
   // object" (400); a body in another media type is a 415.
   app.removeContentTypeParser('text/plain')
@@ -94,7 +106,8 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
     }
   }
 
-  app.get('/healthz', async () => ({ status: 'ok' }))
+  // A probe must never be told to slow down.
+  app.get('/healthz', { config: { rateLimit: false } }, async () => ({ status: 'ok' }))
 
   if (auth.issue) {
     const issue = auth.issue
@@ -213,9 +226,10 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
     stateCache = { at: Date.now(), body }
     return body
   })
-
-  app.setErrorHandler((error, request, reply) => sendError(error, request, reply))
 }
+
+const isLoopback = (ip: string): boolean =>
+  ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.')
 
 function messagesOf(room: Room): MessageView[] {
   const { index } = room
@@ -237,6 +251,7 @@ function messagesOf(room: Room): MessageView[] {
   })
 }
 
+/** Every error as `{ error: { code, message } }` (the root error handler, set by createServer). */
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const { status, code, message } = describeError(error)
   if (status >= 500) request.log.error({ err: error }, 'request failed')

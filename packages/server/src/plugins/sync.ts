@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import websocket from '@fastify/websocket'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { ServerContext } from '../context.js'
 import { isSyncStep2 } from '../sync/protocol.js'
@@ -24,6 +24,8 @@ export async function syncPlugin(app: FastifyInstance, context: ServerContext): 
   const { limits, sockets, rooms } = context
   const alive = new WeakSet<WebSocket>()
   const tcp = new WeakMap<WebSocket, Socket>()
+  // A socket's log lines carry the id of the request that opened it.
+  const logs = new WeakMap<WebSocket, FastifyBaseLogger>()
   await app.register(websocket, {
     // What ws buffers before any check of ours: the largest frame a room takes, plus a multiplexed
     // frame's envelope (a conversation id). ws closes a larger one itself with 1009, which the
@@ -47,7 +49,8 @@ export async function syncPlugin(app: FastifyInstance, context: ServerContext): 
   const heartbeat = setInterval(() => {
     for (const socket of sockets) {
       if (!alive.has(socket)) {
-        app.log.info('dropped a socket that missed a heartbeat')
+        const log = logs.get(socket) ?? app.log
+        log.info('dropped a socket that missed a heartbeat')
         resetSocket(socket, tcp.get(socket))
         continue
       }
@@ -64,6 +67,7 @@ export async function syncPlugin(app: FastifyInstance, context: ServerContext): 
     alive.add(socket)
     // The TCP socket ws was handed on upgrade: what `resetSocket` aborts.
     tcp.set(socket, request.raw.socket)
+    logs.set(socket, request.log)
     context.metrics.sockets.inc()
     socket.on('pong', () => alive.add(socket))
   }
