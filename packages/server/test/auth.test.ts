@@ -185,3 +185,105 @@ describe('dev sessions (--dev-sessions: the local cluster signs in by name)', ()
     ).rejects.toThrow(/no key to sign with/)
   })
 })
+
+describe('JWT claims: audience, issuer and clock skew', () => {
+  const secret = 'a-secret-shared-with-the-identity-provider'
+  const now = () => Math.floor(Date.now() / 1000)
+  const sign = (claims: { aud?: string; iss?: string; nbf?: number; exp?: number }) => {
+    const token = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice')
+    if (claims.aud !== undefined) token.setAudience(claims.aud)
+    if (claims.iss !== undefined) token.setIssuer(claims.iss)
+    if (claims.nbf !== undefined) token.setNotBefore(claims.nbf)
+    if (claims.exp !== undefined) token.setExpirationTime(claims.exp)
+    return token.sign(new TextEncoder().encode(secret))
+  }
+  let server: TestServer | undefined
+  afterEach(async () => {
+    await server?.close()
+    server = undefined
+  })
+  const listWith = async (token: string) => {
+    const response = await fetch(`${server!.url}/api/conversations`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    return { status: response.status, body: (await response.json()) as unknown }
+  }
+
+  it('a token for another audience or from another issuer is refused: 401 with the reason, 4401 on both sockets', async () => {
+    server = await startTestServer({
+      jwtSecret: secret,
+      jwtAudience: ['ticks', 'ticks-staging'],
+      jwtIssuer: 'https://id.example',
+    })
+    const good = await sign({ aud: 'ticks-staging', iss: 'https://id.example' })
+    expect((await listWith(good)).status).toBe(200)
+    const id = await (async () => {
+      const created = await fetch(`${server!.url}/api/conversations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${good}` },
+        body: JSON.stringify({ title: 'Claims', members: ['bob'] }),
+      })
+      return ((await created.json()) as { id: string }).id
+    })()
+    for (const [token, reason] of [
+      [await sign({ aud: 'another-app', iss: 'https://id.example' }), 'token audience not accepted'],
+      [await sign({ iss: 'https://id.example' }), 'token audience not accepted'], // none at all
+      [await sign({ aud: 'ticks', iss: 'https://evil.example' }), 'token issuer not accepted'],
+    ] as const) {
+      expect(await listWith(token)).toEqual({
+        status: 401,
+        body: { error: { code: 'unauthorized', message: reason } },
+      })
+      expect(await closeCode(`${server.wsUrl}/sync/${id}?token=${token}`)).toBe(4401)
+      expect(await closeCode(`${server.wsUrl}/sync?token=${token}`)).toBe(4401)
+    }
+  })
+
+  it('tolerates a little clock skew (30 s by default) for nbf and exp, not more; the tolerance is an option', async () => {
+    server = await startTestServer({ jwtSecret: secret })
+    expect((await listWith(await sign({ nbf: now() + 10 }))).status, 'minted on a clock 10 s ahead').toBe(200)
+    expect((await listWith(await sign({ exp: now() - 10 }))).status, 'expired 10 s ago').toBe(200)
+    expect(await listWith(await sign({ nbf: now() + 120 }))).toMatchObject({
+      status: 401,
+      body: { error: { message: 'token not yet valid' } },
+    })
+    expect(await listWith(await sign({ exp: now() - 120 }))).toMatchObject({
+      status: 401,
+      body: { error: { message: 'token expired' } },
+    })
+    await server.close()
+    server = await startTestServer({ jwtSecret: secret, jwtClockToleranceSeconds: 0 })
+    expect((await listWith(await sign({ nbf: now() + 10 }))).status).toBe(401)
+  })
+
+  it('dev sessions sign with the configured audience and issuer, so their tokens pass', async () => {
+    const app = await createServer({
+      store: 'memory',
+      logger: false,
+      webRoot: false,
+      jwtSecret: secret,
+      devSessions: true,
+      jwtAudience: 'ticks',
+      jwtIssuer: 'https://id.example',
+    })
+    const session = await app.inject({ method: 'POST', url: '/api/session', payload: { userId: 'alice' } })
+    const { token } = session.json() as { token: string }
+    const listed = await app.inject({
+      url: '/api/conversations',
+      headers: { authorization: `Bearer ${token}` },
+    })
+    expect(listed.statusCode).toBe(200)
+    await app.close()
+  })
+
+  it('an empty audience or issuer, or a negative tolerance, is an error', async () => {
+    const create = (options: {
+      jwtAudience?: string
+      jwtIssuer?: string
+      jwtClockToleranceSeconds?: number
+    }) => createServer({ store: 'memory', logger: false, webRoot: false, jwtSecret: secret, ...options })
+    await expect(create({ jwtAudience: '' })).rejects.toThrow(/empty JWT audience or issuer/)
+    await expect(create({ jwtIssuer: '' })).rejects.toThrow(/empty JWT audience or issuer/)
+    await expect(create({ jwtClockToleranceSeconds: -1 })).rejects.toThrow(/clock tolerance/)
+  })
+})
