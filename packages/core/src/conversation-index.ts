@@ -1,4 +1,5 @@
 import type * as Y from 'yjs'
+import { orderLogPrefix, readOrderLogShape } from './order-log.js'
 import {
   isMemberRecord,
   isWatermark,
@@ -23,6 +24,11 @@ export interface IndexedMessage {
   seq: number | undefined
 }
 
+/** A message sealed into the store's history: it left the live document, its seq stays. */
+export interface SealedMessage extends IndexedMessage {
+  seq: number
+}
+
 /**
  * An incremental index over a conversation document: messages by id, the order log, receipt
  * watermarks and members. Rebuilding this from scratch on every change costs ~600 ms at 100k
@@ -38,7 +44,12 @@ export class ConversationIndex {
   readonly unsequencedIds = new Set<string>()
   /** Messages whose entry was deleted (discarded); they still count as integrated. */
   readonly discarded = new Set<string>()
-  /** The order log: `order[i]` has seq i + 1. */
+  /**
+   * Every seq at or below this is sealed (DESIGN section 12): its message left the live document
+   * for the store's history pages. Only ever rises.
+   */
+  sealedThrough = 0
+  /** The live order log: `order[i]` has seq `sealedThrough + i + 1`. */
   readonly order: string[] = []
   /**
    * Stamps of messages not held here (not arrived yet, or discarded). A held message carries its
@@ -46,11 +57,18 @@ export class ConversationIndex {
    */
   private readonly stampsWithoutMessage = new Map<string, number>()
   /**
-   * The messages in the order log by position (`bySeq[seq - 1]`); a hole where the stamp's message
-   * has not arrived yet or the entry repeats an earlier one. Readers walk this instead of looking
-   * every id up: at 100,000 messages, each hash lookup saved is ~5 ms.
+   * The live order log's messages by position (`sequenced[i]` has seq `sealedThrough + i + 1`); a
+   * hole where the stamp's message has not arrived yet or the entry repeats an earlier one. Readers
+   * walk this instead of looking every id up: at 100,000 messages, each hash lookup saved is ~5 ms.
    */
-  readonly bySeq: (IndexedMessage | undefined)[] = []
+  readonly sequenced: (IndexedMessage | undefined)[] = []
+  /**
+   * Sealed messages this replica knows: those it held when they were sealed, and pages of history
+   * a host added (`addHistory`). Not in `messages`, which is what the live document holds.
+   */
+  readonly history = new Map<string, SealedMessage>()
+  /** Bumped whenever `history` changes. */
+  historyVersion = 0
   readonly members = new Map<string, MemberRecord>()
   /** Bumped whenever a member is added, changed or removed. */
   membersVersion = 0
@@ -68,6 +86,8 @@ export class ConversationIndex {
   private readonly replicaWatermarks = new Map<string, Map<string, Watermark>>()
   private readonly userWatermarks = new Map<string, Watermark>()
   private integratedUpTo = 0
+  /** Messages whose entry a transaction deleted, until it ends: a seal, or a discard. */
+  private readonly removedInTransaction = new Map<string, IndexedMessage>()
   private readonly listeners = new Set<() => void>()
   private readonly onAfterTransaction = (tr: Y.Transaction) => this.apply(tr)
 
@@ -107,10 +127,13 @@ export class ConversationIndex {
    * may claim no more than this: "delivered" means a replica really holds the message.
    */
   integratedPrefix(): number {
-    while (this.integratedUpTo < this.order.length) {
-      const present = this.bySeq[this.integratedUpTo] !== undefined
-      const id = this.order[this.integratedUpTo]!
-      if (!present && !this.messages.has(id) && !this.discarded.has(id)) {
+    // Sealed messages count as integrated: they are in the history pages every member can read.
+    this.integratedUpTo = Math.max(this.integratedUpTo, this.sealedThrough)
+    while (this.integratedUpTo < this.lastSeq()) {
+      const position = this.integratedUpTo - this.sealedThrough
+      const present = this.sequenced[position] !== undefined
+      const id = this.order[position]!
+      if (!present && id !== '' && !this.messages.has(id) && !this.discarded.has(id)) {
         if (!this.deletedBeforeLoad(id)) break // not here yet
         this.discarded.add(id)
       }
@@ -133,6 +156,38 @@ export class ConversationIndex {
     return false
   }
 
+  /** The highest seq this replica knows of (sealed entries included). */
+  lastSeq(): number {
+    return this.sealedThrough + this.order.length
+  }
+
+  /** The live message stamped `seq`, if this replica holds it. */
+  sequencedAt(seq: number): IndexedMessage | undefined {
+    return this.sequenced[seq - this.sealedThrough - 1]
+  }
+
+  /**
+   * Add sealed messages fetched from the store's history. Only seqs that are sealed here are
+   * taken (a page can never rewrite the live window), and a known one is kept as it is.
+   */
+  addHistory(messages: readonly SealedMessage[]): void {
+    let added = false
+    for (const message of messages) {
+      if (message.seq > this.sealedThrough || this.history.has(message.record.id)) continue
+      if (messageRecordProblem(message.record, message.record.id) !== undefined) continue
+      this.history.set(message.record.id, {
+        record: message.record,
+        author: message.author,
+        seq: message.seq,
+      })
+      added = true
+    }
+    if (!added) return
+    this.historyVersion++
+    this.version++
+    for (const listener of this.listeners) listener()
+  }
+
   /** Ids of messages present here that the order log does not hold yet. */
   unsequenced(): string[] {
     return [...this.unsequencedIds]
@@ -140,7 +195,11 @@ export class ConversationIndex {
 
   /** The message's 1-based position in the order log, or undefined when not stamped. */
   seqOf(messageId: string): number | undefined {
-    return this.messages.get(messageId)?.seq ?? this.stampsWithoutMessage.get(messageId)
+    return (
+      this.messages.get(messageId)?.seq ??
+      this.stampsWithoutMessage.get(messageId) ??
+      this.history.get(messageId)?.seq
+    )
   }
 
   private rebuilding = false
@@ -148,7 +207,7 @@ export class ConversationIndex {
   private knowsNothing(): boolean {
     return (
       this.messages.size === 0 &&
-      this.order.length === 0 &&
+      this.lastSeq() === 0 &&
       this.discarded.size === 0 &&
       this.members.size === 0 &&
       this.title === '' &&
@@ -194,6 +253,7 @@ export class ConversationIndex {
       changed = true
     }
     if (lostTrack) for (const name of rootNames.values()) this.readRoot(name, null)
+    this.removedInTransaction.clear()
     if (!changed) return
     this.version++
     for (const listener of this.listeners) listener()
@@ -239,6 +299,8 @@ export class ConversationIndex {
   private putMessage(record: MessageRecord, author: string): void {
     // Keyed by the record's own id string, so every map below hashes one string object once.
     const id = record.id
+    // A sealed message's entry met again (a late copy): it belongs to history, not the window.
+    if (this.history.has(id)) return
     if (this.rebuilding) {
       // Read before the order log (see rebuild): nothing is stamped yet.
       const known = this.messages.size
@@ -256,10 +318,14 @@ export class ConversationIndex {
       if (seq !== undefined) this.stampsWithoutMessage.delete(id)
     }
     const indexed: IndexedMessage = { record, author, seq }
+    if (seq !== undefined && seq <= this.sealedThrough) {
+      this.keepSealed(indexed, seq)
+      return
+    }
     this.messages.set(id, indexed)
     if (this.discarded.size > 0) this.discarded.delete(id)
     if (seq === undefined) this.unsequencedIds.add(id)
-    else this.bySeq[seq - 1] = indexed
+    else this.sequenced[seq - this.sealedThrough - 1] = indexed
   }
 
   private removeMessage(id: string): void {
@@ -267,13 +333,33 @@ export class ConversationIndex {
     if (indexed) {
       this.messages.delete(id)
       this.discarded.add(id)
+      this.removedInTransaction.set(id, indexed)
       this.structureVersion++
       if (indexed.seq !== undefined) {
-        this.bySeq[indexed.seq - 1] = undefined
+        this.sequenced[indexed.seq - this.sealedThrough - 1] = undefined
         this.stampsWithoutMessage.set(id, indexed.seq)
       }
     }
     this.unsequencedIds.delete(id)
+  }
+
+  /**
+   * The entry at `seq` was sealed: its message (held here, or deleted earlier in this same
+   * transaction by the seal itself) moves to history, and no longer counts as discarded.
+   */
+  private sealEntry(id: string, seq: number): void {
+    this.stampsWithoutMessage.delete(id)
+    const indexed = this.messages.get(id) ?? this.removedInTransaction.get(id)
+    if (!indexed) return
+    this.messages.delete(id)
+    this.discarded.delete(id)
+    this.unsequencedIds.delete(id)
+    this.keepSealed(indexed, seq)
+  }
+
+  private keepSealed(indexed: IndexedMessage, seq: number): void {
+    this.history.set(indexed.record.id, { record: indexed.record, author: indexed.author, seq })
+    this.historyVersion++
   }
 
   private readMetaKey(key: string, value: unknown): void {
@@ -288,36 +374,70 @@ export class ConversationIndex {
   }
 
   private readOrderLog(log: Y.Array<string>): void {
-    const known = this.order.length
-    // The sequencer only appends, so the common case is a pure append; anything else (two
-    // sequencers interleaving, which the server forbids) falls back to a rebuild.
-    const appendOnly = log.length >= known && (known === 0 || log.get(known - 1) === this.order[known - 1])
-    const entries = appendOnly && known > 0 ? log.slice(known) : log.toArray()
+    const { sealedThrough, gap } = orderLogPrefix(log)
+    const knownEnd = this.lastSeq()
+    const end = sealedThrough + log.length
+    const lastKnown = this.order[this.order.length - 1]
+    // The sequencer only appends and sealing only deletes the oldest entries, so the common case
+    // is a pure append, a seal, or both; anything else (two sequencers interleaving, which the
+    // server forbids) falls back to reading the whole log again.
+    const appendOnly =
+      !gap &&
+      sealedThrough >= this.sealedThrough &&
+      end >= knownEnd &&
+      (lastKnown === undefined ||
+        knownEnd <= sealedThrough ||
+        log.get(knownEnd - sealedThrough - 1) === lastKnown)
     if (!appendOnly) {
-      this.structureVersion++
-      this.order.length = 0
-      this.bySeq.length = 0
-      this.stampsWithoutMessage.clear()
-      this.integratedUpTo = 0
-      for (const [id, indexed] of this.messages) {
-        indexed.seq = undefined
-        this.unsequencedIds.add(id)
-      }
+      this.rereadOrderLog(log)
+      return
     }
+    if (sealedThrough > this.sealedThrough) {
+      const count = Math.min(sealedThrough - this.sealedThrough, this.order.length)
+      const sealed = this.order.splice(0, count)
+      this.sequenced.splice(0, count)
+      const firstSeq = this.sealedThrough + 1
+      this.sealedThrough = sealedThrough
+      for (let i = 0; i < sealed.length; i++) this.sealEntry(sealed[i]!, firstSeq + i)
+      this.structureVersion++
+    }
+    const from = Math.max(knownEnd, sealedThrough)
+    this.appendEntries(from < end ? log.slice(from - sealedThrough) : [])
+  }
+
+  /** Read the whole log again, forgetting every seq it gave before. */
+  private rereadOrderLog(log: Y.Array<string>): void {
+    const shape = readOrderLogShape(log)
+    this.structureVersion++
+    this.order.length = 0
+    this.sequenced.length = 0
+    this.stampsWithoutMessage.clear()
+    this.integratedUpTo = 0
+    for (const [id, indexed] of this.messages) {
+      indexed.seq = undefined
+      // While rebuilding, the unsequenced set is filled once at the end (see rebuild).
+      if (!this.rebuilding) this.unsequencedIds.add(id)
+    }
+    this.sealedThrough = Math.max(this.sealedThrough, shape.sealedThrough)
+    const skip = this.sealedThrough - shape.sealedThrough
+    this.appendEntries(shape.entries.slice(skip))
+  }
+
+  private appendEntries(entries: readonly string[]): void {
     for (const id of entries) {
       this.order.push(id)
-      const seq = this.order.length
-      const indexed = this.messages.get(id)
+      const seq = this.lastSeq()
+      const indexed = id === '' ? undefined : this.messages.get(id)
       if (indexed === undefined) {
         // Not here yet (or discarded); a repeated entry keeps its first position.
-        if (!this.stampsWithoutMessage.has(id)) this.stampsWithoutMessage.set(id, seq)
-        this.bySeq.push(undefined)
+        if (id !== '' && !this.stampsWithoutMessage.has(id)) this.stampsWithoutMessage.set(id, seq)
+        this.sequenced.push(undefined)
       } else if (indexed.seq !== undefined) {
         // A duplicate entry (two sequencers, which the server forbids): seq keeps its first position.
-        this.bySeq.push(undefined)
+        this.sequenced.push(undefined)
       } else {
         indexed.seq = seq
-        this.bySeq.push(indexed)
+        this.sequenced.push(indexed)
         if (!this.rebuilding) this.unsequencedIds.delete(id)
       }
     }

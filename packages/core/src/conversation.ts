@@ -1,3 +1,4 @@
+import * as random from 'lib0/random'
 import type * as Y from 'yjs'
 import { ConversationIndex } from './conversation-index.js'
 import { TicksError } from './errors.js'
@@ -41,6 +42,8 @@ export interface ConversationOptions {
    * ids valid per `isValidId` and unique across the conversation. Default: `randomId()`.
    */
   newId?: () => string
+  /** The Yjs client id this replica's receipts are written with; injectable for seeded tests. */
+  receiptClientId?: number
 }
 
 /**
@@ -63,6 +66,8 @@ export class Conversation {
   private destroyed = false
   private lastCreatedAt = 0
   private readonly unsubscribe: () => void
+  /** The Yjs client id receipts are written with (see `withClientId`): one per session, like Yjs's own. */
+  private readonly receiptClient: number
 
   constructor(doc: Y.Doc, options: ConversationOptions) {
     if (!options.userId) throw new TicksError('invalid-argument', 'userId is required')
@@ -72,6 +77,7 @@ export class Conversation {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits }
     this.now = options.now ?? Date.now
     this.newId = options.newId ?? randomId
+    this.receiptClient = options.receiptClientId ?? otherClientId(doc.clientID)
     this.index = new ConversationIndex(doc)
     this.list = new MessageList(this.index, {
       has: (id) => this.failures.has(id),
@@ -141,7 +147,7 @@ export class Conversation {
   markDelivered(): boolean {
     if (!this.canWriteReceipts()) return false
     const d = this.index.integratedPrefix()
-    return raiseWatermark(this.index, this.userId, this.replicaId, { d, r: 0 }, this)
+    return raiseWatermark(this.index, this.userId, this.replicaId, { d, r: 0 }, this, this.receiptClient)
   }
 
   /**
@@ -155,7 +161,14 @@ export class Conversation {
       if (seq !== undefined) upTo = Math.min(upTo, seq)
     }
     if (!this.canWriteReceipts()) return false
-    return raiseWatermark(this.index, this.userId, this.replicaId, { d: upTo, r: upTo }, this)
+    return raiseWatermark(
+      this.index,
+      this.userId,
+      this.replicaId,
+      { d: upTo, r: upTo },
+      this,
+      this.receiptClient,
+    )
   }
 
   members(): Record<string, Member> {
@@ -312,4 +325,11 @@ export class Conversation {
     if (this.role() !== 'owner')
       throw new TicksError('not-owner', 'Only an owner may change the conversation')
   }
+}
+
+/** A random Yjs client id (as Yjs draws them: 32 bits) other than `taken`. */
+function otherClientId(taken: number): number {
+  let client = random.uint32()
+  while (client === taken) client = random.uint32()
+  return client
 }

@@ -8,7 +8,7 @@ export {
   updateProblem,
 } from './clocks.js'
 export { Conversation, type ConversationOptions, type Member, type Message } from './conversation.js'
-export { ConversationIndex, type IndexedMessage } from './conversation-index.js'
+export { ConversationIndex, type IndexedMessage, type SealedMessage } from './conversation-index.js'
 export { type ConversationSetup, initConversation, newConversationDoc } from './create.js'
 export { TicksError, type TicksErrorCode } from './errors.js'
 export { randomId } from './ids.js'
@@ -30,7 +30,8 @@ export {
   writeMuxRefused,
 } from './mux-frames.js'
 export { compareUnsequenced, displayOrder } from './order.js'
-export { raiseWatermark } from './receipts.js'
+export { lastSeqOf, readOrderLogShape } from './order-log.js'
+export { raiseWatermark, withClientId } from './receipts.js'
 export {
   applyCheckedUpdate,
   type Claim,
@@ -42,7 +43,8 @@ export {
   type Writer,
 } from './rules.js'
 export * from './schema.js'
-export { orderLog, SEQUENCER_ORIGIN, stampUnsequenced } from './sequencer.js'
+export { compactSealedEntries } from './sealed-compaction.js'
+export { orderLog, SEQUENCER_ORIGIN, sealThrough, stampUnsequenced } from './sequencer.js'
 export {
   aggregateStatus,
   dominates,

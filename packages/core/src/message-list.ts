@@ -20,11 +20,15 @@ interface Snapshot {
   version: number
   failures: number
   structure: number
-  /** How much of the order log and of the index's added-id journal this snapshot has seen. */
+  /** The highest seq and how much of the index's added-id journal this snapshot has seen. */
   orderLength: number
   addedSeen: number
+  /** Sealed messages known here, by seq (DESIGN section 12). */
+  history: Message[]
+  historyVersion: number
   /** Sequenced messages by seq (private: patched in place by the next snapshot). */
   sequenced: Message[]
+  pending: Message[]
   watermarks: Map<string, Watermark>
   messages: Message[]
   /** Built on first use: a cold list of 100,000 would otherwise pay 100,000 hash inserts up front. */
@@ -75,18 +79,27 @@ export class MessageList {
     }
     const sequenced: Message[] = []
     const statusOf = this.statusFunction()
-    const bySeq = index.bySeq
-    for (let position = 0; position < bySeq.length; position++) {
-      const indexed = bySeq[position]
-      if (indexed) sequenced.push(place(indexed, position + 1, statusOf(indexed.record, position + 1)))
+    const live = index.sequenced
+    const base = index.sealedThrough
+    for (let position = 0; position < live.length; position++) {
+      const indexed = live[position]
+      const seq = base + position + 1
+      if (indexed) sequenced.push(place(indexed, seq, statusOf(indexed.record, seq)))
     }
-    return this.snapshotOf(sequenced, this.pending(place), undefined)
+    const history = [...index.history.values()]
+      .sort((a, b) => a.seq - b.seq)
+      .map((sealed) => place(sealed, sealed.seq, statusOf(sealed.record, sealed.seq)))
+    return this.snapshotOf(history, sequenced, this.pending(place), undefined)
   }
 
   /** Additions and raises only: patch the previous snapshot, or undefined to start over. */
   private patch(previous: Snapshot): Snapshot | undefined {
     const index = this.index
-    if (previous.structure !== index.structureVersion || previous.failures !== this.failures.version()) {
+    if (
+      previous.structure !== index.structureVersion ||
+      previous.historyVersion !== index.historyVersion ||
+      previous.failures !== this.failures.version()
+    ) {
       return undefined
     }
     // A message whose stamp was already in the log arrived late: it belongs mid-list.
@@ -94,7 +107,7 @@ export class MessageList {
       const seq = index.seqOf(index.addedIds[i]!)
       if (seq !== undefined && seq <= previous.orderLength) return undefined
     }
-    const { sequenced } = previous
+    const { history, sequenced } = previous
     const byId = previous.byId
     const statusOf = this.statusFunction()
 
@@ -107,43 +120,44 @@ export class MessageList {
       low = Math.min(low, Math.min(before.r, before.d) + 1)
       high = Math.max(high, now.d, now.r)
     }
-    for (let i = firstAtOrAfter(sequenced, low); i < sequenced.length; i++) {
-      const message = sequenced[i]!
-      const seq = message.seq!
-      if (seq > high) break
-      const indexed = index.bySeq[seq - 1]!
-      const status = statusOf(indexed.record, seq)
-      if (status === message.status) continue
-      const fresh = toMessage(indexed, seq, status)
-      sequenced[i] = fresh
-      byId?.set(fresh.id, fresh)
+    const restatus = (list: Message[], indexedAt: (message: Message) => IndexedMessage): void => {
+      for (let i = firstAtOrAfter(list, low); i < list.length; i++) {
+        const message = list[i]!
+        const seq = message.seq!
+        if (seq > high) break
+        const indexed = indexedAt(message)
+        const status = statusOf(indexed.record, seq)
+        if (status === message.status) continue
+        const fresh = toMessage(indexed, seq, status)
+        list[i] = fresh
+        byId?.set(fresh.id, fresh)
+      }
     }
+    restatus(history, (message) => index.history.get(message.id)!)
+    restatus(sequenced, (message) => index.sequencedAt(message.seq!)!)
 
     // New stamps: the order log only grew (anything else bumped the structure version).
-    for (let position = previous.orderLength; position < index.bySeq.length; position++) {
-      const indexed = index.bySeq[position]
+    for (let seq = previous.orderLength + 1; seq <= index.lastSeq(); seq++) {
+      const indexed = index.sequencedAt(seq)
       if (!indexed) continue
-      const fresh = toMessage(indexed, position + 1, statusOf(indexed.record, position + 1))
+      const fresh = toMessage(indexed, seq, statusOf(indexed.record, seq))
       sequenced.push(fresh)
       byId?.set(fresh.id, fresh)
     }
 
     // Unsequenced messages are few: reuse the previous ones that did not change.
-    const previousPending = new Map<string, Message>()
-    for (let i = sequenced.length; i < previous.messages.length; i++) {
-      const message = previous.messages[i]!
-      if (message.seq === undefined) previousPending.set(message.id, message)
-    }
+    const previousPending = new Map(previous.pending.map((message) => [message.id, message]))
     const pending = this.pending((indexed, seq, status) => {
       const old = previousPending.get(indexed.record.id)
       const message = old && isCurrent(old, indexed, status) ? old : toMessage(indexed, seq, status)
       byId?.set(message.id, message)
       return message
     })
-    return this.snapshotOf(sequenced, pending, byId)
+    return this.snapshotOf(history, sequenced, pending, byId)
   }
 
   private snapshotOf(
+    history: Message[],
     sequenced: Message[],
     pending: Message[],
     byId: Map<string, Message> | undefined,
@@ -153,11 +167,14 @@ export class MessageList {
       version: index.version,
       failures: this.failures.version(),
       structure: index.structureVersion,
-      orderLength: index.order.length,
+      orderLength: index.lastSeq(),
       addedSeen: index.addedIds.length,
+      history,
+      historyVersion: index.historyVersion,
       sequenced,
+      pending,
       watermarks: new Map(index.watermarks()),
-      messages: sequenced.concat(pending),
+      messages: history.length === 0 ? sequenced.concat(pending) : history.concat(sequenced, pending),
       byId,
     }
   }

@@ -14,7 +14,7 @@ export function displayOrder(index: ConversationIndex): IndexedMessage[] {
   index.order.forEach((id, position) => {
     const message = index.messages.get(id)
     // Skip a stamp whose message has not arrived yet, and a duplicate log entry.
-    if (message && message.seq === position + 1) ordered.push(message)
+    if (message && message.seq === index.sealedThrough + position + 1) ordered.push(message)
   })
   const pending = index
     .unsequenced()

@@ -1,7 +1,7 @@
 import type * as Y from 'yjs'
-import type { ConversationIndex } from './conversation-index.js'
+import type { ConversationIndex, SealedMessage } from './conversation-index.js'
 import { compareUnsequenced } from './order.js'
-import { SERVER_ROOT } from './schema.js'
+import { messageKey, SERVER_ROOT, userRoot } from './schema.js'
 
 /** Transaction origin of the sequencer's stamps, so hosts can tell them from other writes. */
 export const SEQUENCER_ORIGIN = Symbol('ticks-sequencer')
@@ -29,3 +29,33 @@ export function stampUnsequenced(index: ConversationIndex, origin: unknown = SEQ
 
 /** The order log as a plain list (seq = index + 1), for hosts that do not keep an index. */
 export const orderLog = (doc: Y.Doc): string[] => doc.getArray<string>(SERVER_ROOT).toArray()
+
+/**
+ * Seal every sequenced message with seq <= `throughSeq` (DESIGN section 12): in one transaction,
+ * delete their entries from their authors' roots and the oldest entries of the order log. Seqs do
+ * not move (deleted log items keep their length), receipts are watermarks over seq, so sealed
+ * messages keep their statuses. Returns what was sealed, in seq order, for the host to store as
+ * history in the same durable step as the update this transaction makes.
+ *
+ * Pending messages are never sealed: only the order log's entries are. A stamp whose message is
+ * gone (discarded after its stamp) is sealed without a record. Sequencer only, like stamping.
+ */
+export function sealThrough(
+  index: ConversationIndex,
+  throughSeq: number,
+  origin: unknown = SEQUENCER_ORIGIN,
+): SealedMessage[] {
+  const count = Math.min(throughSeq, index.lastSeq()) - index.sealedThrough
+  if (count <= 0) return []
+  const sealed: SealedMessage[] = []
+  for (let seq = index.sealedThrough + 1; seq <= index.sealedThrough + count; seq++) {
+    const indexed = index.sequencedAt(seq)
+    if (indexed) sealed.push({ record: indexed.record, author: indexed.author, seq })
+  }
+  const doc = index.doc
+  doc.transact(() => {
+    for (const { record, author } of sealed) doc.getMap(userRoot(author)).delete(messageKey(record.id))
+    doc.getArray<string>(SERVER_ROOT).delete(0, count)
+  }, origin)
+  return sealed
+}

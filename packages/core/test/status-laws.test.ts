@@ -8,6 +8,8 @@ import {
   checkUpdate,
   initConversation,
   type Role,
+  type SealedMessage,
+  sealThrough,
   stampUnsequenced,
   statusRank,
 } from '../src/index.js'
@@ -50,6 +52,7 @@ type Command =
   | { kind: 'toServer'; pick: number; fault: 'none' | 'drop' | 'duplicate' }
   | { kind: 'toReplica'; replica: number; pick: number; fault: 'none' | 'drop' | 'duplicate' }
   | { kind: 'stamp' }
+  | { kind: 'seal'; keep: number }
   | { kind: 'peer' }
   | { kind: 'drain'; replica: number | null }
   | { kind: 'roundTrip'; replica: number }
@@ -82,6 +85,11 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('stamp' as const) }) },
+  // The sequencer seals all but the last `keep` stamped messages into history (DESIGN section 12).
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('seal' as const), keep: fc.integer({ min: 0, max: 3 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('peer' as const) }) },
   // A healthy stretch: one link (or the server's inbox) delivers everything it holds, in order.
   {
@@ -102,6 +110,8 @@ function createWorld() {
   initConversation(serverDoc, { title: 'laws', members: MEMBERS, now: 0 })
   const serverIndex = new ConversationIndex(serverDoc)
   const serverInbox: { from: Replica; update: Uint8Array }[] = []
+  /** What the sequencer sealed: the history pages a store would serve. */
+  const sealed: SealedMessage[] = []
   const allPackets: Uint8Array[] = []
   const replicas: Replica[] = DEVICES.map(({ name, userId }) => {
     const doc = new Y.Doc({ guid: 'conv' })
@@ -201,6 +211,9 @@ function createWorld() {
       case 'stamp':
         stampUnsequenced(serverIndex)
         break
+      case 'seal':
+        sealed.push(...sealThrough(serverIndex, serverIndex.lastSeq() - cmd.keep))
+        break
       case 'drain': {
         if (cmd.replica === null) {
           for (const packet of serverInbox.splice(0)) receiveAtServer(packet.from, packet.update)
@@ -243,8 +256,10 @@ function createWorld() {
       // pending while the deletion it made of a sibling device's key is applied: the document
       // alone then shows that user's watermark lower than it was. The index remembers the higher
       // one (law 2), so then the list may only be ahead of a rebuild, never behind.
+      // A rebuild knows no history: compare what the live document holds.
       const fresh = new Conversation(replica.doc, { userId: replica.userId, replicaId: replica.name })
-      const incremental = view(conversation)
+      const sealedThrough = conversation.conversationIndex.sealedThrough
+      const incremental = view(conversation).filter((m) => m.seq === undefined || m.seq > sealedThrough)
       const rebuilt = view(fresh)
       fresh.destroy()
       if (replica.doc.store.pendingStructs === null) {
@@ -293,7 +308,10 @@ function createWorld() {
   const view = (conversation: Conversation) =>
     conversation.messages().map(({ id, seq, status, author, text }) => ({ id, seq, status, author, text }))
 
-  return { replicas, serverDoc, allPackets, run, checkObservations, exchangeAll, view }
+  /** Every replica (and a view of the server) pages in the whole history, as a scrolling app would. */
+  const loadHistory = (conversation: Conversation) => conversation.conversationIndex.addHistory(sealed)
+
+  return { replicas, serverDoc, allPackets, run, checkObservations, exchangeAll, view, loadHistory }
 }
 
 describe('status laws over random schedules', () => {
@@ -307,13 +325,15 @@ describe('status laws over random schedules', () => {
           world.checkObservations(highest)
         }
         world.exchangeAll()
+        for (const replica of world.replicas) world.loadHistory(replica.conversation)
         world.checkObservations(highest)
 
         // Law 1: everyone agrees on every message, its order, seq and status ...
-        const serverView = world.view(new Conversation(world.serverDoc, { userId: 'server' }))
+        const finalView = new Conversation(world.serverDoc, { userId: 'server' })
+        world.loadHistory(finalView)
+        const serverView = world.view(finalView)
         for (const replica of world.replicas) expect(world.view(replica.conversation)).toEqual(serverView)
         // ... and each status is at least the highest anyone recorded on the way.
-        const finalView = new Conversation(world.serverDoc, { userId: 'server' })
         for (const message of serverView) {
           expect(message.seq).toBeDefined()
           expect(statusRank(message.status as LatticeStatus)).toBeGreaterThanOrEqual(

@@ -24,9 +24,10 @@ export function summarize(index: ConversationIndex, updatedAt: number): Conversa
         }
       : null,
     updatedAt,
-    lastSeq: index.order.length,
+    lastSeq: index.lastSeq(),
     reads: Object.fromEntries(Object.keys(members).map((user) => [user, index.watermarkOf(user).r])),
     delivered: Object.fromEntries(Object.keys(members).map((user) => [user, index.watermarkOf(user).d])),
+    // The live window holds at least the last RECENT_AUTHORS stamps unless the server's window is smaller.
     recentAuthors: index.order.slice(-RECENT_AUTHORS).map((id) => index.messages.get(id)?.author ?? ''),
   }
 }

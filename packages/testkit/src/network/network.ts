@@ -335,6 +335,7 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
       const replica = new Replica(userId, deviceId, {
         conversationId,
         clientId: nextClientId(),
+        receiptClientId: nextClientId(),
         now: clock,
         newId: seededIds(messageIdRandom.fork()),
         afterReceive: (r) => {

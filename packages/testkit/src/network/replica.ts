@@ -17,6 +17,8 @@ export interface ReplicaSetup {
   conversationId: string
   /** Seeded: Yjs breaks ties by client id, so a random one would make runs differ. */
   clientId: number
+  /** Seeded too: the client id the replica writes its receipts with. */
+  receiptClientId: number
   /** Clock for `createdAt`. */
   now: () => number
   /** Seeded message ids, for the same reason. */
@@ -57,6 +59,7 @@ export class Replica {
       replicaId: deviceId,
       now: setup.now,
       newId: setup.newId,
+      receiptClientId: setup.receiptClientId,
     })
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin !== this.remoteOrigin && this.transport) this.transport.send(writeSync(update))

@@ -1,0 +1,108 @@
+import * as encoding from 'lib0/encoding'
+import * as Y from 'yjs'
+import { readOrderLogShape } from './order-log.js'
+import { MESSAGE_KEY_PREFIX, SERVER_ROOT, USER_ROOT_PREFIX } from './schema.js'
+
+type Struct = Y.Item | Y.GC | Y.Skip
+type DeleteSet = ReturnType<typeof Y.createDeleteSet>
+
+/**
+ * The document's state as one update in which deleted message entries hold no key (DESIGN
+ * section 12): what a store keeps as a snapshot and a fresh replica loads.
+ *
+ * Yjs keeps a deleted map entry as a struct with its parent's name and its key (~35 bytes for a
+ * message), forever, because a later write of the same key names it as its origin. A message
+ * entry is never written again (messages are immutable: the write rules refuse it), so once
+ * deleted — sealed into history, or discarded — nothing can ever name it, and it can become a
+ * garbage-collected range like the children of a deleted type: two bytes, and one range for a
+ * whole run of one client's consecutive messages. Kept: entries the live order log still names
+ * (a message discarded after its stamp, which replicas must see as deleted, not as missing), and
+ * everything else (overwritten receipts are named by the next raise of their key).
+ *
+ * The state vector does not change, so replicas holding the full entries sync with it as before.
+ */
+export function compactSealedEntries(doc: Y.Doc): Uint8Array {
+  const update = Y.encodeStateAsUpdate(doc)
+  const live = new Set(liveOrderIds(doc))
+  const { structs, ds } = Y.decodeUpdate(update) as { structs: Struct[]; ds: DeleteSet }
+  let collected = 0
+  const compacted = structs.map((struct) => {
+    if (!isCollectable(struct, live, ds)) return struct
+    collected++
+    return new Y.GC(struct.id, struct.length)
+  })
+  return collected === 0 ? update : encodeUpdate(mergeCollected(compacted), ds)
+}
+
+function liveOrderIds(doc: Y.Doc): string[] {
+  return doc.share.has(SERVER_ROOT) ? readOrderLogShape(doc.getArray<string>(SERVER_ROOT)).entries : []
+}
+
+/** A deleted message entry of a user root that the live order log does not name. */
+function isCollectable(struct: Struct, live: ReadonlySet<string>, ds: DeleteSet): struct is Y.Item {
+  if (!(struct instanceof Y.Item) || struct.length !== 1) return false
+  if (!(struct.content instanceof Y.ContentDeleted) && !Y.isDeleted(ds, struct.id)) return false
+  const parent = struct.parent as unknown
+  const key = struct.parentSub
+  // Message entries are first writes of their key: no origin, so the update names parent and key.
+  return (
+    struct.origin === null &&
+    typeof parent === 'string' &&
+    parent.startsWith(USER_ROOT_PREFIX) &&
+    key?.startsWith(MESSAGE_KEY_PREFIX) === true &&
+    !live.has(key!.slice(MESSAGE_KEY_PREFIX.length))
+  )
+}
+
+/** Neighbouring garbage-collected ranges of one client as one range, as Yjs keeps them itself. */
+function mergeCollected(structs: readonly Struct[]): Struct[] {
+  const merged: Struct[] = []
+  for (const struct of structs) {
+    const last = merged[merged.length - 1]
+    if (
+      last instanceof Y.GC &&
+      struct instanceof Y.GC &&
+      last.id.client === struct.id.client &&
+      last.id.clock + last.length === struct.id.clock
+    ) {
+      merged[merged.length - 1] = new Y.GC(last.id, last.length + struct.length)
+    } else {
+      merged.push(struct)
+    }
+  }
+  return merged
+}
+
+/**
+ * Structs and a delete set as a v1 update: per client (in the order given, each client's structs
+ * contiguous and in clock order), the count, the client, the first clock and each struct; then
+ * the delete set with clients in descending order, as Yjs writes it.
+ */
+function encodeUpdate(structs: readonly Struct[], ds: DeleteSet): Uint8Array {
+  const encoder = new Y.UpdateEncoderV1()
+  const byClient = new Map<number, Struct[]>()
+  for (const struct of structs) {
+    const list = byClient.get(struct.id.client)
+    if (list) list.push(struct)
+    else byClient.set(struct.id.client, [struct])
+  }
+  encoding.writeVarUint(encoder.restEncoder, byClient.size)
+  for (const [client, list] of byClient) {
+    encoding.writeVarUint(encoder.restEncoder, list.length)
+    encoder.writeClient(client)
+    encoding.writeVarUint(encoder.restEncoder, list[0]!.id.clock)
+    for (const struct of list) struct.write(encoder, 0)
+  }
+  const clients = [...ds.clients.entries()].sort((a, b) => b[0] - a[0])
+  encoding.writeVarUint(encoder.restEncoder, clients.length)
+  for (const [client, ranges] of clients) {
+    encoder.resetDsCurVal()
+    encoding.writeVarUint(encoder.restEncoder, client)
+    encoding.writeVarUint(encoder.restEncoder, ranges.length)
+    for (const { clock, len } of ranges) {
+      encoder.writeDsClock(clock)
+      encoder.writeDsLen(len)
+    }
+  }
+  return encoder.toUint8Array()
+}

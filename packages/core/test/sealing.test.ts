@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import {
+  applyCheckedUpdate,
+  Conversation,
+  checkUpdate,
+  compactSealedEntries,
+  initConversation,
+  lastSeqOf,
+  sealThrough,
+  stampUnsequenced,
+} from '../src/index.js'
+
+const MEMBERS = { alice: 'owner', bob: 'member', carol: 'member' } as const
+
+/** A server doc and replicas that sync with it by whole-state exchange (enough for these checks). */
+function setup() {
+  const server = new Y.Doc({ guid: 'c' })
+  initConversation(server, { title: 't', members: { ...MEMBERS } })
+  const serverView = new Conversation(server, { userId: 'server-view' })
+  const replica = (userId: string, replicaId: string) => {
+    const doc = new Y.Doc({ guid: 'c' })
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(server))
+    return new Conversation(doc, { userId, replicaId })
+  }
+  const sync = (conversation: Conversation) => {
+    Y.applyUpdate(server, Y.encodeStateAsUpdate(conversation.doc, Y.encodeStateVector(server)))
+    Y.applyUpdate(conversation.doc, Y.encodeStateAsUpdate(server, Y.encodeStateVector(conversation.doc)))
+  }
+  return { server, index: serverView.conversationIndex, replica, sync }
+}
+
+const view = (conversation: Conversation) =>
+  conversation.messages().map(({ id, seq, status, text }) => ({ id, seq, status, text }))
+
+describe('sealing (DESIGN section 12)', () => {
+  it('keeps seqs and statuses: sealed messages move to history, receipts still raise them', () => {
+    const { index, replica, sync } = setup()
+    const alice = replica('alice', 'a1')
+    const bob = replica('bob', 'b1')
+    const sent = Array.from({ length: 6 }, (_, i) => alice.send(`hello ${i}`))
+    sync(alice)
+    stampUnsequenced(index)
+    sync(alice)
+    sync(bob)
+    bob.markRead(sent[1]!.id)
+    sync(bob)
+    const before = view(alice)
+    expect(before.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6])
+
+    const sealed = sealThrough(index, 4)
+    expect(sealed.map((m) => m.seq)).toEqual([1, 2, 3, 4])
+    expect(index.sealedThrough).toBe(4)
+    expect(index.lastSeq()).toBe(6)
+    sync(alice)
+    sync(bob)
+    // Replicas that held the messages keep showing them, with the same seq and status.
+    expect(view(alice)).toEqual(before)
+    expect(alice.conversationIndex.messages.size).toBe(2)
+    expect(alice.conversationIndex.history.size).toBe(4)
+
+    // Bob reads everything: the watermark is over absolute seq, so sealed messages turn read too.
+    bob.markRead()
+    sync(bob)
+    sync(alice)
+    expect(bob.conversationIndex.watermarkOf('bob')).toEqual({ d: 6, r: 6 })
+    expect(alice.receipts(sent[2]!.id)).toEqual({ bob: 'read', carol: 'sent' })
+    expect(view(alice).map((m) => m.status)).toEqual(Array(6).fill('sent'))
+    expect(alice.conversationIndex.watermarkOf('bob')).toEqual({ d: 6, r: 6 })
+  })
+
+  it('opens a sealed conversation with the window only, and pages of history fill in statuses', () => {
+    const { index, server, replica, sync } = setup()
+    const alice = replica('alice', 'a1')
+    const sent = Array.from({ length: 5 }, (_, i) => alice.send(`m${i}`))
+    sync(alice)
+    stampUnsequenced(index)
+    const sealed = sealThrough(index, 3)
+    const carol = replica('carol', 'c1')
+    expect(view(carol).map((m) => m.id)).toEqual([sent[3]!.id, sent[4]!.id])
+    // Sealed messages count as integrated: the new device may say delivered for all five.
+    expect(carol.conversationIndex.integratedPrefix()).toBe(5)
+    carol.markDelivered()
+    sync(carol)
+    expect(lastSeqOf(server)).toBe(5)
+    carol.conversationIndex.addHistory(sealed)
+    expect(view(carol).map((m) => [m.id, m.seq])).toEqual(sent.map((m, i) => [m.id, i + 1]))
+    expect(carol.message(sent[0]!.id).author).toBe('alice')
+    // A page can never rewrite the live window.
+    carol.conversationIndex.addHistory([{ ...sealed[0]!, seq: 5 }])
+    expect(carol.messages().filter((m) => m.id === sent[0]!.id)).toHaveLength(1)
+  })
+
+  it('accepts receipts above the live log: the write rules count sealed seqs', () => {
+    const { index, server, replica, sync } = setup()
+    const alice = replica('alice', 'a1')
+    for (let i = 0; i < 4; i++) alice.send(`m${i}`)
+    sync(alice)
+    stampUnsequenced(index)
+    sealThrough(index, 3)
+    const bob = replica('bob', 'b1')
+    const updates: Uint8Array[] = []
+    bob.doc.on('update', (update: Uint8Array) => updates.push(update))
+    bob.markRead()
+    expect(updates).toHaveLength(1)
+    const verdict = checkUpdate(server, updates[0]!, { userId: 'bob', role: 'member' })
+    expect(verdict).toMatchObject({ ok: true })
+    applyCheckedUpdate(server, updates[0]!)
+    expect(new Conversation(server, { userId: 'x' }).conversationIndex.watermarkOf('bob')).toEqual({
+      d: 4,
+      r: 4,
+    })
+  })
+
+  it('a replica offline across sealing gets its pending message stamped and sealed, and loses nothing live', () => {
+    const { index, replica, sync } = setup()
+    const alice = replica('alice', 'a1')
+    const bob = replica('bob', 'b1')
+    alice.send('first')
+    sync(alice)
+    stampUnsequenced(index)
+    sync(bob)
+    const offline = bob.send('written offline')
+    // Bob's message reaches the server, is stamped and sealed before bob hears back.
+    Y.applyUpdate(index.doc, Y.encodeStateAsUpdate(bob.doc, Y.encodeStateVector(index.doc)))
+    stampUnsequenced(index)
+    for (let i = 0; i < 3; i++) alice.send(`more ${i}`)
+    sync(alice)
+    stampUnsequenced(index)
+    sealThrough(index, 3)
+    sync(bob)
+    expect(index.history.get(offline.id)?.seq).toBe(2)
+    // The live window is everyone's; what bob held when it was sealed stays on show.
+    expect(view(bob).slice(-2)).toEqual(view(replica('carol', 'c1')))
+    expect(view(bob).map((m) => m.seq)).toEqual([1, 4, 5])
+    // Its message was sealed before bob heard of its stamp: the history pages bring it back, sent.
+    bob.conversationIndex.addHistory([...index.history.values()])
+    expect(view(bob).map((m) => m.seq)).toEqual([1, 2, 3, 4, 5])
+    expect(bob.status(offline.id)).toBe('sent')
+  })
+})
+
+describe('compacting sealed entries', () => {
+  /**
+   * A realistic history: three devices, each raising its receipt after every message it receives
+   * and sending every third message (the tombstone pattern of issue 15).
+   */
+  function busyConversation(count: number) {
+    const { server, index, replica, sync } = setup()
+    const devices = [replica('alice', 'a1'), replica('bob', 'b1'), replica('carol', 'c1')]
+    for (let i = 0; i < count; i++) {
+      const author = devices[i % 3]!
+      author.send(`message number ${i}`)
+      sync(author)
+      stampUnsequenced(index)
+      for (const device of devices) {
+        sync(device)
+        device.markRead()
+        sync(device)
+      }
+    }
+    return { server, index, devices, sync }
+  }
+
+  it('keeps the live document from growing with history', () => {
+    const sizes: Record<number, number> = {}
+    for (const count of [300, 900]) {
+      const { server, index } = busyConversation(count)
+      sealThrough(index, count - 50)
+      const compacted = compactSealedEntries(server)
+      const fresh = new Y.Doc({ guid: 'c' })
+      Y.applyUpdate(fresh, compacted)
+      expect(Y.encodeStateVector(fresh)).toEqual(Y.encodeStateVector(server))
+      expect(view(new Conversation(fresh, { userId: 'alice' }))).toEqual(
+        view(new Conversation(server, { userId: 'alice' })).slice(-50),
+      )
+      sizes[count] = compacted.byteLength
+    }
+    // 600 more sealed messages cost a few bytes at most (the window is the same size).
+    expect(sizes[900]! - sizes[300]!).toBeLessThan(600 * 3)
+  })
+
+  it('syncs both ways with replicas that hold the full entries', () => {
+    const { server, index, devices, sync } = busyConversation(60)
+    sealThrough(index, 40)
+    for (const device of devices) sync(device)
+    const fresh = new Y.Doc({ guid: 'c' })
+    Y.applyUpdate(fresh, compactSealedEntries(server))
+    const alice = devices[0]!
+    const late = alice.send('after compaction')
+    // The compacted copy takes the replica's new write, and the replica takes nothing it lacks.
+    Y.applyUpdate(fresh, Y.encodeStateAsUpdate(alice.doc, Y.encodeStateVector(fresh)))
+    Y.applyUpdate(alice.doc, Y.encodeStateAsUpdate(fresh, Y.encodeStateVector(alice.doc)))
+    expect(Y.encodeStateVector(fresh)).toEqual(Y.encodeStateVector(alice.doc))
+    const freshView = new Conversation(fresh, { userId: 'bob' })
+    expect(freshView.messages().map((m) => m.id)).toContain(late.id)
+    expect(freshView.messages().filter((m) => m.seq !== undefined)).toHaveLength(20)
+  })
+})
