@@ -173,7 +173,8 @@ export class ConversationIndex {
   addHistory(messages: readonly SealedMessage[]): void {
     let added = false
     for (const message of messages) {
-      if (message.seq > this.sealedThrough || this.history.has(message.record.id)) continue
+      if (!Number.isSafeInteger(message.seq) || message.seq < 1 || message.seq > this.sealedThrough) continue
+      if (this.history.has(message.record.id) || typeof message.author !== 'string') continue
       if (messageRecordProblem(message.record, message.record.id) !== undefined) continue
       this.history.set(message.record.id, {
         record: message.record,

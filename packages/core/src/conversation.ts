@@ -27,6 +27,16 @@ export interface Member {
   joinedAt: number
 }
 
+/** A sealed message as the server's history serves it. */
+export interface HistoryMessage {
+  id: string
+  author: string
+  text: string
+  createdAt: number
+  to: string[]
+  seq: number
+}
+
 export interface ConversationOptions {
   userId: string
   /**
@@ -168,6 +178,34 @@ export class Conversation {
       { d: upTo, r: upTo },
       this,
       this.receiptClient,
+    )
+  }
+
+  /**
+   * Every seq at or below this was sealed into the server's history (DESIGN section 12): such
+   * messages show here only once paged in with `addHistory` (or if this replica held them when
+   * they were sealed).
+   */
+  sealedThrough(): number {
+    return this.index.sealedThrough
+  }
+
+  /** The lowest seq this replica shows, or undefined when it shows no sequenced message. */
+  oldestSeq(): number | undefined {
+    return this.messages().find((message) => message.seq !== undefined)?.seq
+  }
+
+  /**
+   * Show sealed messages from the server's history (`GET …/history`), in place and with their
+   * live statuses. Only sealed seqs are taken; malformed records are ignored.
+   */
+  addHistory(messages: readonly HistoryMessage[]): void {
+    this.index.addHistory(
+      messages.map(({ id, author, text, createdAt, to, seq }) => ({
+        record: { id, text, createdAt, to },
+        author,
+        seq,
+      })),
     )
   }
 

@@ -7,7 +7,13 @@ export {
   stateVectorProblem,
   updateProblem,
 } from './clocks.js'
-export { Conversation, type ConversationOptions, type Member, type Message } from './conversation.js'
+export {
+  Conversation,
+  type ConversationOptions,
+  type HistoryMessage,
+  type Member,
+  type Message,
+} from './conversation.js'
 export { ConversationIndex, type IndexedMessage, type SealedMessage } from './conversation-index.js'
 export { type ConversationSetup, initConversation, newConversationDoc } from './create.js'
 export { TicksError, type TicksErrorCode } from './errors.js'
