@@ -3,7 +3,15 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { killCliServers, spawnCli, startCli } from './helpers/cli-process.js'
 import { freePort } from './helpers/free-port.js'
-import { JWT_SECRET, startTestServer, type TestServer, tokenFor, until } from './helpers/server.js'
+import {
+  JWT_SECRET,
+  type StockClient,
+  startTestServer,
+  stockClient,
+  type TestServer,
+  tokenFor,
+  until,
+} from './helpers/server.js'
 
 /** What reaches the logs: never a token, not every probe, refusals with their reason. */
 
@@ -49,6 +57,85 @@ describe('logs', () => {
     }
     expect(log.text()).toContain('/api/conversations')
     expect(log.text()).not.toContain(token.split('.')[2]!)
+  })
+
+  it('carry the request id on every line of a request, and a socket’s lines the id of its upgrade', async () => {
+    const log = capture()
+    server = await startTestServer({ logger: { level: 'info', stream: log.stream } })
+    const id = await server.conversation('alice', { bob: 'member' })
+    const started = log.lines.length
+    const refused = await fetch(`${server.url}/api/conversations`, {
+      headers: { authorization: 'Bearer nonsense' },
+    })
+    const restId = refused.headers.get('x-request-id')
+    expect(restId).toMatch(/^[0-9a-f-]{36}$/)
+    await socketClosed(`${server.wsUrl}/sync/${id}?token=nonsense`)
+    await socketClosed(`${server.wsUrl}/sync?token=${await tokenFor('bob')}`)
+    await until(() => log.lines.some((line) => line.msg === 'multiplexed socket connected'))
+
+    const lines = log.lines.slice(started)
+    expect(lines.every((line) => typeof line.reqId === 'string')).toBe(true)
+    const idOf = (msg: string) => lines.find((line) => line.msg === msg)?.reqId
+    const upgradeIdOf = (path: string) =>
+      lines.find((line) => line.msg === 'incoming request' && (line.req as { url: string }).url === path)
+        ?.reqId
+    expect(idOf('refused request: not authenticated')).toBe(restId)
+    expect(idOf('refused socket: not authenticated')).toBe(upgradeIdOf(`/sync/${id}`))
+    expect(idOf('multiplexed socket connected')).toBe(upgradeIdOf('/sync'))
+    expect(new Set([restId, upgradeIdOf(`/sync/${id}`), upgradeIdOf('/sync')]).size).toBe(3)
+  })
+
+  it('take a proxy’s request id when it looks like one, never a token', async () => {
+    const log = capture()
+    server = await startTestServer({ logger: { level: 'info', stream: log.stream } })
+    const traced = await fetch(`${server.url}/api/conversations`, {
+      headers: { 'x-request-id': 'trace-4bf92f3577b3' },
+    })
+    expect(traced.headers.get('x-request-id')).toBe('trace-4bf92f3577b3')
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ reqId: 'trace-4bf92f3577b3', msg: 'incoming request' }),
+    )
+    const token = await tokenFor('alice')
+    const pasted = await fetch(`${server.url}/api/conversations`, { headers: { 'x-request-id': token } })
+    expect(pasted.headers.get('x-request-id')).not.toBe(token)
+    expect(log.text()).not.toContain(token.split('.')[2]!)
+  })
+
+  it('never carry a message’s text, sent over REST or a socket, even at debug', async () => {
+    const log = capture()
+    server = await startTestServer({ logger: { level: 'debug', stream: log.stream } })
+    const id = await server.conversation('alice', { bob: 'member' })
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor('alice')}` }
+    const secret = 'the-launch-code-is-0000'
+    const posted = await fetch(`${server.url}/api/conversations/${id}/messages`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ text: `over REST: ${secret}` }),
+    })
+    expect(posted.status).toBe(201)
+    // Refused bodies are not echoed into the log either.
+    for (const body of [
+      { text: secret, extra: secret },
+      { text: secret.repeat(2000) },
+      { text: 7, note: secret },
+    ])
+      await fetch(`${server.url}/api/conversations/${id}/messages`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(body),
+      })
+    let alice: StockClient | undefined
+    try {
+      alice = await stockClient(server, id, 'alice')
+      await until(() => alice!.provider.synced, 5000, 'synced')
+      const sent = alice.conversation.send(`over the socket: ${secret}`)
+      await until(() => alice!.conversation.status(sent.id) !== 'pending', 5000, 'sent')
+      await fetch(`${server.url}/api/conversations/${id}`, { headers })
+    } finally {
+      alice?.destroy()
+    }
+    expect(log.text()).toContain('socket connected')
+    expect(log.text()).not.toContain(secret)
   })
 
   it('leave out /healthz, /readyz and /metrics at info; say why a REST call got 401', async () => {

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import websocket from '@fastify/websocket'
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { ServerContext } from '../context.js'
 import { isSyncStep2 } from '../sync/protocol.js'
@@ -71,18 +71,32 @@ export async function syncPlugin(app: FastifyInstance, context: ServerContext): 
     context.metrics.sockets.inc()
     socket.on('pong', () => alive.add(socket))
   }
-  app.get<{ Params: { conversationId: string } }>(
-    '/sync/:conversationId',
-    { websocket: true },
-    (socket, request) => {
+  app.route<{ Params: { conversationId: string } }>({
+    method: 'GET',
+    url: '/sync/:conversationId',
+    handler: upgradeRequired,
+    wsHandler: (socket, request) => {
       track(socket, request)
       attachConversation(context, socket, request)
     },
-  )
-  app.get('/sync', { websocket: true }, (socket, request) => {
-    track(socket, request)
-    attachMultiplexed(context, socket, request)
   })
+  app.route({
+    method: 'GET',
+    url: '/sync',
+    handler: upgradeRequired,
+    wsHandler: (socket, request) => {
+      track(socket, request)
+      attachMultiplexed(context, socket, request)
+    },
+  })
+}
+
+/** A plain HTTP request to a socket's URL: the JSON error every REST answer has, not an empty 404. */
+function upgradeRequired(_request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply
+    .code(426)
+    .header('upgrade', 'websocket')
+    .send({ error: { code: 'upgrade-required', message: 'this is a WebSocket endpoint' } })
 }
 
 /** `/sync/<id>`: one conversation, the stock y-websocket protocol. */
