@@ -142,15 +142,17 @@ const pick = (flag: string, name: string): string | undefined => {
 
 /**
  * A list: every use of the flag, else the env var, each comma-separated (undefined when neither is
- * given). An empty entry is an error, as an empty value is for `pick`.
+ * given). Empty, or with an empty entry, is an error, as an empty value is for `pick`.
  */
 const pickList = (flag: string, name: string): string[] | undefined => {
   const given = values[flag]
-  const texts = Array.isArray(given) ? given : env[name] !== undefined ? [env[name]] : undefined
+  const flagged = typeof given === 'string' ? [given] : Array.isArray(given) ? given : undefined
+  const texts = flagged ?? (env[name] !== undefined ? [env[name]] : undefined)
   if (texts === undefined) return undefined
+  const label = flagged ? `--${flag}` : name
+  if (texts.some((text) => text.trim() === '')) usageError(`${label} is empty`)
   const entries = texts.flatMap((text) => text.split(',')).map((entry) => entry.trim())
-  if (entries.includes(''))
-    usageError(`${Array.isArray(given) ? `--${flag}` : name} has an empty entry (values are comma-separated)`)
+  if (entries.includes('')) usageError(`${label} has an empty entry (values are comma-separated)`)
   return entries
 }
 

@@ -29,6 +29,12 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
       '--jwks-url',
       '--dev-sessions',
       '--redis',
+      '--jwt-audience',
+      '--jwt-issuer',
+      '--jwt-clock-tolerance',
+      '--allowed-origin',
+      '--trust-proxy',
+      '--rest-rate-limit',
     ]) {
       expect(stdout).toContain(flag)
     }
@@ -162,6 +168,65 @@ describe('ticks-server CLI refuses what it cannot do, with a reason', () => {
       expect(result.stderr).not.toMatch(/ERR_PARSE_ARGS|\n\s+at /)
     }
   }, 30_000)
+})
+
+describe('ticks-server CLI: the HTTP defences (issue 16)', () => {
+  afterAll(killCliServers)
+
+  it('refuses an origin that is no origin, an empty list entry, an empty audience and a tolerance that is no number', async () => {
+    for (const [args, env, reason] of [
+      [['--allowed-origin', 'app.example'], {}, /--allowed-origin .*"app.example" is not an origin/],
+      [
+        ['--allowed-origin', 'https://app.example/chat'],
+        {},
+        /scheme:\/\/host\[:port\] only \(https:\/\/app.example\)/,
+      ],
+      [
+        [],
+        { TICKS_ALLOWED_ORIGINS: 'https://a.example,,https://b.example' },
+        /TICKS_ALLOWED_ORIGINS has an empty entry/,
+      ],
+      [['--jwt-audience', ''], {}, /--jwt-audience is empty/],
+      [['--jwt-clock-tolerance=-5'], {}, /invalid --jwt-clock-tolerance: -5 \(seconds\)/],
+      [['--rest-rate-limit', 'lots'], {}, /invalid --rest-rate-limit: lots/],
+    ] as const) {
+      const result = await runCli(['--port', '0', ...args], env)
+      expect(result.code, args.join(' ')).toBe(2)
+      expect(result.stderr, args.join(' ')).toMatch(reason)
+    }
+  }, 60_000)
+
+  it('serves with allowed origins from the env, a JWT audience, a REST rate limit behind a trusted proxy', async () => {
+    const server = await startCli(
+      [
+        '--store',
+        'memory',
+        '--jwt-secret',
+        JWT_SECRET,
+        '--jwt-audience',
+        'ticks',
+        '--rest-rate-limit',
+        '2',
+        '--trust-proxy',
+        '127.0.0.1',
+      ],
+      { TICKS_ALLOWED_ORIGINS: 'https://a.example, https://b.example:8443' },
+    )
+    const get = (headers: Record<string, string>) => fetch(`${server.url}/api/conversations`, { headers })
+    const listed = await get({ origin: 'https://b.example:8443' })
+    expect(listed.headers.get('access-control-allow-origin')).toBe('https://b.example:8443')
+    expect((await get({ origin: 'https://evil.example' })).status).toBe(403)
+    const noAudience = await get({ authorization: `Bearer ${await tokenFor('alice')}` })
+    expect(await noAudience.json()).toEqual({
+      error: { code: 'unauthorized', message: 'token audience not accepted' },
+    })
+    const viaProxy = { 'x-forwarded-for': '198.51.100.4' }
+    expect((await get(viaProxy)).status).toBe(401)
+    expect((await get(viaProxy)).status).toBe(401)
+    expect((await get(viaProxy)).status).toBe(429)
+    server.process.kill('SIGTERM')
+    expect((await server.exited).code).toBe(0)
+  }, 60_000)
 })
 
 describe('ticks-server CLI on PostgreSQL', () => {
