@@ -142,6 +142,23 @@ const anAuthorization = () =>
     { nil: undefined },
   )
 
+/** `?before=&limit=` of a history page: numbers in and out of range, and what is no number. */
+const aPageQuery = () => {
+  const value = fc.oneof(
+    fc.integer({ min: -5, max: 2000 }).map(String),
+    fc.constantFrom('0', '1e3', '9007199254740993', 'NaN', '', 'x', '1.5', '-0'),
+  )
+  return fc
+    .record({ before: fc.option(value, { nil: undefined }), limit: fc.option(value, { nil: undefined }) })
+    .map(({ before, limit }) => {
+      const pairs = [
+        ...(before === undefined ? [] : [`before=${before}`]),
+        ...(limit === undefined ? [] : [`limit=${limit}`]),
+      ]
+      return pairs.length === 0 ? '' : `?${pairs.join('&')}`
+    })
+}
+
 /** One request to one of the routes (or near one), with a method that is mostly the route's own. */
 const aRequest = (): fc.Arbitrary<InjectOptions> => {
   const method = (own: Method) =>
@@ -166,6 +183,9 @@ const aRequest = (): fc.Arbitrary<InjectOptions> => {
     withBody('POST', fc.constant('/api/conversations'), validBodies.conversation()),
     withoutBody(fc.constant('/api/conversations')),
     withoutBody(anId().map((id) => `/api/conversations/${id}`)),
+    withoutBody(
+      fc.tuple(anId(), aPageQuery()).map(([id, query]) => `/api/conversations/${id}/history${query}`),
+    ),
     withBody(
       'POST',
       anId().map((id) => `/api/conversations/${id}/messages`),
@@ -178,7 +198,10 @@ const aRequest = (): fc.Arbitrary<InjectOptions> => {
     .tuple(route, anAuthorization(), fc.option(fc.string({ maxLength: 30 }), { nil: undefined, freq: 2 }))
     .map(([{ method, url, payload, contentType }, authorization, query]) => ({
       method,
-      url: query === undefined ? url : `${url}?${encodeURIComponent(query)}=${encodeURIComponent(query)}`,
+      url:
+        query === undefined
+          ? url
+          : `${url}${url.includes('?') ? '&' : '?'}${encodeURIComponent(query)}=${encodeURIComponent(query)}`,
       headers: {
         ...(contentType !== undefined && { 'content-type': contentType }),
         ...(authorization !== undefined && { authorization }),
