@@ -66,6 +66,12 @@ export interface ServerOptions {
   commitWindowMs?: number
   maxRooms?: number
   idleUnloadMs?: number
+  /**
+   * Sequenced messages a conversation's live document keeps (DESIGN section 12); older ones are
+   * sealed into the store's history and served by `GET /api/conversations/:id/history`. Default
+   * 1000; 0 never seals.
+   */
+  historyWindow?: number
   /** Where the built web app is; false to serve none. Defaults to apps/web/dist of this repo. */
   webRoot?: string | false
 }

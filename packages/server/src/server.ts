@@ -97,6 +97,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     ...(options.commitWindowMs !== undefined && { commitWindowMs: options.commitWindowMs }),
     ...(options.maxRooms !== undefined && { maxRooms: options.maxRooms }),
     ...(options.idleUnloadMs !== undefined && { idleUnloadMs: options.idleUnloadMs }),
+    ...(options.historyWindow !== undefined && { historyWindow: options.historyWindow }),
   })
   const context: ServerContext = {
     store,

@@ -5,6 +5,7 @@ import {
   type ConversationSummary,
   FencedError,
   type LogSize,
+  MAX_HISTORY_PAGE,
   SNAPSHOT_ENTRY,
   type Store,
   type StoredEntry,
@@ -438,6 +439,45 @@ export function runStoreContract(name: string, setup: () => Promise<StoreContrac
       const stored = updatesOf(await store.load('d'))!
       expect(stored).toHaveLength(5)
       expect(stored.map((update) => update[0])).toEqual([0, 1, 2, 3, 4])
+    })
+
+    it('seals history with an append, all or none, and pages it back newest first in ascending order', async () => {
+      const record = (seq: number) => ({
+        seq,
+        id: `m${seq}`,
+        author: seq % 2 ? 'alice' : 'bob',
+        text: `message ${seq}`,
+        createdAt: 1000 + seq,
+        to: ['carol'],
+      })
+      expect(await store.history('d', 100, 10)).toEqual([])
+      await store.append('d', [bytes(1)], undefined, { sealed: [1, 2, 3, 4, 5].map(record) })
+      // A fenced seal the lease refuses writes no history either.
+      const lease = (await store.acquireLease('d', 'node-a', 60_000))!
+      await expect(
+        store.append('d', [bytes(2)], undefined, {
+          fence: { nodeId: 'node-a', epoch: lease.epoch + 1 },
+          sealed: [6, 7].map(record),
+        }),
+      ).rejects.toThrow(FencedError)
+      await store.append('d', [bytes(3)], undefined, {
+        fence: { nodeId: 'node-a', epoch: lease.epoch },
+        sealed: [6, 7, 8].map(record),
+      })
+      // The same seal again keeps the first records.
+      await store.append('d', [bytes(4)], undefined, { sealed: [{ ...record(8), text: 'rewritten' }] })
+      expect(await store.history('d', 9, 3)).toEqual([6, 7, 8].map(record))
+      expect(await store.history('d', 6, 2)).toEqual([4, 5].map(record))
+      expect(await store.history('d', 3, 50)).toEqual([1, 2].map(record))
+      expect(await store.history('d', 1, 50)).toEqual([])
+      expect(await store.history('other', 9, 50)).toEqual([])
+      // Pages are bounded whatever the caller asks.
+      await store.append('big', [bytes(5)], undefined, {
+        sealed: Array.from({ length: MAX_HISTORY_PAGE + 5 }, (_, i) => record(i + 1)),
+      })
+      const page = await store.history('big', MAX_HISTORY_PAGE + 6, 10_000)
+      expect(page).toHaveLength(MAX_HISTORY_PAGE)
+      expect(page[0]!.seq).toBe(6)
     })
 
     it('keeps everything across a reopen (durable adapters)', async () => {

@@ -157,16 +157,20 @@ describe('PostgreSQL (a real server in a temp dir, per suite)', () => {
       const first = await PostgresStore.open({ connectionString })
       await first.append('d', [new Uint8Array([1])])
       await first.close()
-      // Back to version 1, as the first release with PostgreSQL left it: no claims table.
+      // Back to version 1, as the first release with PostgreSQL left it: no claims, no history.
       const client = new pg.Client({ connectionString })
       await client.connect()
       await client.query('DROP TABLE claims')
+      await client.query('DROP TABLE history')
       await client.query('DELETE FROM schema_version WHERE version > 1')
       await client.end()
       const migrated = await PostgresStore.open({ connectionString })
+      const sealed = [{ seq: 1, id: 'a', author: 'alice', text: 'hi', createdAt: 1, to: [] }]
       await migrated.append('d', [new Uint8Array([2])], undefined, {
         claims: [{ key: 'm|a', holder: 'alice' }],
+        sealed,
       })
+      expect(await migrated.history('d', 2, 10)).toEqual(sealed)
       expect(await migrated.load('d')).toEqual([
         { entry: 1, update: new Uint8Array([1]) },
         { entry: 2, update: new Uint8Array([2]) },

@@ -13,6 +13,7 @@ import { bearerToken } from '../auth/jwt.js'
 import type { ServerContext } from '../context.js'
 import { createConversation } from '../conversations.js'
 import { inboxEntry } from '../inbox/inbox-entry.js'
+import { MAX_HISTORY_PAGE } from '../store/store.js'
 import { type Room, RoomError } from '../sync/room.js'
 
 /** A failure that becomes `{ error: { code, message } }` with `status`. */
@@ -36,6 +37,9 @@ const MEMBERS = {
   ],
 } as const
 const STATE_CACHE_MS = 5000
+const DEFAULT_HISTORY_PAGE = 50
+/** A page below a given `before` never changes: everything under it is sealed for good. */
+const IMMUTABLE = 'private, max-age=31536000, immutable'
 
 interface MessageView {
   id: string
@@ -179,6 +183,43 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
           messages: messagesOf(room),
         }
       })
+    },
+  )
+
+  // Sealed history, newest page first (DESIGN section 12): a member pages back from the window.
+  app.get<{ Params: { id: string }; Querystring: { before?: number; limit?: number } }>(
+    '/api/conversations/:id/history',
+    {
+      schema: {
+        params: { type: 'object', properties: { id: ID } },
+        querystring: {
+          type: 'object',
+          properties: {
+            before: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+            limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_PAGE },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const userId = await userOf(request)
+      const { id } = request.params
+      const sealedThrough = await withRoom(id, async (room) => {
+        if (!room.index.members.has(userId)) throw new HttpError(403, 'forbidden', 'not a member')
+        return room.index.sealedThrough
+      })
+      const asked = request.query.before
+      const before = Math.min(asked ?? sealedThrough + 1, sealedThrough + 1)
+      const limit = request.query.limit ?? DEFAULT_HISTORY_PAGE
+      // Without `before` the same URL names a later page once more is sealed: revalidate it.
+      reply.header(
+        'cache-control',
+        asked !== undefined && asked <= sealedThrough + 1 ? IMMUTABLE : 'no-cache',
+      )
+      const etag = `"${before}.${limit}"`
+      reply.header('etag', etag)
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send()
+      return { messages: await store.history(id, before, limit), sealedThrough }
     },
   )
 

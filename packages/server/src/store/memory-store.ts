@@ -5,8 +5,10 @@ import {
   ClaimConflictError,
   type ConversationSummary,
   FencedError,
+  type HistoryRecord,
   type Lease,
   type LogSize,
+  MAX_HISTORY_PAGE,
   type QuarantinedEntry,
   SNAPSHOT_ENTRY,
   type Store,
@@ -20,6 +22,8 @@ interface MemoryDocument {
   log: { entry: number; update: Uint8Array }[]
   nextEntry: number
   summary: ConversationSummary | undefined
+  /** Sealed messages by seq. */
+  history: Map<number, HistoryRecord>
 }
 
 /** An in-process store for tests and `--store memory`: nothing survives the process. */
@@ -92,7 +96,7 @@ export class MemoryStore implements Store {
     docId: string,
     updates: readonly Uint8Array[],
     summary?: ConversationSummary,
-    { fence, claims = [] }: AppendGuard = {},
+    { fence, claims = [], sealed = [] }: AppendGuard = {},
   ): Promise<LogSize> {
     this.assertOpen()
     if (fence) {
@@ -106,13 +110,34 @@ export class MemoryStore implements Store {
     if (held.size > 0) this.claims.set(docId, held)
     let document = this.documents.get(docId)
     if (!document) {
-      document = { snapshot: null, snapshotThrough: 0, log: [], nextEntry: 1, summary: undefined }
+      document = {
+        snapshot: null,
+        snapshotThrough: 0,
+        log: [],
+        nextEntry: 1,
+        summary: undefined,
+        history: new Map(),
+      }
       this.documents.set(docId, document)
     }
     // Copies: a caller reusing its buffer must not change what was stored.
     for (const update of updates) document.log.push({ entry: document.nextEntry++, update: update.slice() })
     if (summary) document.summary = structuredClone(summary)
+    for (const record of sealed) {
+      if (!document.history.has(record.seq)) document.history.set(record.seq, structuredClone(record))
+    }
     return sizeOf(document)
+  }
+
+  async history(docId: string, beforeSeq: number, limit: number): Promise<HistoryRecord[]> {
+    this.assertOpen()
+    const history = this.documents.get(docId)?.history
+    if (!history) return []
+    const page = [...history.values()]
+      .filter((record) => record.seq < beforeSeq)
+      .sort((a, b) => a.seq - b.seq)
+      .slice(-Math.min(limit, MAX_HISTORY_PAGE))
+    return structuredClone(page)
   }
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {

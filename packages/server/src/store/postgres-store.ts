@@ -9,8 +9,10 @@ import {
   type ConversationSummary,
   type Fence,
   FencedError,
+  type HistoryRecord,
   type Lease,
   type LogSize,
+  MAX_HISTORY_PAGE,
   type QuarantinedEntry,
   SNAPSHOT_ENTRY,
   type Store,
@@ -106,6 +108,15 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (doc_id, key)
   );
   `,
+  // 3: sealed messages (DESIGN section 12), immutable once written: see Store.history.
+  `
+  CREATE TABLE history (
+    doc_id text NOT NULL,
+    seq bigint NOT NULL,
+    record jsonb NOT NULL,
+    PRIMARY KEY (doc_id, seq)
+  );
+  `,
 ]
 
 /** The schema version this code reads and writes. */
@@ -185,7 +196,22 @@ export class PostgresStore implements Store {
     guard: AppendGuard = {},
   ): Promise<LogSize> {
     if (this.closed) return Promise.reject(new Error('the store is closed'))
-    return this.appends.add({ docId, updates, summary, fence: guard.fence, claims: guard.claims ?? [] })
+    return this.appends.add({
+      docId,
+      updates,
+      summary,
+      fence: guard.fence,
+      claims: guard.claims ?? [],
+      sealed: guard.sealed ?? [],
+    })
+  }
+
+  async history(docId: string, beforeSeq: number, limit: number): Promise<HistoryRecord[]> {
+    const { rows } = await this.pool.query<{ record: HistoryRecord }>(
+      'SELECT record FROM history WHERE doc_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3',
+      [docId, beforeSeq, Math.min(limit, MAX_HISTORY_PAGE)],
+    )
+    return rows.map((row) => row.record).reverse()
   }
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
@@ -428,6 +454,7 @@ interface AppendRequest {
   summary: ConversationSummary | undefined
   fence: Fence | undefined
   claims: readonly Claim[]
+  sealed: readonly HistoryRecord[]
 }
 
 interface LeaseRow {
@@ -443,7 +470,7 @@ async function appendOne(
   client: pg.PoolClient,
   request: AppendRequest,
 ): Promise<LogSize | FencedError | ClaimConflictError> {
-  const { docId, updates, summary, fence, claims } = request
+  const { docId, updates, summary, fence, claims, sealed } = request
   if (fence) {
     // Locked until the batch commits: a takeover (acquireLease) waits for this commit, so no
     // stamp of this epoch can land after the next epoch began.
@@ -495,6 +522,14 @@ async function appendOne(
       firstEntry + start,
       ...chunk.map(toBuffer),
     ])
+  }
+  if (sealed.length > 0) {
+    await client.query(
+      `INSERT INTO history (doc_id, seq, record)
+       SELECT $1, (r->>'seq')::bigint, r FROM jsonb_array_elements($2::jsonb) AS r
+       ON CONFLICT DO NOTHING`,
+      [docId, JSON.stringify(sealed)],
+    )
   }
   if (summary) {
     // Membership follows the latest summary. Always written: a cache of what this node wrote last

@@ -7,8 +7,10 @@ import {
   type Claim,
   type ConversationSummary,
   type Fence,
+  type HistoryRecord,
   type Lease,
   type LogSize,
+  MAX_HISTORY_PAGE,
   type QuarantinedEntry,
   SNAPSHOT_ENTRY,
   type StoredEntry,
@@ -51,6 +53,13 @@ CREATE TABLE IF NOT EXISTS leases (
   node_id TEXT NOT NULL,
   epoch INTEGER NOT NULL,
   expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Sealed messages (DESIGN section 12), immutable once written: see Store.history.
+CREATE TABLE IF NOT EXISTS history (
+  doc_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (doc_id, seq)
 ) WITHOUT ROWID;
 -- Ids taken for good (message ids, Yjs client ids) and who holds them: see Store.append.
 CREATE TABLE IF NOT EXISTS claims (
@@ -127,6 +136,10 @@ export class SqliteLog {
       ),
       insertClaim: this.db.prepare('INSERT OR IGNORE INTO claims (doc_id, key, holder) VALUES (?, ?, ?)'),
       insertUpdate: this.db.prepare('INSERT INTO updates (doc_id, entry, data) VALUES (?, ?, ?)'),
+      insertHistory: this.db.prepare('INSERT OR IGNORE INTO history (doc_id, seq, record) VALUES (?, ?, ?)'),
+      history: this.db.prepare<[string, number, number], { record: string }>(
+        'SELECT record FROM history WHERE doc_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      ),
       logSize: this.db.prepare<[string], { entries: number; bytes: number | null }>(
         'SELECT COUNT(*) AS entries, SUM(LENGTH(data)) AS bytes FROM updates WHERE doc_id = ?',
       ),
@@ -225,7 +238,7 @@ export class SqliteLog {
     try {
       return this.db
         .transaction(() =>
-          batch.map(({ docId, updates, summary, fence, claims = [] }): AppendResult => {
+          batch.map(({ docId, updates, summary, fence, claims = [], sealed = [] }): AppendResult => {
             const fenced = fence && fenceProblem(docId, fence, leaseState(this.leaseOf(docId), Date.now()))
             if (fenced) return { refused: 'fenced', reason: fenced }
             const claimed = claimProblem(
@@ -236,6 +249,8 @@ export class SqliteLog {
             if (claimed) return { refused: 'claimed', reason: claimed }
             for (const { key, holder } of sortedClaims(claims))
               this.statements.insertClaim.run(docId, key, holder)
+            for (const record of sealed)
+              this.statements.insertHistory.run(docId, record.seq, JSON.stringify(record))
             return { size: this.appendOne(docId, updates, summary) }
           }),
         )
@@ -291,6 +306,13 @@ export class SqliteLog {
     this.logSizes.delete(docId)
   }
 
+  history(docId: string, beforeSeq: number, limit: number): HistoryRecord[] {
+    return this.statements.history
+      .all(docId, beforeSeq, Math.min(limit, MAX_HISTORY_PAGE))
+      .map((row) => JSON.parse(row.record) as HistoryRecord)
+      .reverse()
+  }
+
   listConversations(userId: string): ConversationSummary[] {
     return this.statements.list.all(userId).map((row) => JSON.parse(row.summary) as ConversationSummary)
   }
@@ -341,6 +363,7 @@ export interface AppendRequest {
   summary: ConversationSummary | undefined
   fence?: Fence | undefined
   claims?: readonly Claim[] | undefined
+  sealed?: readonly HistoryRecord[] | undefined
 }
 
 /** One append of a batch: its log size, or why its fence or claims refused it (nothing of it written). */

@@ -8,6 +8,7 @@ import {
   ClaimConflictError,
   type ConversationSummary,
   FencedError,
+  type HistoryRecord,
   type Lease,
   type LogSize,
   type QuarantinedEntry,
@@ -24,6 +25,7 @@ export type SqliteRequest = { id: number } & (
   | { op: 'listQuarantined'; docId: string | undefined }
   | { op: 'dropQuarantined'; quarantineId: number }
   | { op: 'list'; userId: string }
+  | { op: 'history'; docId: string; beforeSeq: number; limit: number }
   | { op: 'acquireLease'; docId: string; nodeId: string; ttlMs: number }
   | { op: 'renewLease'; docId: string; nodeId: string; epoch: number; ttlMs: number }
   | { op: 'releaseLease'; docId: string; nodeId: string; epoch: number }
@@ -103,7 +105,12 @@ export class SqliteStore implements Store {
     summary?: ConversationSummary,
     guard: AppendGuard = {},
   ): Promise<LogSize> {
-    return this.appends.add({ docId, updates, summary, fence: guard.fence, claims: guard.claims })
+    const { fence, claims, sealed } = guard
+    return this.appends.add({ docId, updates, summary, fence, claims, sealed })
+  }
+
+  history(docId: string, beforeSeq: number, limit: number): Promise<HistoryRecord[]> {
+    return this.call({ op: 'history', docId, beforeSeq, limit }) as Promise<HistoryRecord[]>
   }
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {

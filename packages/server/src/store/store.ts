@@ -47,6 +47,11 @@ export interface Store {
    * transaction: when another append (of any node) already took one of them for another holder,
    * or two of them name one key with two holders, it rejects with `ClaimConflictError` and writes
    * nothing. A claim its holder already has is no conflict (the same write, sent again).
+   *
+   * With `guard.sealed`, the append is a seal (DESIGN section 12): those messages join the
+   * document's history in the same transaction as the update that deletes them from the live
+   * document, so no crash can lose them from both or keep them in both. A seq already in the
+   * history keeps its record (the same seal, sent again).
    */
   append(
     docId: string,
@@ -54,6 +59,11 @@ export interface Store {
     summary?: ConversationSummary,
     guard?: AppendGuard,
   ): Promise<LogSize>
+  /**
+   * Sealed messages of a document (DESIGN section 12): the `limit` with the highest seq below
+   * `beforeSeq`, in ascending seq. A page never changes once written; empty for an unknown document.
+   */
+  history(docId: string, beforeSeq: number, limit: number): Promise<HistoryRecord[]>
   /**
    * Atomically replace every log entry up to and including `throughEntry` (a `LogSize.lastEntry`)
    * with `snapshot`, which must contain all of them. Later entries stay in the log. A snapshot
@@ -155,11 +165,25 @@ export interface Lease {
   expiresAt: number
 }
 
-/** What an append must hold to commit (see `Store.append`). */
+/** What an append must hold to commit, and the history it seals (see `Store.append`). */
 export interface AppendGuard {
   fence?: Fence | undefined
   claims?: readonly Claim[] | undefined
+  sealed?: readonly HistoryRecord[] | undefined
 }
+
+/** A sealed message as the history keeps it: immutable once written. */
+export interface HistoryRecord {
+  seq: number
+  id: string
+  author: string
+  text: string
+  createdAt: number
+  to: string[]
+}
+
+/** The most messages one `history` call returns. */
+export const MAX_HISTORY_PAGE = 200
 
 export type { Claim }
 

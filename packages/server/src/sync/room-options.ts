@@ -112,6 +112,11 @@ export interface RoomOptions {
   manualCommits?: boolean
   limits?: Partial<RoomLimits>
   compaction?: CompactionPolicy
+  /**
+   * Sequenced messages the live document keeps (DESIGN section 12); older ones are sealed into the
+   * store's history. Default 1000; 0 keeps everything (no sealing).
+   */
+  historyWindow?: number
   log?: RoomLogger
   events?: Partial<RoomEvents>
   /**

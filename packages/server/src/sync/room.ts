@@ -3,19 +3,21 @@ import {
   type Claim,
   ConversationIndex,
   checkUpdate,
+  compactSealedEntries,
   type MessageRecord,
   messageKey,
   messageRecordProblem,
   type Role,
   randomId,
   SEQUENCER_ORIGIN,
+  sealThrough,
   stampUnsequenced,
   stateVectorProblem,
   TicksError,
   userRoot,
 } from '@ticks/core'
 import * as Y from 'yjs'
-import { ClaimConflictError, FencedError, type Store } from '../store/store.js'
+import { ClaimConflictError, FencedError, type HistoryRecord, type Store } from '../store/store.js'
 import { LOAD_ORIGIN, loadDocument } from './load-document.js'
 import { Presence } from './presence.js'
 import {
@@ -57,6 +59,8 @@ const MERGE_LIMIT_BYTES = 2048
 const MAX_REPLY_DELAY_MS = 250
 const silentLog: RoomLogger = { info() {}, warn() {}, error() {} }
 const DEFAULT_COMPACTION: CompactionPolicy = { maxEntries: 500, maxBytes: 4 * 1024 * 1024 }
+/** Sequenced messages a live document keeps (DESIGN section 12): a few screens, and every unread count exact. */
+export const DEFAULT_HISTORY_WINDOW = 1000
 
 /**
  * Load a conversation from the store and open a room on it. Throws RoomError('not-found') when the
@@ -104,6 +108,7 @@ export class Room {
   private readonly store: Store
   private readonly limits: RoomLimits
   private readonly compaction: CompactionPolicy
+  private readonly historyWindow: number
   private readonly commitWindowMs: number
   private readonly manualCommits: boolean
   private readonly slowCommitMs: number
@@ -146,6 +151,7 @@ export class Room {
     this.store = options.store
     this.limits = { ...DEFAULT_ROOM_LIMITS, ...options.limits }
     this.compaction = options.compaction ?? DEFAULT_COMPACTION
+    this.historyWindow = options.historyWindow ?? DEFAULT_HISTORY_WINDOW
     // 0: commit on the next turn. Group commit still happens: updates that arrive while a commit is
     // on disk wait for it and share the next one (and the store merges rooms' commits likewise).
     this.commitWindowMs = options.commitWindowMs ?? 0
@@ -196,8 +202,9 @@ export class Room {
       this.lease.start()
       return
     }
-    // Messages stored without a stamp (a store written by something else): stamp them now.
-    if (this.index.unsequenced().length > 0) this.scheduleCommit()
+    // Messages stored without a stamp (a store written by something else), or a history longer
+    // than the window (stored before sealing existed): stamp and seal them now.
+    if (this.index.unsequenced().length > 0 || this.sealDue()) this.scheduleCommit()
   }
 
   /** Whether this node stamps the conversation now (a single node always does). */
@@ -401,7 +408,7 @@ export class Room {
         return
       }
       this.stamping = true
-      if (this.index.unsequenced().length > 0) this.scheduleCommit()
+      if (this.index.unsequenced().length > 0 || this.sealDue()) this.scheduleCommit()
     })
   }
 
@@ -693,11 +700,16 @@ export class Room {
   private async commit(): Promise<void> {
     if (this.state === 'poisoned' || this.state === 'closed') return
     const stamping = this.stamping
-    if (this.unpersisted.length === 0 && (!stamping || this.index.unsequenced().length === 0)) return
+    const sequencerWork = stamping && (this.index.unsequenced().length > 0 || this.sealDue())
+    if (this.unpersisted.length === 0 && !sequencerWork) return
     const batch = this.unpersisted
     this.unpersisted = []
     this.commitInFlight = true
-    if (stamping) stampUnsequenced(this.index)
+    let sealed: HistoryRecord[] = []
+    if (stamping) {
+      stampUnsequenced(this.index)
+      sealed = this.seal()
+    }
     const stamps = this.heldStamps
     this.heldStamps = []
     const started = performance.now()
@@ -709,7 +721,11 @@ export class Room {
       if (this.lease && stamps.length > 0 && !fence) throw new FencedError('the sequencer lease was lost')
       // With several nodes, each judged its sockets' ids against its own copy: the store decides.
       const claims = this.replication ? batch.flatMap((entry) => entry.claims ?? []) : undefined
-      size = await this.store.append(this.id, updates, summarize(this.index, Date.now()), { fence, claims })
+      size = await this.store.append(this.id, updates, summarize(this.index, Date.now()), {
+        fence,
+        claims,
+        sealed,
+      })
     } catch (error) {
       if (error instanceof FencedError) {
         // Another node took the conversation over while these stamps were on their way: they
@@ -816,10 +832,39 @@ export class Room {
     }
   }
 
+  /**
+   * Whether the live window overflows enough to seal: in batches of a tenth of the window, so a
+   * busy conversation seals once per many messages rather than once per message.
+   */
+  private sealDue(): boolean {
+    if (this.historyWindow <= 0) return false
+    const live = this.index.lastSeq() - this.index.sealedThrough
+    return live >= this.historyWindow + Math.max(1, Math.floor(this.historyWindow / 10))
+  }
+
+  /**
+   * Seal what overflows the window (DESIGN section 12). The seal's update is a sequencer update
+   * (held with the stamps), and its records go to the store in the same append, so the store
+   * never holds a message in both the live document and the history, nor in neither.
+   */
+  private seal(): HistoryRecord[] {
+    if (!this.sealDue()) return []
+    const sealed = sealThrough(this.index, this.index.lastSeq() - this.historyWindow)
+    return sealed.map(({ record, author, seq }) => ({
+      seq,
+      id: record.id,
+      author,
+      text: record.text,
+      createdAt: record.createdAt,
+      to: record.to,
+    }))
+  }
+
   private async compact(throughEntry: number): Promise<void> {
     // Taken right after a commit, with no stamp in flight: the snapshot holds every stored entry
-    // (and perhaps client updates still queued, which are harmless to store twice).
-    const snapshot = Y.encodeStateAsUpdate(this.doc)
+    // (and perhaps client updates still queued, which are harmless to store twice). Deleted
+    // message entries go in as garbage-collected ranges: the stored document stays O(window).
+    const snapshot = compactSealedEntries(this.doc)
     try {
       await this.store.compact(this.id, snapshot, throughEntry)
     } catch (error) {

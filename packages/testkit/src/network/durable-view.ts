@@ -2,6 +2,7 @@ import { ConversationIndex } from '@ticks/core'
 import type {
   AppendGuard,
   ConversationSummary,
+  HistoryRecord,
   Lease,
   LogSize,
   QuarantinedEntry,
@@ -62,6 +63,10 @@ export class DurableView implements Store {
     })
     this.commits++
     return size
+  }
+
+  history(docId: string, beforeSeq: number, limit: number): Promise<HistoryRecord[]> {
+    return this.inner.history(docId, beforeSeq, limit)
   }
 
   compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
