@@ -41,6 +41,8 @@ const HELP = `ticks-server — the Ticks sync server
   --node-id <id>            TICKS_NODE_ID           this node's name in leases and logs (default: host-pid-random)
   --lease-ms <ms>           TICKS_LEASE_MS          sequencer lease: a dead node's conversations wait this long (default 5000)
   --lease-renew-ms <ms>     TICKS_LEASE_RENEW_MS    lease renewal and takeover attempts (default 1000)
+  --history-window <n>      TICKS_HISTORY_WINDOW    stamped messages a conversation keeps live; older ones are sealed
+                                                    into paged history (default 1000; 0 never seals)
   --log-level <level>       TICKS_LOG_LEVEL         fatal | error | warn | info | debug | trace | silent (default info)
   --shutdown-timeout <s>    TICKS_SHUTDOWN_TIMEOUT  seconds a SIGTERM may take before a forced exit (default 10)
   -h, --help
@@ -82,6 +84,7 @@ try {
       'lease-ms': { type: 'string' },
       'lease-renew-ms': { type: 'string' },
       'log-level': { type: 'string' },
+      'history-window': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       conversation: { type: 'string' },
@@ -260,6 +263,7 @@ const trustProxy: FastifyServerOptions['trustProxy'] =
         ? (_address: string, hop: number) => hop < Number(trustProxyText)
         : trustProxyText.split(',').map((entry) => entry.trim())
 
+const historyWindow = pickCount('history-window', 'TICKS_HISTORY_WINDOW', 'messages, 0 for no sealing')
 const restRequestsPerMinute = pickCount('rest-rate-limit', 'TICKS_REST_RATE_LIMIT', 'requests per minute')
 if ((redis !== undefined || nodeId !== undefined) && !isPostgresUrl(store)) {
   usageError(
@@ -289,6 +293,7 @@ try {
     ...auth,
     allowedOrigins,
     ...(trustProxy !== undefined && { trustProxy }),
+    ...(historyWindow !== undefined && { historyWindow }),
     ...(restRequestsPerMinute !== undefined && {
       limits: { restRequestsPerWindow: restRequestsPerMinute, restRateWindowMs: 60_000 },
     }),
