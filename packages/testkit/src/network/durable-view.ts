@@ -21,6 +21,9 @@ export class DurableView implements Store {
   readonly index = new ConversationIndex(this.doc)
   /** Commits the room made (`initialize` is none). */
   commits = 0
+  /** What the room sealed into history, by seq: the pages a member could read. */
+  private readonly sealedBySeq = new Map<number, HistoryRecord>()
+  private readonly sealedSeqById = new Map<string, number>()
 
   constructor(private readonly inner: Store) {}
 
@@ -61,8 +64,27 @@ export class DurableView implements Store {
     Y.transact(this.doc, () => {
       for (const update of updates) Y.applyUpdate(this.doc, update)
     })
+    for (const record of guard?.sealed ?? []) {
+      if (this.sealedBySeq.has(record.seq)) continue
+      this.sealedBySeq.set(record.seq, record)
+      this.sealedSeqById.set(record.id, record.seq)
+    }
     this.commits++
     return size
+  }
+
+  /**
+   * The seq the store holds for a message: from the stored document, or from the history when
+   * it was sealed (a commit can stamp and seal a message at once, and then no document ever
+   * shows its stamp).
+   */
+  seqOf(messageId: string): number | undefined {
+    return this.index.seqOf(messageId) ?? this.sealedSeqById.get(messageId)
+  }
+
+  /** Every sealed message, in seq order (a member paging back through the whole history). */
+  sealed(): HistoryRecord[] {
+    return [...this.sealedBySeq.values()].sort((a, b) => a.seq - b.seq)
   }
 
   history(docId: string, beforeSeq: number, limit: number): Promise<HistoryRecord[]> {

@@ -1,5 +1,6 @@
 import {
   Conversation,
+  type HistoryMessage,
   initConversation,
   isValidId,
   type Role,
@@ -42,6 +43,11 @@ export interface NetworkOptions {
   autoDeliver?: boolean
   /** Simulated group-commit window of the server's sequencer, in ms. Default 5. */
   commitDelayMs?: number
+  /**
+   * Stamped messages the room keeps live before sealing older ones into history (DESIGN section
+   * 12), as `ticks-server --history-window`. Default 1000, as the server; 0 never seals.
+   */
+  historyWindow?: number
 }
 
 export interface NetworkStats extends LinkStats {
@@ -153,6 +159,7 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
     store: durable,
     // Real-time commits would make runs depend on the machine: the scheduler drives them.
     manualCommits: true,
+    ...(options.historyWindow !== undefined && { historyWindow: options.historyWindow }),
     // Simulated time races through thousands of frames per real millisecond.
     limits: { messagesPerSecond: 1e9, burst: 1e9 },
     events: { refused: (closeCode, code) => refusals.push({ time: scheduler.now, closeCode, code }) },
@@ -207,11 +214,19 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
     })
   })
 
+  // A sealed message counts as integrated (it is in the history every member can page in), as
+  // core's integratedPrefix() says.
   const holdsMessage = (userId: string, messageId: string): boolean =>
     replicas.some((replica) => {
       if (replica.userId !== userId) return false
       const index = replica.conversation.conversationIndex
-      return index.messages.has(messageId) || index.discarded.has(messageId)
+      const seq = durable.seqOf(messageId)
+      return (
+        index.messages.has(messageId) ||
+        index.discarded.has(messageId) ||
+        index.history.has(messageId) ||
+        (seq !== undefined && seq <= index.sealedThrough)
+      )
     })
 
   const disconnect = (replica: Replica): void => {
@@ -301,8 +316,9 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
     return `${replica.name} is offline (${why}${lastClose})`
   }
 
-  const serverView = () => {
+  const serverView = (history: readonly HistoryMessage[]) => {
     const conversation = new Conversation(room.doc, { userId: SERVER })
+    conversation.addHistory(history)
     try {
       return viewOf('server', conversation)
     } finally {
@@ -352,7 +368,7 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
         () => scheduler.now,
         history,
         violations,
-        (messageId) => durable.index.seqOf(messageId),
+        (messageId) => durable.seqOf(messageId),
         holdsMessage,
       )
       replica.conversation.onChange(() => observer.observe())
@@ -445,8 +461,11 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
 
     assertConverged() {
       assertOpen()
-      const reference = serverView()
+      // Sealed messages show where the app paged them in: page everything in everywhere first.
+      const sealed = durable.sealed()
+      const reference = serverView(sealed)
       const online = replicas.filter((r) => connections.has(r))
+      for (const replica of online) replica.conversation.addHistory(sealed)
       const offline = replicas.filter((r) => !connections.has(r))
       const lines = convergenceDiff(
         reference,
