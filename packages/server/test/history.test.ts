@@ -99,6 +99,25 @@ describe('sealed history', () => {
     expect(again.status).toBe(304)
   })
 
+  it('seals a conversation stored before sealing on its first load, losing nothing', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'ticks-history-'))
+    dirs.push(data)
+    server = await startTestServer({ store: 'sqlite', data, historyWindow: 0 })
+    const id = await server.conversation('alice', { bob: 'member' })
+    const sent: { id: string; seq: number }[] = []
+    for (let i = 0; i < 30; i++) sent.push(await post(id, 'alice', `old ${i}`))
+    expect((await get(`/api/conversations/${id}`, 'bob')).body.messages).toHaveLength(30)
+    await server.close()
+    server = await startTestServer({ store: 'sqlite', data, historyWindow: 8 })
+    let live: { id: string }[] = []
+    await until(async () => {
+      live = (await get(`/api/conversations/${id}`, 'bob')).body.messages
+      return live.length <= 8
+    })
+    const history = await pageBack(id, 'bob', 10)
+    expect([...history, ...live].map((m: { id: string }) => m.id)).toEqual(sent.map((m) => m.id))
+  })
+
   it('refuses strangers, unknown conversations and bad parameters with the JSON error', async () => {
     server = await startTestServer({ historyWindow: 3 })
     const id = await server.conversation('alice', { bob: 'member' })
