@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { initConversation, type Role } from '@ticks/core'
-import { createServer, PostgresStore, SqliteStore, type Store } from '@ticks/server'
+import { createServer, type HistoryRecord, PostgresStore, SqliteStore, type Store } from '@ticks/server'
 import { WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import { JWT_SECRET } from './servers.js'
@@ -32,6 +32,8 @@ export type HostRequest =
   | { op: 'memory' }
   | { op: 'conversations'; rooms: { id: string; members: string[] }[] }
   | { op: 'seed'; id: string; file: string }
+  /** Ticks only: a sealed conversation (the live document, and its history as JSON records). */
+  | { op: 'seedSealed'; id: string; file: string; historyFile: string }
   | { op: 'loop' }
   | { op: 'cpu' }
   | { op: 'close' }
@@ -59,6 +61,9 @@ async function main() {
   let close: () => Promise<void>
   let port: number
   let seed: (id: string, update: Uint8Array) => Promise<void>
+  let seedSealed: (id: string, update: Uint8Array, history: HistoryRecord[]) => Promise<void> = async () => {
+    throw new Error(`${kind} keeps no sealed history`)
+  }
   let conversations: (rooms: { id: string; members: string[] }[]) => Promise<void> = async () => {}
 
   if (kind === 'ticks') {
@@ -100,6 +105,13 @@ async function main() {
     // The seed already holds meta, messages and the order log (stamped): store it as one entry.
     seed = async (id, update) => {
       await store.append(id, [update])
+    }
+    // As the sequencer leaves it: one append holding the sealed document and the history.
+    seedSealed = async (id, update, history) => {
+      for (let start = 0; start < history.length || start === 0; start += 50_000) {
+        const sealed = history.slice(start, start + 50_000)
+        await store.append(id, start === 0 ? [update] : [], undefined, { sealed })
+      }
     }
     close = async () => {
       await app.close()
@@ -176,6 +188,13 @@ async function main() {
         return reply(true)
       case 'seed':
         await seed(request.id, new Uint8Array(readFileSync(request.file)))
+        return reply(true)
+      case 'seedSealed':
+        await seedSealed(
+          request.id,
+          new Uint8Array(readFileSync(request.file)),
+          JSON.parse(readFileSync(request.historyFile, 'utf8')) as HistoryRecord[],
+        )
         return reply(true)
       case 'close':
         await close()
