@@ -24,7 +24,7 @@ export interface ServerOptions {
   relay?: PubSub
   /** This node's name in leases and logs (default: host name, pid and a random suffix). */
   nodeId?: string
-  /** Sequencer lease and catch-up timing for several nodes (defaults: 5 s, 1 s, 1 s). */
+  /** Sequencer lease and catch-up timing for several nodes (defaults: 5 s, 1 s, 0.5 s). */
   cluster?: { leaseMs?: number; renewMs?: number; pollMs?: number }
   jwtSecret?: string
   jwksUrl?: string

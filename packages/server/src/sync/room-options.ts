@@ -94,7 +94,7 @@ export interface RoomCluster {
   leaseMs?: number
   /** Lease renewal, and takeover attempts by the other nodes (default 1 s). */
   renewMs?: number
-  /** Store reads while the relay is down, and the longest a relay gap stays open (default 1 s). */
+  /** Store reads while the relay is down, and the longest a relay gap stays open (default 0.5 s). */
   pollMs?: number
 }
 

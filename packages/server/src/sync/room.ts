@@ -59,6 +59,12 @@ const MERGE_LIMIT_BYTES = 2048
 const MAX_REPLY_DELAY_MS = 250
 const silentLog: RoomLogger = { info() {}, warn() {}, error() {} }
 const DEFAULT_COMPACTION: CompactionPolicy = { maxEntries: 500, maxBytes: 4 * 1024 * 1024 }
+/**
+ * Store reads per room while the relay is down (DESIGN section 10). A message written on one node
+ * reaches a client on another in two polls at most (to the owner, which stamps, and back), so
+ * this bounds delivery without Redis at about a second; one indexed read per open room each time.
+ */
+const DEFAULT_POLL_MS = 500
 /** Sequenced messages a live document keeps (DESIGN section 12): a few screens, and every unread count exact. */
 export const DEFAULT_HISTORY_WINDOW = 1000
 
@@ -177,7 +183,7 @@ export class Room {
         docId: this.id,
         nodeId: cluster.nodeId,
         loadedThrough,
-        pollMs: cluster.pollMs ?? 1000,
+        pollMs: cluster.pollMs ?? DEFAULT_POLL_MS,
         log: this.log,
         applyCommitted: (updates) => this.applyCommitted(updates),
         applyAwareness: (userId, update) => this.applyRemoteAwareness(userId, update),
@@ -404,7 +410,7 @@ export class Room {
     void this.replication!.catchUp().then((caughtUp) => {
       if (!this.lease?.isHeld || this.state !== 'open') return
       if (!caughtUp) {
-        setTimeout(() => this.onLeaseGained(), this.options.cluster?.pollMs ?? 1000).unref?.()
+        setTimeout(() => this.onLeaseGained(), this.options.cluster?.pollMs ?? DEFAULT_POLL_MS).unref?.()
         return
       }
       this.stamping = true
