@@ -2,6 +2,12 @@ import { TicksError } from '@ticks/core'
 import * as Y from 'yjs'
 import { deliverInBackground } from './background-delivery.js'
 import { type ConnectionOptions, DEFAULT_CONNECTION_OPTIONS } from './connection.js'
+import {
+  type HistoryCache,
+  historyDatabaseName,
+  indexedDbHistoryCache,
+  memoryHistoryCache,
+} from './history-cache.js'
 import { Inbox } from './inbox.js'
 import { LiveConversation } from './live-conversation.js'
 import { OutboxKeeper } from './outbox-keeper.js'
@@ -24,6 +30,8 @@ export interface ClientOptions {
   persistence?: 'indexeddb' | 'none'
   /** A WebSocket implementation, e.g. the `ws` package in Node. Default: the global one. */
   WebSocket?: typeof WebSocket
+  /** For the REST calls (history pages). Default: the global `fetch`. */
+  fetch?: typeof fetch
   /**
    * This replica's receipt key; by default a per-device, per-tab id, stable across reloads and
    * never shared with another live client (see replica-id.ts). One given here must not be either.
@@ -97,6 +105,17 @@ export function createClient(options: ClientOptions): TicksClient {
       : { id: options.replicaId, release: noop }
   const replicaId = claim.id
   const connection = { ...DEFAULT_CONNECTION_OPTIONS, ...options.connection }
+  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+  /** Without persistence, pages of history are kept for the client's lifetime: a reopened chat pages from memory. */
+  const memoryHistory = new Map<string, HistoryCache>()
+  const historyCache = (conversationId: string): HistoryCache => {
+    if (persistence === 'indexeddb') {
+      return indexedDbHistoryCache(historyDatabaseName(options.userId, conversationId))
+    }
+    const cache = memoryHistory.get(conversationId) ?? memoryHistoryCache()
+    memoryHistory.set(conversationId, cache)
+    return cache
+  }
   const open = new Map<string, LiveConversation>()
   /** Teardowns still running, per conversation: the next instance's storage opens after them. */
   const closing = new Map<string, Promise<void>>()
@@ -153,6 +172,8 @@ export function createClient(options: ClientOptions): TicksClient {
         typingTimeoutMs: options.typingTimeoutMs ?? 5000,
         after: closing.get(conversationId),
         onSend: () => outbox.wrote(conversationId),
+        historyCache: historyCache(conversationId),
+        fetch: fetchImpl,
         onReleased: (teardown, unsent) => {
           if (open.get(conversationId) === conversation) open.delete(conversationId)
           outbox.released(conversationId, unsent)

@@ -9,6 +9,18 @@ export {
   REFUSAL_CLOSE_CODES,
   TERMINAL_CLOSE_CODES,
 } from './connection.js'
+export {
+  type HistoryPage,
+  HistoryRequestError,
+  HistoryUnreachableError,
+  httpBases,
+} from './history-api.js'
+export {
+  type HistoryCache,
+  historyDatabaseName,
+  indexedDbHistoryCache,
+  memoryHistoryCache,
+} from './history-cache.js'
 export { Inbox, type InboxEntry } from './inbox.js'
 export { databaseName, LiveConversation } from './live-conversation.js'
 export {
@@ -20,3 +32,4 @@ export {
 } from './local-store.js'
 export type { PresenceState } from './presence.js'
 export { claimReplicaId, type ReplicaIdClaim } from './replica-id.js'
+export type { SeqRange } from './seq-ranges.js'

@@ -10,6 +10,9 @@ import {
   REFUSAL_CLOSE_CODES,
 } from './connection.js'
 import { createDeliveredBatcher } from './delivered-batcher.js'
+import { fetchHistoryPage, httpBases } from './history-api.js'
+import type { HistoryCache } from './history-cache.js'
+import { HistoryPager } from './history-pager.js'
 import { indexedDbStore, type LocalStore, memoryOnlyStore } from './local-store.js'
 import { type PresenceState, presenceByUser } from './presence.js'
 import { SharedConnection } from './shared-connection.js'
@@ -42,7 +45,14 @@ export interface LiveConversationSetup {
   onReleased: (teardown: Promise<void>, unsent: boolean) => void
   /** A message was written here: it waits for the server until stamped (the client notes that). */
   onSend?: () => void
+  /** Where this conversation's sealed history is kept on this device. */
+  historyCache: HistoryCache
+  /** For the history pages (`GET /api/conversations/:id/history`). */
+  fetch: typeof fetch
 }
+
+/** How much cached history a conversation shows as soon as it is loaded, before any paging. */
+const RESTORED_HISTORY = 50
 
 /** The name of a conversation's IndexedDB database: scoped by user, so accounts never mix. */
 export const databaseName = (userId: string, conversationId: string): string =>
@@ -62,6 +72,8 @@ export class LiveConversation extends Conversation {
   private readonly onReleased: (teardown: Promise<void>, unsent: boolean) => void
   private readonly onSend: (() => void) | undefined
   private readonly onRemoteTransaction: (transaction: Y.Transaction) => void
+  private readonly history: HistoryPager
+  private token: string
   private typingTimer: ReturnType<typeof setTimeout> | undefined
   private holders = 1
   private closing: Promise<void> | undefined
@@ -98,6 +110,21 @@ export class LiveConversation extends Conversation {
           options: setup.connection,
           onRefused,
         })
+    this.token = setup.token
+    const bases = httpBases(setup.url)
+    this.history = new HistoryPager({
+      conversation: this,
+      cache: setup.historyCache,
+      fetchPage: (before, limit) =>
+        fetchHistoryPage({
+          bases,
+          token: this.token,
+          conversationId: setup.doc.guid,
+          before,
+          limit,
+          fetch: setup.fetch,
+        }),
+    })
     this.delivered = createDeliveredBatcher(() => this.markDelivered(), setup.deliveredDelayMs)
     this.onRemoteTransaction = (transaction) => {
       if (!transaction.local && transaction.changed.size > 0) this.delivered.schedule()
@@ -108,6 +135,8 @@ export class LiveConversation extends Conversation {
       if (this.closing) return
       this.delivered.schedule()
       if (setup.autoConnect) this.link.reconnect()
+      // What was on screen below the window last time (held when sealed, or paged) shows again.
+      void this.history.loadOlder(RESTORED_HISTORY, { network: false }).catch(() => {})
     })
   }
 
@@ -167,7 +196,27 @@ export class LiveConversation extends Conversation {
 
   /** For the next connection attempt (e.g. after a 4401, with a fresh token, then `reconnect()`). */
   setToken(token: string): void {
+    this.token = token
     this.link.setToken(token)
+  }
+
+  /**
+   * Show up to `limit` (at most 200) older messages of the sealed history (DESIGN section 12): the
+   * page right below the oldest one shown, from this device's cache when it holds it, else from the
+   * server (`GET /api/conversations/:id/history`), whose pages are then cached. Resolves how many
+   * messages were added: 0 at the beginning of history, and 0 when the page is neither cached nor
+   * reachable (offline; `hasOlder()` then stays true). Rejects with a `HistoryRequestError` when the
+   * server answers with a refusal (401, 403, 404). A call made while one runs pages on after it.
+   */
+  async loadOlder(limit = 50): Promise<number> {
+    await this.store.whenLoaded
+    if (this.closing) return 0
+    return this.history.loadOlder(limit)
+  }
+
+  /** Whether older messages remain to be shown (false once seq 1 is shown, or nothing is left below). */
+  hasOlder(): boolean {
+    return this.history.hasOlder()
   }
 
   /** Whether every local write (messages, receipts) is committed to this device's disk. */
@@ -285,6 +334,7 @@ export class LiveConversation extends Conversation {
     this.markDelivered()
     if (this.typingTimer !== undefined) clearTimeout(this.typingTimer)
     this.doc.off('afterTransaction', this.onRemoteTransaction)
+    this.history.close()
     this.link.close()
     this.awareness.destroy()
     this.destroy()

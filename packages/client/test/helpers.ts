@@ -32,6 +32,12 @@ export async function startServer(options: ServerOptions = {}) {
     token: async (userId: string) => (await post('/api/session', { userId })).token!,
     conversation: async (ownerToken: string, members: string[]) =>
       (await post('/api/conversations', { title: 'test', members }, ownerToken)).id!,
+    /** A message sent through REST (as a bot would): stamped at once. */
+    message: async (token: string, conversationId: string, text: string) =>
+      (await post(`/api/conversations/${conversationId}/messages`, { text }, token)) as unknown as {
+        id: string
+        seq: number
+      },
     stop: () => app.close(),
     async restart() {
       await app.close()
@@ -51,6 +57,7 @@ export async function startServer(options: ServerOptions = {}) {
 export function createNetwork() {
   let up = true
   let opened = 0
+  let fetches = 0
   const live = new Set<WS>()
   class SwitchedWebSocket extends WS {
     constructor(url: string, protocols?: string | string[]) {
@@ -60,8 +67,15 @@ export function createNetwork() {
       this.on('close', () => live.delete(this))
     }
   }
+  const switchedFetch: typeof fetch = (input, init) => {
+    fetches++
+    return up ? fetch(input, init) : Promise.reject(new TypeError('fetch failed: the network is cut'))
+  }
   return {
     WebSocket: SwitchedWebSocket as unknown as typeof WebSocket,
+    fetch: switchedFetch,
+    /** Requests made through `fetch` so far (while cut too). */
+    fetches: () => fetches,
     /** Sockets constructed so far (attempts). */
     attempts: () => opened,
     /** Sockets not yet closed. */
