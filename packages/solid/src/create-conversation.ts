@@ -27,6 +27,10 @@ export interface ConversationState {
   readonly presence: Record<string, PresenceState>
   /** Whether every local write is on this device's disk (false without persistence). */
   readonly outboxOnDisk: boolean
+  /** Whether older messages remain in the sealed history (DESIGN section 12); reactive. */
+  readonly hasOlder: boolean
+  /** Whether `loadOlder` is under way; reactive. */
+  readonly loadingOlder: boolean
   /** Per-recipient statuses of a message ("read by 3 of 5"); reactive. */
   receipts(messageId: string): Record<string, Status>
   /** Why a `failed` message was refused; reactive. */
@@ -37,6 +41,11 @@ export interface ConversationState {
   discard(messageId: string): void
   setTyping(typing: boolean): void
   reconnect(): void
+  /**
+   * Show up to `limit` older messages (the client's `loadOlder`: cache first, then the server).
+   * Resolves how many were added; 0 at the beginning, or offline with nothing cached.
+   */
+  loadOlder(limit?: number): Promise<number>
   /** Release the conversation; done by itself when the calling owner (component, root) is disposed. */
   close(): Promise<void>
 }
@@ -54,6 +63,8 @@ interface Snapshot {
   members: Record<string, Member>
   presence: Record<string, PresenceState>
   outboxOnDisk: boolean
+  hasOlder: boolean
+  loadingOlder: boolean
 }
 
 /**
@@ -73,6 +84,8 @@ export function createConversation(
     members: {},
     presence: conversation.presence(),
     outboxOnDisk: conversation.outboxOnDisk(),
+    hasOlder: conversation.hasOlder(),
+    loadingOlder: false,
   })
   // Per-message details that are not fields of the message (receipts, failure reasons), kept in
   // a store for the messages something has read them for (the bubbles on screen), and reconciled
@@ -102,6 +115,7 @@ export function createConversation(
       setState('messages', reconcile(conversation.messages(), { key: 'id' }))
       setState('title', conversation.title())
       setState('members', reconcile(conversation.members()))
+      setState('hasOlder', conversation.hasOlder())
       for (const messageId of watched) {
         const next = detailsOf(messageId)
         if (next) setDetails(messageId, reconcile(next))
@@ -133,6 +147,19 @@ export function createConversation(
   }
   if (getOwner()) onCleanup(() => void close())
 
+  const loadOlder = async (limit?: number) => {
+    setState('loadingOlder', true)
+    try {
+      return await conversation.loadOlder(limit)
+    } finally {
+      // A page of messages already shown adds nothing the model reports, yet may end history.
+      batch(() => {
+        setState('loadingOlder', false)
+        setState('hasOlder', conversation.hasOlder())
+      })
+    }
+  }
+
   return {
     conversation,
     get messages() {
@@ -156,6 +183,12 @@ export function createConversation(
     get outboxOnDisk() {
       return state.outboxOnDisk
     },
+    get hasOlder() {
+      return state.hasOlder
+    },
+    get loadingOlder() {
+      return state.loadingOlder
+    },
     receipts(messageId) {
       const watchedDetails = watch(messageId)
       // Unknown here: the model's own error (a typed TicksError) says why.
@@ -170,6 +203,7 @@ export function createConversation(
     discard: (messageId) => conversation.discard(messageId),
     setTyping: (typing) => conversation.setTyping(typing),
     reconnect: () => conversation.reconnect(),
+    loadOlder,
     close,
   }
 }

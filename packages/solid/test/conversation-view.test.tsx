@@ -1,6 +1,13 @@
 import { cleanup, render, screen } from '@solidjs/testing-library'
 import { createClient } from '@ticks/client'
-import { Conversation, ConversationIndex, initConversation, stampUnsequenced } from '@ticks/core'
+import {
+  Conversation,
+  ConversationIndex,
+  type HistoryMessage,
+  initConversation,
+  sealThrough,
+  stampUnsequenced,
+} from '@ticks/core'
 import { For } from 'solid-js'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -11,7 +18,7 @@ import { createConversation } from '../src/index.js'
  * relaying updates and stamping the order log — is played by a hub doc with core's own sequencer,
  * so the test is about rendering, deterministic and without sockets.
  */
-function setup() {
+function setup(fetchHistory?: typeof fetch) {
   const id = `c-${Math.random().toString(36).slice(2)}`
   const hub = new Y.Doc({ guid: id })
   initConversation(hub, { title: 'Lunch', members: { alice: 'owner', bob: 'member' } })
@@ -24,13 +31,14 @@ function setup() {
     userId: 'alice',
     persistence: 'none',
     connect: false,
+    ...(fetchHistory && { fetch: fetchHistory }),
   })
   const exchange = (doc: Y.Doc) => {
     Y.applyUpdate(hub, Y.encodeStateAsUpdate(doc, Y.encodeStateVector(hub)))
     stampUnsequenced(hubIndex)
     Y.applyUpdate(doc, Y.encodeStateAsUpdate(hub, Y.encodeStateVector(doc)))
   }
-  return { id, client, bob, exchange }
+  return { id, client, bob, exchange, hubIndex }
 }
 
 afterEach(cleanup)
@@ -142,6 +150,42 @@ describe('createConversation', () => {
     expect(view.failureReason(message.id)).toBe('not allowed in this conversation')
     view.discard(message.id)
     expect(screen.queryByTestId(message.id)).toBeNull()
+    await client.close()
+  })
+
+  it('pages older messages in: loadingOlder while it runs, hasOlder false at the beginning', async () => {
+    const sealed: HistoryMessage[] = []
+    const requests: string[] = []
+    const fetchHistory: typeof fetch = async (input) => {
+      requests.push(String(input))
+      return new Response(JSON.stringify({ messages: sealed, sealedThrough: sealed.length }), {
+        headers: { 'content-type': 'application/json' },
+      })
+    }
+    const { id, client, bob, exchange, hubIndex } = setup(fetchHistory)
+    exchange(bob.doc)
+    for (let i = 1; i <= 8; i++) bob.send(`m${i}`)
+    exchange(bob.doc)
+    for (const { record, author, seq } of sealThrough(hubIndex, 5)) sealed.push({ ...record, author, seq })
+    let view!: ReturnType<typeof createConversation>
+    render(() => {
+      view = createConversation(client, id)
+      return <For each={view.messages}>{(m) => <p>{m.text}</p>}</For>
+    })
+    exchange(view.conversation.doc)
+    expect(view.messages.map((m) => m.text)).toEqual(['m6', 'm7', 'm8'])
+    expect(view.hasOlder).toBe(true)
+
+    const loading = view.loadOlder(10)
+    expect(view.loadingOlder).toBe(true)
+    const added = await loading
+    expect(added).toBe(5)
+    expect(view.loadingOlder).toBe(false)
+    expect(view.hasOlder).toBe(false)
+    expect(screen.getAllByText(/^m\d$/).map((p) => p.textContent)).toEqual(
+      Array.from({ length: 8 }, (_, i) => `m${i + 1}`),
+    )
+    expect(requests).toEqual([`http://127.0.0.1:9/api/conversations/${id}/history?before=6&limit=10`])
     await client.close()
   })
 })
