@@ -1,7 +1,7 @@
-import { cleanup, fireEvent, render, screen } from '@solidjs/testing-library'
+import { cleanup, fireEvent, render, screen, waitFor } from '@solidjs/testing-library'
 import { TicksError } from '@ticks/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { ChatView } from '../src/chat/chat-view.js'
+import { ChatView, ESTIMATED_ROW_HEIGHT } from '../src/chat/chat-view.js'
 import { createFakeChat, FakeIntersectionObserver } from './fake-chat.js'
 
 beforeEach(() => {
@@ -113,12 +113,12 @@ describe('ChatView', () => {
       const missed = chat.as.bob!.send('written while alice was away')
       doc.getArray<string>('server').push([missed.id])
     })
-    const missed = chat.model.messages().find((m) => m.author === 'bob' && m.text.startsWith('written'))!
-    const bubble = log.querySelector<HTMLElement>(`[data-message-id="${missed.id}"]`)!
-    Object.defineProperty(bubble, 'offsetTop', { configurable: true, value: 900 })
+    const missed = chat.model.messages().findIndex((m) => m.author === 'bob' && m.text.startsWith('written'))
     await Promise.resolve()
     expect(chat.model.messages().at(-1)!.text).toBe('written offline')
-    expect(log.scrollTop).toBe(892)
+    // Its row just below the top (jsdom lays nothing out: rows count at their estimate).
+    expect(missed).toBe(3)
+    expect(log.scrollTop).toBe(missed * ESTIMATED_ROW_HEIGHT - 8)
   })
 
   it('says who is typing and who is online', () => {
@@ -176,7 +176,8 @@ describe('ChatView', () => {
     const divider = screen.getByRole('separator')
     expect(divider.textContent).toBe('Unread messages')
     expect(divider.nextElementSibling).toBe(bubble('not seen yet'))
-    expect(log.scrollTop).toBe(0) // at the divider, not dropped at the bottom
+    // At the divider's row (the second; jsdom lays nothing out), not dropped at the bottom.
+    expect(log.scrollTop).toBe(ESTIMATED_ROW_HEIGHT - 8)
     expect(screen.queryByRole('button', { name: /new message/ })).toBeNull()
     io.show([unseen])
     expect(chat.as.bob!.receipts(unseen)).toEqual({ alice: 'read' })
@@ -266,5 +267,55 @@ describe('ChatView', () => {
     const { container } = render(() => <ChatView conversationId="c1" model={chat.model} networkOnline />)
     expect(container.querySelector('.chat__header .avatar')!.textContent).toBe('🎉')
     expect(screen.getByText('1 member')).toBeTruthy()
+  })
+
+  it('loads older pages near the top without limit, keeping the reader in place, never as new messages', async () => {
+    const chat = createFakeChat(['alice', 'bob'], 'alice', { sealed: 60, window: 10, pageSize: 20 })
+    chat.as.alice!.markRead() // all read: the chat opens at the bottom
+    render(() => <ChatView conversationId="c1" model={chat.model} networkOnline />)
+    const log = screen.getByRole('log')
+    Object.defineProperty(log, 'clientHeight', { configurable: true, value: 400 })
+    Object.defineProperty(log, 'scrollHeight', {
+      configurable: true,
+      get: () => chat.model.messages().length * ESTIMATED_ROW_HEIGHT,
+    })
+    // Ten messages do not reach far from the top: the first older page is asked for at once.
+    expect(chat.calls.loadOlder).toBe(1)
+    expect(screen.getByText('Loading earlier messages…')).toBeTruthy()
+    log.scrollTop = 100 // the reader looks at "history 52", 28 px above the top
+    fireEvent.scroll(log)
+    chat.releaseOlder()
+    await waitFor(() => expect(chat.model.messages()).toHaveLength(30))
+    expect(log.scrollTop).toBe(100 + 20 * ESTIMATED_ROW_HEIGHT)
+    expect(screen.queryByRole('button', { name: /new message/ })).toBeNull()
+    expect(chat.calls.loadOlder).toBe(1) // far enough from the top now
+
+    for (const expected of [50, 60]) {
+      log.scrollTop = 0
+      fireEvent.scroll(log)
+      chat.releaseOlder()
+      await waitFor(() => expect(chat.model.messages()).toHaveLength(expected))
+    }
+    expect(screen.getByText('The beginning of the conversation')).toBeTruthy()
+    log.scrollTop = 0
+    fireEvent.scroll(log)
+    expect(chat.calls.loadOlder).toBe(3)
+    expect(screen.queryByRole('button', { name: /new message/ })).toBeNull()
+  })
+
+  it('says when older messages cannot be loaded, and tries again on request', async () => {
+    const chat = createFakeChat(['alice', 'bob'], 'alice', { sealed: 30, window: 5 })
+    let online = false
+    const model = {
+      ...chat.model,
+      loadOlder: async () => (online ? chat.model.loadOlder() : 0),
+    }
+    render(() => <ChatView conversationId="c1" model={model} networkOnline={false} />)
+    await screen.findByText('Earlier messages will load when you are back online.')
+    online = true
+    fireEvent.click(screen.getByRole('button', { name: 'Try again' }))
+    expect(screen.getByText('Loading earlier messages…')).toBeTruthy()
+    chat.releaseOlder()
+    await waitFor(() => expect(chat.model.messages()).toHaveLength(25))
   })
 })

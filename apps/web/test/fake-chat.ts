@@ -1,8 +1,10 @@
 import {
   Conversation,
+  type HistoryMessage,
   initConversation,
   type Message,
   newConversationDoc,
+  sealThrough,
   stampUnsequenced,
 } from '@ticks/core'
 import { createSignal } from 'solid-js'
@@ -16,7 +18,19 @@ import type { ConnectionState } from '../src/components/connection-banner.js'
  * device were already in sync), with the server's stamp done by hand. The view under test sees
  * exactly the shapes the app gets from @ticks/solid: a keyed store of messages and signals.
  */
-export function createFakeChat(members: string[], me = members[0]!, options: { loaded?: boolean } = {}) {
+export function createFakeChat(
+  members: string[],
+  me = members[0]!,
+  options: {
+    loaded?: boolean
+    /** Messages from the second member, stamped and sealed before anyone opens the chat (history). */
+    sealed?: number
+    /** Of them, how many the window keeps live. */
+    window?: number
+    /** Messages per older page. */
+    pageSize?: number
+  } = {},
+) {
   const doc = newConversationDoc('c1')
   initConversation(doc, {
     title: 'Team',
@@ -26,6 +40,18 @@ export function createFakeChat(members: string[], me = members[0]!, options: { l
   // (and stamped) by their random ids.
   let clock = Date.now()
   const now = () => ++clock
+  const sealedHistory: HistoryMessage[] = []
+  if (options.sealed) {
+    const writer = new Conversation(doc, { userId: members[1]!, replicaId: 'writer', now })
+    for (let i = 1; i <= options.sealed; i++) writer.send(`history ${i}`)
+    stampUnsequenced(writer.conversationIndex)
+    for (const { record, author, seq } of sealThrough(
+      writer.conversationIndex,
+      options.sealed - (options.window ?? 0),
+    ))
+      sealedHistory.push({ ...record, author, seq })
+    writer.destroy()
+  }
   const as = Object.fromEntries(
     members.map((user) => [user, new Conversation(doc, { userId: user, replicaId: user, now })]),
   )
@@ -35,8 +61,11 @@ export function createFakeChat(members: string[], me = members[0]!, options: { l
   const [connection, setConnection] = createSignal<ConnectionState>('synced')
   const [presence, setPresence] = createSignal<Record<string, PresenceEntry>>({})
   const [loaded, setLoaded] = createSignal(options.loaded ?? true)
+  const [loadingOlder, setLoadingOlder] = createSignal(false)
+  /** Older pages wait for the test to `releaseOlder()`, as a network would. */
+  let releaseOlder = () => {}
   const [stopped, setStopped] = createSignal<{ code: number; reason: string }>()
-  const calls = { reconnect: 0, retry: [] as string[], typing: [] as boolean[] }
+  const calls = { reconnect: 0, retry: [] as string[], typing: [] as boolean[], loadOlder: 0 }
   const tracked = <T>(read: () => T): T => {
     version()
     return read()
@@ -58,6 +87,21 @@ export function createFakeChat(members: string[], me = members[0]!, options: { l
     loaded,
     maxTextBytes: mine.limits.maxTextBytes,
     presence,
+    hasOlder: () =>
+      tracked(() => (mine.oldestSeq() ?? Number.POSITIVE_INFINITY) > (sealedHistory[0]?.seq ?? 1)),
+    loadingOlder,
+    loadOlder: async () => {
+      setLoadingOlder(true)
+      calls.loadOlder++
+      await new Promise<void>((resolve) => {
+        releaseOlder = resolve
+      })
+      const oldest = mine.oldestSeq() ?? Number.POSITIVE_INFINITY
+      const page = sealedHistory.filter((m) => m.seq < oldest).slice(-(options.pageSize ?? 20))
+      mine.addHistory(page)
+      setLoadingOlder(false)
+      return page.length
+    },
     firstUnread: () => tracked(() => firstUnread(mine)),
     receipts: (id) => tracked(() => mine.receipts(id)),
     failureReason: (id) => tracked(() => mine.failureReason(id)),
@@ -80,6 +124,8 @@ export function createFakeChat(members: string[], me = members[0]!, options: { l
     /** Local storage and the first sync are done (or gave up): the view may pick where to open. */
     setLoaded,
     setStopped,
+    /** The older page asked for arrives. */
+    releaseOlder: () => releaseOlder(),
     /** The server persisted everything and stamped it. */
     stamp: () => stampUnsequenced(mine.conversationIndex),
   }

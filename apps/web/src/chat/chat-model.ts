@@ -29,6 +29,17 @@ export interface ChatModel {
    */
   loaded(): boolean
   presence(): Record<string, PresenceEntry>
+  /**
+   * Whether older messages remain in the sealed history (DESIGN section 12), and whether a page of
+   * them is loading.
+   */
+  hasOlder(): boolean
+  loadingOlder(): boolean
+  /**
+   * Show the next older page. Resolves how many messages were added: 0 at the beginning, or when
+   * the page is neither on this device nor reachable; rejects when the server refuses.
+   */
+  loadOlder(): Promise<number>
   /** The oldest message from someone else this user has not read, where the chat opens. */
   firstUnread(): string | undefined
   receipts(messageId: string): Record<string, Status>

@@ -1,16 +1,5 @@
 import { type Message, TicksError } from '@ticks/core'
-import {
-  createEffect,
-  createMemo,
-  createSignal,
-  For,
-  Match,
-  on,
-  onCleanup,
-  Show,
-  Switch,
-  untrack,
-} from 'solid-js'
+import { createEffect, createMemo, createSignal, Match, on, onCleanup, Show, Switch, untrack } from 'solid-js'
 import { Composer } from '../components/composer.js'
 import { ConnectionBanner } from '../components/connection-banner.js'
 import { initialOf } from '../components/initial.js'
@@ -18,6 +7,7 @@ import { MessageBubble } from '../components/message-bubble.js'
 import { NewMessagesPill } from '../components/new-messages-pill.js'
 import { PresenceLine } from '../components/presence-line.js'
 import { SignInAgainButton } from '../components/sign-in-again-button.js'
+import { VirtualList, type VirtualListHandle } from '../components/virtual-list.js'
 import type { ChatModel } from './chat-model.js'
 import { createVisibleMessages } from './read-tracker.js'
 import type { NameOf } from './status-text.js'
@@ -39,6 +29,14 @@ export interface ChatViewProps {
 
 /** How close to the end counts as "at the bottom": a pixel-perfect check would fight rounding. */
 const BOTTOM_SLACK_PX = 48
+/** What a message row counts for until measured: a one-line bubble and the gap below it. */
+export const ESTIMATED_ROW_HEIGHT = 72
+/** Rendered beyond each edge of the screen: enough for a flick, few enough to keep the DOM small. */
+const OVERSCAN_PX = 800
+/** Older messages are fetched while the reader is within this distance of the top. */
+const LOAD_OLDER_WITHIN_PX = 1200
+/** Where a message brought into view sits: just below the top edge. */
+const SCROLL_MARGIN_PX = 8
 /** Stops after which nothing written here could ever be sent: not a member, no such conversation. */
 const COMPOSER_CLOSED_CODES: ReadonlySet<number> = new Set([4403, 4404])
 /** "typing…" is withdrawn after this long without a keystroke. */
@@ -69,6 +67,7 @@ export function ChatView(props: ChatViewProps) {
   const model = () => props.model
   const nameOf: NameOf = (id) => (props.nameOf ?? String)(id)
   let scroller: HTMLDivElement | undefined
+  let list: VirtualListHandle | undefined
   const [atBottom, setAtBottom] = createSignal(true)
   const [unseen, setUnseen] = createSignal(0)
   const visibleMessages = createVisibleMessages(() => scroller, { paused: true })
@@ -87,26 +86,49 @@ export function ChatView(props: ChatViewProps) {
 
   /** Nothing written here could be sent: not a member, or no such conversation. */
   const composerClosed = () => COMPOSER_CLOSED_CODES.has(model().stopped()?.code ?? 0)
-  let unreadDivider: HTMLDivElement | undefined
-  const scrollToOpeningPosition = () => {
-    if (!scroller) return
-    if (!unreadDivider) return scrollToBottom()
-    scroller.scrollTop = Math.max(0, unreadDivider.offsetTop - 8)
-  }
-
-  /** Bring a message to the top of the view, so what follows it is read from there. */
+  /** Bring a message to the top of the view (its row: the unread divider with it), so what follows it is read from there. */
   const scrollToMessage = (id: string) => {
-    const bubble = scroller?.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(id)}"]`)
-    if (!scroller || !bubble) return scrollToBottom()
-    scroller.scrollTop = Math.max(0, bubble.offsetTop - 8)
+    if (!list?.scrollToKey(id, SCROLL_MARGIN_PX)) scrollToBottom()
+  }
+  const scrollToOpeningPosition = () => {
+    const from = unreadFrom()
+    if (from) scrollToMessage(from)
+    else scrollToBottom()
   }
 
   const scrollToBottom = () => {
-    if (!scroller) return
-    scroller.scrollTop = scroller.scrollHeight
+    list?.scrollToBottom()
     setAtBottom(true)
     setUnseen(0)
   }
+
+  // Older pages of the sealed history load as the reader nears the top, without limit. One that
+  // could not be had (offline, refused) is not asked for again on every scroll: the reader retries,
+  // or it is when the connection is back.
+  const [olderProblem, setOlderProblem] = createSignal<string>()
+  const loadOlder = async () => {
+    setOlderProblem(undefined)
+    try {
+      const added = await model().loadOlder()
+      if (added === 0 && model().hasOlder()) {
+        setOlderProblem('Earlier messages will load when you are back online.')
+      }
+    } catch (cause) {
+      setOlderProblem(`Earlier messages could not be loaded: ${(cause as Error).message}.`)
+    }
+  }
+  const onNearTop = () => {
+    if (!opened() || olderProblem() || model().loadingOlder() || !model().hasOlder()) return
+    void loadOlder()
+  }
+  createEffect(
+    on(
+      () => model().connection(),
+      (state) => {
+        if (state === 'synced' && olderProblem()) setOlderProblem(undefined)
+      },
+    ),
+  )
 
   // Where the chat opens: at the first unread message (under an "Unread messages" divider), as
   // messengers do, so a reader is not dropped below messages they have not seen. Decided once the
@@ -138,7 +160,10 @@ export function ChatView(props: ChatViewProps) {
   // for the pill rather than yanking the reader away from what they are reading. "New" is by id,
   // not by position: after a reconnect the server orders others' messages written meanwhile above
   // this device's own offline ones, and following one's own to the bottom would skip them.
+  // Older pages arrive above everything seen so far, and are never "new": only messages not yet
+  // stamped, or stamped after the newest one seen, are.
   let seen: Set<string> | undefined
+  let newestSeenSeq = 0
   createEffect(
     // The ids, not the list: a store keeps its identity while its contents change.
     on(
@@ -153,9 +178,13 @@ export function ChatView(props: ChatViewProps) {
         if (!isOpen) return
         const messages = untrack(() => model().messages())
         const before = seen
+        const newestBefore = newestSeenSeq
         seen = new Set(ids)
+        for (const message of messages) newestSeenSeq = Math.max(newestSeenSeq, message.seq ?? 0)
         if (!before) return
-        const added = messages.filter((m) => !before.has(m.id))
+        const added = messages.filter(
+          (m) => !before.has(m.id) && (m.seq === undefined || m.seq > newestBefore),
+        )
         if (added.length === 0) return
         const userId = model().userId
         const ownAdded = added.some((m) => m.author === userId)
@@ -313,7 +342,35 @@ export function ChatView(props: ChatViewProps) {
               </p>
             }
           >
-            <For each={model().messages()}>
+            <p class="messages__history" aria-live="polite">
+              <Switch>
+                <Match when={model().loadingOlder()}>Loading earlier messages…</Match>
+                <Match when={olderProblem()}>
+                  {(problem) => (
+                    <>
+                      {problem()}{' '}
+                      <button type="button" class="link-button" onClick={() => void loadOlder()}>
+                        Try again
+                      </button>
+                    </>
+                  )}
+                </Match>
+                <Match when={!model().hasOlder()}>The beginning of the conversation</Match>
+              </Switch>
+            </p>
+            <VirtualList
+              scroller={() => scroller}
+              items={model().messages()}
+              key={(message) => message.id}
+              estimatedHeight={ESTIMATED_ROW_HEIGHT}
+              overscan={OVERSCAN_PX}
+              bottomSlack={BOTTOM_SLACK_PX}
+              nearTop={LOAD_OLDER_WITHIN_PX}
+              onNearTop={onNearTop}
+              handle={(handle) => {
+                list = handle
+              }}
+            >
               {(message) => {
                 const own = message.author === model().userId
                 // Per bubble, so a status change recomputes this bubble's receipts and times alone.
@@ -327,7 +384,7 @@ export function ChatView(props: ChatViewProps) {
                   <>
                     <Show when={message.id === unreadFrom()}>
                       {/* biome-ignore lint/a11y/useSemanticElements: a divider that carries a visible label; <hr> cannot hold text */}
-                      <div class="unread-divider" ref={unreadDivider} role="separator">
+                      <div class="unread-divider" role="separator">
                         Unread messages
                       </div>
                     </Show>
@@ -350,7 +407,7 @@ export function ChatView(props: ChatViewProps) {
                   </>
                 )
               }}
-            </For>
+            </VirtualList>
           </Show>
         </div>
         <NewMessagesPill count={unseen()} onClick={scrollToBottom} />

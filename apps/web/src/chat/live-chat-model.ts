@@ -1,5 +1,5 @@
 import type { TicksClient } from '@ticks/client'
-import { createConversation } from '@ticks/solid'
+import { type ConversationState, createConversation } from '@ticks/solid'
 import { createSignal, onCleanup } from 'solid-js'
 import type { ChatModel } from './chat-model.js'
 import { firstUnread } from './unread.js'
@@ -9,6 +9,29 @@ import { firstUnread } from './unread.js'
  * connecting must not hold back read receipts for good.
  */
 const FIRST_SYNC_WAIT_MS = 5000
+/** Pages fetched to reach the first unread message when it lies in sealed history. */
+const UNREAD_PAGE = 200
+/** Past this many older messages the chat opens at the oldest loaded instead: paging goes on from there. */
+const MAX_UNREAD_HISTORY = 1000
+
+/**
+ * Page back until this user's first unread message is shown (it may lie in sealed history), so
+ * the chat can open at it; at most `MAX_UNREAD_HISTORY` messages, and not past an unreachable page.
+ */
+async function pageBackToFirstUnread(state: ConversationState): Promise<void> {
+  const conversation = state.conversation
+  const readUpTo = conversation.conversationIndex.watermarkOf(conversation.userId).r
+  let budget = MAX_UNREAD_HISTORY
+  while (
+    budget > 0 &&
+    state.hasOlder &&
+    (conversation.oldestSeq() ?? Number.POSITIVE_INFINITY) > readUpTo + 1
+  ) {
+    const added = await state.loadOlder(UNREAD_PAGE)
+    if (added === 0) return
+    budget -= added
+  }
+}
 
 /**
  * The chat screen's model from `@ticks/solid`'s `createConversation`, for the lifetime of the
@@ -21,10 +44,11 @@ export function createLiveChatModel(client: Pick<TicksClient, 'open'>, conversat
   // Local storage first, then the server: a reload shows stored messages at once and the rest
   // a moment later, and both must be in before the view can tell what is unread.
   const timer = setTimeout(() => setLoaded(true), FIRST_SYNC_WAIT_MS)
-  void state.conversation.whenSynced().then(
-    () => setLoaded(true),
-    () => setLoaded(true),
-  )
+  void state.conversation
+    .whenSynced()
+    .then(() => pageBackToFirstUnread(state))
+    .catch(() => {})
+    .finally(() => setLoaded(true))
   onCleanup(() => clearTimeout(timer))
   return {
     userId: state.conversation.userId,
@@ -36,6 +60,9 @@ export function createLiveChatModel(client: Pick<TicksClient, 'open'>, conversat
     connection: () => state.connection,
     stopped: () => state.stopped,
     presence: () => state.presence,
+    hasOlder: () => state.hasOlder,
+    loadingOlder: () => state.loadingOlder,
+    loadOlder: () => state.loadOlder(),
     firstUnread: () => firstUnread(state.conversation),
     receipts: (id) => state.receipts(id),
     failureReason: (id) => state.failureReason(id),
