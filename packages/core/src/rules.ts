@@ -461,12 +461,18 @@ class UpdateCheck {
     const chain: Struct[] = []
     let struct: Struct | undefined = start
     let place: Place | null = null
+    const visited = new Set<Struct>()
     while (struct) {
       const memo = this.places.get(struct)
       if (memo !== undefined) {
         place = memo
         break
       }
+      // A crafted item may name itself (or a later item of the chain) as its origin: a cycle
+      // resolves to nothing, and would otherwise never end (the fuzz found one: a receipt of a
+      // client new to the room whose clock was set to its origin's).
+      if (visited.has(struct)) break
+      visited.add(struct)
       chain.push(struct)
       if (!(struct instanceof Y.Item)) break
       const parent = struct.parent as unknown

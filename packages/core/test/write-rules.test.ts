@@ -47,6 +47,15 @@ describe('write rules', () => {
     })
   })
 
+  it('refuses, and stops on, an item that names itself as its origin (fuzz finding)', () => {
+    // A receipt of a client the room does not know, its clock set to its origin's: (c, 0) → (c, 0).
+    const update = Uint8Array.from(
+      Buffer.from('0101bca4f8ce0a00a8bca4f8ce0a0001760201647d940201727d940201bca4f8ce0a010001', 'hex'),
+    )
+    const verdict = checkUpdate(server, update, as('bob'))
+    expect(verdict).toMatchObject({ ok: false, closeCode: 4400 })
+  })
+
   it('refuses a forged author: bob writing into alice’s root', () => {
     const update = updateFrom((doc) => doc.getMap('u:alice').set('m|forged', message('forged')))
     expect(checkUpdate(server, update, as('bob'))).toMatchObject({
