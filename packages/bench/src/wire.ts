@@ -39,7 +39,11 @@ export function connectWire(
   doc: Y.Doc,
 ): WireClient {
   const hocus = kind === 'hocuspocus'
-  const socket = new WebSocket(socketUrl(kind, base, room, userId), { perMessageDeflate: false })
+  // A 1M-message document is over ws's default 100 MiB frame limit: the bench measures, not refuses.
+  const socket = new WebSocket(socketUrl(kind, base, room, userId), {
+    perMessageDeflate: false,
+    maxPayload: 2 ** 30,
+  })
   socket.binaryType = 'nodebuffer'
   const frame = (type: number, write: (encoder: encoding.Encoder) => void): Uint8Array => {
     const encoder = encoding.createEncoder()
