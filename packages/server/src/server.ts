@@ -127,7 +127,12 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   // any onClose hook (store's: close the store), so nothing is written to a closed store.
   await app.register(storePlugin, { store: openedStore, health: storeHealth })
   await app.register(metricsPlugin, { metrics })
-  await app.register(syncPlugin, context)
+  await app.register(syncPlugin, {
+    context,
+    allowedOrigins,
+    trustProxy: options.trustProxy,
+    requestIdHeader: options.requestIdHeader ?? DEFAULT_REQUEST_ID_HEADER,
+  })
   await app.register(restPlugin, context)
   await app.register(webPlugin, { root: options.webRoot ?? DEFAULT_WEB_ROOT })
   // Registered last, so its preClose runs after sync's flush.
@@ -167,7 +172,7 @@ function trackConnections(app: FastifyInstance): { settled(timeoutMs: number): P
   // An Upgrade request reaches Fastify through the server's 'upgrade' event with its socket
   // detached from the HTTP server: answered over HTTP (404, a REST route, 503) instead of being
   // upgraded, nothing would ever close that socket, and app.close() would wait for it forever.
-  // @fastify/websocket's own hook for this only covers the routes of the plugin that registered it.
+  // The sync plugin hands every Upgrade that is no socket's to Fastify's routing (raw-upgrade.ts).
   app.addHook('onResponse', async (request) => {
     if (isUpgrade(request.raw)) request.raw.socket.destroy()
   })

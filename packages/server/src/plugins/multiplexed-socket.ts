@@ -7,7 +7,6 @@ import {
   writeMuxMessage,
   writeMuxRefused,
 } from '@ticks/core'
-import type { FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { ServerContext } from '../context.js'
 import { openInboxFeed } from '../inbox/inbox-feed.js'
@@ -15,6 +14,7 @@ import { isSyncStep2 } from '../sync/protocol.js'
 import { RateLimiter } from '../sync/rate-limiter.js'
 import type { Connection } from '../sync/room.js'
 import type { RoomLease } from '../sync/rooms.js'
+import type { SocketRequest } from './raw-upgrade.js'
 import { openSocketLink, roomErrorClose } from './socket-link.js'
 
 /** One conversation joined on a multiplexed socket. */
@@ -34,7 +34,7 @@ interface Joined {
  * rate limit, the same write rules — and what would close such a socket ends only that
  * conversation here, with a refusal frame; the socket and its other conversations go on.
  */
-export function attachMultiplexed(context: ServerContext, socket: WebSocket, request: FastifyRequest): void {
+export function attachMultiplexed(context: ServerContext, socket: WebSocket, request: SocketRequest): void {
   const { link, user } = openSocketLink(context, socket, request, request.log.child({ multiplexed: true }))
   const joined = new Map<string, Joined>()
   // Joining loads a room: a socket may not make the server load conversations as fast as it can send.

@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net'
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
 import type { RawData, WebSocket } from 'ws'
 import { AUTH_UNAVAILABLE, AuthError, AuthUnavailableError } from '../auth/authenticator.js'
 import type { ServerContext } from '../context.js'
 import { RoomError } from '../sync/room.js'
+import type { SocketRequest } from './raw-upgrade.js'
 
 /** How a room that cannot be had is told to a client: a close code and a reason. */
 export const CLOSE_FOR_ROOM_ERROR: Record<RoomError['code'], [number, string]> = {
@@ -52,10 +53,12 @@ export interface SocketLink {
 export function openSocketLink(
   context: ServerContext,
   socket: WebSocket,
-  request: FastifyRequest,
+  request: SocketRequest,
   log: FastifyBaseLogger,
 ): { link: SocketLink; user: Promise<string | undefined> } {
   const { limits } = context
+  // The closures below live as long as the socket: they keep the TCP socket, not the token.
+  const { tcp, ip, token } = request
   let handler: ((frame: Uint8Array) => void) | null = null
   const early: Uint8Array[] = []
   let earlyBytes = 0
@@ -111,7 +114,7 @@ export function openSocketLink(
     context.metrics.roomEvents.refused(1013, 'slow-consumer')
     markGone()
     socket.close(1013, 'too slow: reconnect')
-    const timer = setTimeout(() => resetSocket(socket, request.raw.socket), limits.slowCloseGraceMs)
+    const timer = setTimeout(() => resetSocket(socket, tcp), limits.slowCloseGraceMs)
     timer.unref()
     socket.once('close', () => clearTimeout(timer))
   }
@@ -161,21 +164,21 @@ export function openSocketLink(
       return gone
     },
   }
-  if (!takeSlot(context.socketsByIp, request.ip, context.limits.maxSocketsPerIp, link)) {
-    log.info({ ip: request.ip }, 'refused socket: too many sockets from this address')
+  if (!takeSlot(context.socketsByIp, ip, context.limits.maxSocketsPerIp, link)) {
+    log.info({ ip }, 'refused socket: too many sockets from this address')
     link.refuse(4429, 'too-many-sockets', 'too many open sockets from this address')
     return { link, user: Promise.resolve(undefined) }
   }
-  return { link, user: authenticate(context, request, link) }
+  return { link, user: authenticate(context, token, link) }
 }
 
 async function authenticate(
   context: ServerContext,
-  request: FastifyRequest,
+  token: string | undefined,
   link: SocketLink,
 ): Promise<string | undefined> {
   try {
-    const { userId } = await context.auth.verify(tokenOf(request))
+    const { userId } = await context.auth.verify(token)
     if (link.gone) return undefined
     if (!takeSlot(context.socketsByUser, userId, context.limits.maxSocketsPerUser, link)) {
       link.log.info({ userId }, 'refused socket: too many sockets for this user')
@@ -224,12 +227,6 @@ export function resetSocket(socket: WebSocket, tcp: Socket | undefined): void {
   if (socket.readyState === socket.CLOSED) return
   if (tcp && !tcp.destroyed) tcp.resetAndDestroy()
   else socket.terminate()
-}
-
-function tokenOf(request: FastifyRequest): string | undefined {
-  const query = request.query as Record<string, unknown> | undefined
-  const token = query?.token
-  return typeof token === 'string' && token.length > 0 ? token : undefined
 }
 
 function toBytes(data: RawData): Uint8Array {

@@ -1,12 +1,13 @@
 import type { Socket } from 'node:net'
-import websocket from '@fastify/websocket'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { ServerContext } from '../context.js'
+import type { ServerOptions } from '../options.js'
 import { isSyncStep2 } from '../sync/protocol.js'
 import { type Connection, RoomError } from '../sync/room.js'
 import type { RoomLease } from '../sync/rooms.js'
 import { attachMultiplexed } from './multiplexed-socket.js'
+import { acceptRawUpgrades, type SocketRequest } from './raw-upgrade.js'
 import { openSocketLink, resetSocket, roomErrorClose } from './socket-link.js'
 
 /**
@@ -16,35 +17,59 @@ import { openSocketLink, resetSocket, roomErrorClose } from './socket-link.js'
  */
 const MAX_ENVELOPE_BYTES = 64 * 1024
 
+export interface SyncPluginOptions {
+  context: ServerContext
+  /** Checked before a handshake, as the root hooks check every HTTP request. */
+  allowedOrigins: readonly string[]
+  trustProxy?: ServerOptions['trustProxy']
+  requestIdHeader: string | false
+}
+
 /**
- * The WebSocket transport: `/sync/<conversationId>?token=…`. A thin adapter — auth, then the
- * room's `connect` — plus what only a socket has: heartbeat, back-pressure and frame size.
+ * The WebSocket transport: `/sync/<conversationId>?token=…` and `/sync?token=…`. A thin adapter —
+ * auth, then the room's `connect` — plus what only a socket has: heartbeat, back-pressure and
+ * frame size. The upgrades bypass Fastify (`raw-upgrade.ts`); plain HTTP to those paths gets 426.
  */
-export async function syncPlugin(app: FastifyInstance, context: ServerContext): Promise<void> {
+export async function syncPlugin(app: FastifyInstance, options: SyncPluginOptions): Promise<void> {
+  const { context } = options
   const { limits, sockets, rooms } = context
   const alive = new WeakSet<WebSocket>()
   const tcp = new WeakMap<WebSocket, Socket>()
   // A socket's log lines carry the id of the request that opened it.
   const logs = new WeakMap<WebSocket, FastifyBaseLogger>()
-  await app.register(websocket, {
+
+  /** Every socket, whatever it carries: heartbeat, shutdown and the socket count know it. */
+  const track = (socket: WebSocket, request: SocketRequest) => {
+    sockets.add(socket)
+    alive.add(socket)
+    tcp.set(socket, request.tcp)
+    logs.set(socket, request.log)
+    context.metrics.sockets.inc()
+    socket.on('pong', () => alive.add(socket))
+  }
+  const upgrades = acceptRawUpgrades(app, {
+    allowedOrigins: options.allowedOrigins,
+    trustProxy: options.trustProxy,
+    requestIdHeader: options.requestIdHeader,
     // What ws buffers before any check of ours: the largest frame a room takes, plus a multiplexed
     // frame's envelope (a conversation id). ws closes a larger one itself with 1009, which the
     // client takes as the 4413 the room would have sent.
-    options: { maxPayload: Math.max(limits.maxFrameBytes, limits.maxSyncFrameBytes) + MAX_ENVELOPE_BYTES },
-    preClose: async () => {
-      // No more upgrades: one accepted now would be a socket detached from the HTTP server that
-      // nothing closes (Fastify answers it 503 without running any hook). Without a listener,
-      // Node serves an Upgrade request as a plain request, which the shutdown closes.
-      app.server.removeAllListeners('upgrade')
-      // Flush every room, then close its sockets with 1012 (the room does both, in that order).
-      await rooms.closeAll(1012, 'server restarting')
-      for (const socket of sockets) socket.close(1012, 'server restarting')
-      // A peer that stops reading never answers the close: ws would wait 30 s for it.
-      await closedWithin([...sockets], limits.shutdownGraceMs, (socket) =>
-        resetSocket(socket, tcp.get(socket)),
-      )
-      app.websocketServer.close()
+    maxPayload: Math.max(limits.maxFrameBytes, limits.maxSyncFrameBytes) + MAX_ENVELOPE_BYTES,
+    onSocket: (socket, request, route) => {
+      track(socket, request)
+      if (route.kind === 'conversation') attachConversation(context, socket, request, route.conversationId)
+      else attachMultiplexed(context, socket, request)
     },
+  })
+  app.addHook('preClose', async () => {
+    // No more upgrades: without a listener, Node serves an Upgrade request as a plain request,
+    // which the shutdown closes.
+    upgrades.stop()
+    // Flush every room, then close its sockets with 1012 (the room does both, in that order).
+    await rooms.closeAll(1012, 'server restarting')
+    for (const socket of sockets) socket.close(1012, 'server restarting')
+    // A peer that stops reading never answers the close: ws would wait 30 s for it.
+    await closedWithin([...sockets], limits.shutdownGraceMs, (socket) => resetSocket(socket, tcp.get(socket)))
   })
   const heartbeat = setInterval(() => {
     for (const socket of sockets) {
@@ -61,34 +86,8 @@ export async function syncPlugin(app: FastifyInstance, context: ServerContext): 
   heartbeat.unref()
   app.addHook('onClose', async () => clearInterval(heartbeat))
 
-  /** Every socket, whatever it carries: heartbeat, shutdown and the socket count know it. */
-  const track = (socket: WebSocket, request: FastifyRequest) => {
-    sockets.add(socket)
-    alive.add(socket)
-    // The TCP socket ws was handed on upgrade: what `resetSocket` aborts.
-    tcp.set(socket, request.raw.socket)
-    logs.set(socket, request.log)
-    context.metrics.sockets.inc()
-    socket.on('pong', () => alive.add(socket))
-  }
-  app.route<{ Params: { conversationId: string } }>({
-    method: 'GET',
-    url: '/sync/:conversationId',
-    handler: upgradeRequired,
-    wsHandler: (socket, request) => {
-      track(socket, request)
-      attachConversation(context, socket, request)
-    },
-  })
-  app.route({
-    method: 'GET',
-    url: '/sync',
-    handler: upgradeRequired,
-    wsHandler: (socket, request) => {
-      track(socket, request)
-      attachMultiplexed(context, socket, request)
-    },
-  })
+  app.get('/sync/:conversationId', upgradeRequired)
+  app.get('/sync', upgradeRequired)
 }
 
 /** A plain HTTP request to a socket's URL: the JSON error every REST answer has, not an empty 404. */
@@ -103,9 +102,9 @@ function upgradeRequired(_request: FastifyRequest, reply: FastifyReply): Fastify
 function attachConversation(
   context: ServerContext,
   socket: WebSocket,
-  request: FastifyRequest<{ Params: { conversationId: string } }>,
+  request: SocketRequest,
+  conversationId: string,
 ): void {
-  const conversationId = request.params.conversationId
   const { link, user } = openSocketLink(context, socket, request, request.log.child({ conversationId }))
   let connection: Connection | null = null
   let lease: RoomLease | null = null
