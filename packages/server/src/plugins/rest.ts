@@ -38,6 +38,8 @@ const MEMBERS = {
 } as const
 const STATE_CACHE_MS = 5000
 const DEFAULT_HISTORY_PAGE = 50
+/** Most messages one batch may send. */
+const MAX_BATCH = 100
 /** A page below a given `before` never changes: everything under it is sealed for good. */
 const IMMUTABLE = 'private, max-age=31536000, immutable'
 
@@ -223,26 +225,65 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
     },
   )
 
-  app.post<{ Params: { id: string }; Body: { text: string } }>(
+  // One message (`{ text }`), or a batch (`{ messages: [{ text }], correlationId? }`) stored and
+  // stamped all together or not at all. One schema rather than oneOf: Fastify's Ajv strips
+  // unknown properties while it tries each branch, which makes oneOf refuse valid bodies.
+  app.post<{
+    Params: { id: string }
+    Body: { text?: string; messages?: { text: string }[]; correlationId?: string }
+  }>(
     '/api/conversations/:id/messages',
     {
       schema: {
         params: { type: 'object', properties: { id: ID } },
         body: {
           type: 'object',
-          required: ['text'],
           additionalProperties: false,
-          properties: { text: { type: 'string', minLength: 1 } },
+          properties: {
+            text: { type: 'string', minLength: 1 },
+            messages: {
+              type: 'array',
+              minItems: 1,
+              maxItems: MAX_BATCH,
+              items: {
+                type: 'object',
+                required: ['text'],
+                additionalProperties: false,
+                properties: { text: { type: 'string', minLength: 1 } },
+              },
+            },
+            correlationId: { type: 'string', pattern: '^[A-Za-z0-9._~:@-]{1,128}$' },
+          },
         },
       },
     },
     async (request, reply) => {
+      const { text, messages, correlationId } = request.body
+      if ((text === undefined) === (messages === undefined)) {
+        throw new HttpError(400, 'bad-request', 'give either text or messages')
+      }
+      if (text !== undefined && correlationId !== undefined) {
+        throw new HttpError(400, 'bad-request', 'correlationId goes with a batch (messages)')
+      }
       const userId = await userOf(request)
+      const texts = messages?.map((message) => message.text) ?? [text!]
       const sent = await withRoom(request.params.id, async (room) => {
         if (!room.index.members.has(userId)) throw new HttpError(403, 'forbidden', 'not a member')
-        return room.sendAs(userId, request.body.text)
+        return room.sendManyAs(userId, texts)
       })
-      return reply.code(201).send({ ...sent, author: userId, text: request.body.text, status: 'sent' })
+      const views = sent.map((message, i) => ({
+        ...message,
+        author: userId,
+        text: texts[i]!,
+        status: 'sent',
+      }))
+      if (messages === undefined) return reply.code(201).send(views[0])
+      // The correlation id ties this batch to the caller's own logs; never the texts.
+      request.log.info(
+        { correlationId, messages: views.length, conversation: request.params.id },
+        'batch stored',
+      )
+      return reply.code(201).send({ ...(correlationId !== undefined && { correlationId }), messages: views })
     },
   )
 

@@ -287,6 +287,19 @@ export class Room {
    * it is durable, with its seq.
    */
   async sendAs(userId: string, text: string): Promise<{ id: string; seq: number; createdAt: number }> {
+    const [sent] = await this.sendManyAs(userId, [text])
+    return sent!
+  }
+
+  /**
+   * Server-side send of several messages at once (a bot's batch): checked all before any is
+   * written, then written in one Yjs transaction, so they are one update, stored in one append
+   * and stamped together, in order, with consecutive createdAt. All or none.
+   */
+  async sendManyAs(
+    userId: string,
+    texts: readonly string[],
+  ): Promise<{ id: string; seq: number; createdAt: number }[]> {
     if (this.state !== 'open') throw new RoomError('closed', 'room is closing')
     const role = this.index.members.get(userId)?.role
     if (role === undefined) throw new TicksError('not-a-member', `${userId} is not a member`)
@@ -295,23 +308,37 @@ export class Room {
       .filter(([user, member]) => user !== userId && member.role !== 'observer')
       .map(([user]) => user)
       .sort()
-    const record: MessageRecord = { id: randomId(), text, createdAt: Date.now(), to }
-    const problem = messageRecordProblem(record, record.id, this.limits.model)
-    if (problem) {
-      throw new TicksError(problem.includes('exceeds') ? 'text-too-long' : 'invalid-argument', problem)
+    const now = Date.now()
+    const records: MessageRecord[] = texts.map((text, i) => ({
+      id: randomId(),
+      text,
+      createdAt: now + i,
+      to,
+    }))
+    for (const [i, record] of records.entries()) {
+      const problem = messageRecordProblem(record, record.id, this.limits.model)
+      if (problem) {
+        const where = records.length > 1 ? `message ${i + 1}: ` : ''
+        throw new TicksError(
+          problem.includes('exceeds') ? 'text-too-long' : 'invalid-argument',
+          where + problem,
+        )
+      }
     }
-    this.doc.transact(
-      () => this.doc.getMap(userRoot(userId)).set(messageKey(record.id), record),
-      LOCAL_ORIGIN,
-    )
+    this.doc.transact(() => {
+      const root = this.doc.getMap(userRoot(userId))
+      for (const record of records) root.set(messageKey(record.id), record)
+    }, LOCAL_ORIGIN)
     await this.flush()
-    // Another node may hold the sequencer lease: its stamp arrives through the relay.
-    if (this.lease && !this.isPoisoned()) await this.stampOf(record.id)
-    // A failed commit poisons the room without failing the flush: the stamp is in the doc but
-    // not in the store, so it must not be reported as sent.
-    const seq = this.isPoisoned() ? undefined : this.index.seqOf(record.id)
-    if (seq === undefined) throw new RoomError('closed', 'the message could not be stored')
-    return { id: record.id, seq, createdAt: record.createdAt }
+    // Another node may hold the sequencer lease: its stamps arrive through the relay.
+    if (this.lease && !this.isPoisoned()) for (const record of records) await this.stampOf(record.id)
+    return records.map((record) => {
+      // A failed commit poisons the room without failing the flush: the stamp is in the doc but
+      // not in the store, so it must not be reported as sent.
+      const seq = this.isPoisoned() ? undefined : this.index.seqOf(record.id)
+      if (seq === undefined) throw new RoomError('closed', 'the message could not be stored')
+      return { id: record.id, seq, createdAt: record.createdAt }
+    })
   }
 
   /**
