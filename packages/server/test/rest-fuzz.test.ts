@@ -67,14 +67,24 @@ const validBodies = {
         fc.dictionary(aUserId(), fc.constantFrom('owner', 'member', 'observer', 'admin'), { maxKeys: 5 }),
       ),
     }),
-  message: () =>
-    fc.record({
-      text: fc.oneof(
-        fc.string({ maxLength: 50 }),
-        fc.constant('x'.repeat(17 * 1024)),
-        fc.string({ unit: 'grapheme' }),
-      ),
-    }),
+  message: () => fc.record({ text: aText() }),
+  /** A batch (issue 16): up to past the 100-message bound, with or without a correlation id. */
+  batch: () =>
+    fc.record(
+      {
+        messages: fc.array(fc.record({ text: aText() }), { maxLength: 102 }),
+        correlationId: fc.oneof(fc.stringMatching(/^[A-Za-z0-9._~:@-]{1,20}$/), fc.string({ maxLength: 20 })),
+      },
+      { requiredKeys: ['messages'] },
+    ),
+}
+
+function aText() {
+  return fc.oneof(
+    fc.string({ maxLength: 50 }),
+    fc.constant('x'.repeat(17 * 1024)),
+    fc.string({ unit: 'grapheme' }),
+  )
 }
 
 /** A body as it goes on the wire: JSON of anything, JSON of a near-valid object, or no JSON at all. */
@@ -190,6 +200,11 @@ const aRequest = (): fc.Arbitrary<InjectOptions> => {
       'POST',
       anId().map((id) => `/api/conversations/${id}/messages`),
       validBodies.message(),
+    ),
+    withBody(
+      'POST',
+      anId().map((id) => `/api/conversations/${id}/messages`),
+      validBodies.batch(),
     ),
     withoutBody(fc.constantFrom('/api/state', '/healthz', '/readyz', '/metrics', '/api', '/api/', '/sync')),
     withoutBody(anId().map((id) => `/api/${id}`)),
