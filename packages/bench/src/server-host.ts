@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
+import { writeHeapSnapshot } from 'node:v8'
 import { initConversation, type Role } from '@ticks/core'
 import { createServer, type HistoryRecord, PostgresStore, SqliteStore, type Store } from '@ticks/server'
 import { WebSocketServer } from 'ws'
@@ -56,6 +57,9 @@ const ticksOptions = JSON.parse(process.argv[3] ?? '{}') as TicksHostOptions
 const loop = monitorEventLoopDelay({ resolution: 5 })
 loop.enable()
 const send = (message: unknown) => process.send?.(message)
+/** BENCH_HEAPSNAPSHOT=dir: a heap snapshot at every memory sample, after its GCs (development). */
+const snapshotDir = process.env.BENCH_HEAPSNAPSHOT
+let snapshots = 0
 
 async function main() {
   let close: () => Promise<void>
@@ -166,6 +170,8 @@ async function main() {
           await new Promise((resolve) => setTimeout(resolve, 20))
         }
         const usage = process.memoryUsage()
+        if (snapshotDir)
+          writeHeapSnapshot(join(snapshotDir, `${kind}-${process.pid}-${snapshots++}.heapsnapshot`))
         return reply({
           rss: usage.rss,
           heapUsed: usage.heapUsed,

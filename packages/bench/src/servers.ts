@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { HostRequest, LoopSample, MemorySample, ServerKind, TicksHostOptions } from './server-host.js'
+import { staleBuild } from './ticks-build.js'
 
 export type { ServerKind, TicksHostOptions } from './server-host.js'
 
@@ -51,9 +52,16 @@ export async function startHosted(
   ticksOptions: TicksHostOptions = {},
 ): Promise<HostedServer> {
   const script = fileURLToPath(new URL('./server-host.ts', import.meta.url))
+  const fromSources = process.env.BENCH_SOURCE === '1'
+  const stale = kind === 'ticks' && !fromSources ? staleBuild() : undefined
+  if (stale) throw new Error(stale)
   const child: ChildProcess = fork(script, [kind, JSON.stringify(ticksOptions)], {
     execArgv: [
-      '--conditions=source',
+      // Ticks as shipped: its built dist (`npm run bench` builds first). From the sources, tsx's
+      // esbuild keeps function names with `__name(fn, 'name')`, a defineProperty that gives every
+      // closure a 256-byte property dictionary: 2.9 KiB of heap per idle socket that no
+      // deployment has (see the README, idle). BENCH_SOURCE=1 runs the sources (no build needed).
+      ...(kind !== 'ticks' || fromSources ? ['--conditions=source'] : []),
       '--import',
       'tsx',
       '--expose-gc',
