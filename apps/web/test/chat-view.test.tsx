@@ -311,7 +311,7 @@ describe('ChatView', () => {
       loadOlder: async () => (online ? chat.model.loadOlder() : 0),
     }
     render(() => <ChatView conversationId="c1" model={model} networkOnline={false} />)
-    await screen.findByText('Earlier messages will load when you are back online.')
+    await screen.findByText(/Offline: earlier messages will load later\./)
     online = true
     fireEvent.click(screen.getByRole('button', { name: 'Try again' }))
     expect(screen.getByText('Loading earlier messages…')).toBeTruthy()

@@ -40,12 +40,13 @@ async function open(
   name: string,
   viewport: { width: number; height: number },
   prepare?: (context: BrowserContext) => Promise<void>,
+  url = server!.url,
 ) {
   const context = await browser!.newContext({ viewport, serviceWorkers: 'allow' })
   await prepare?.(context)
   const page = await context.newPage()
   page.setDefaultTimeout(15_000)
-  await page.goto(server!.url)
+  await page.goto(url)
   // The sign-in screen's one field has the focus.
   await page.waitForFunction(() => document.activeElement?.id === 'sign-in-name')
   await page.getByLabel('Your name').fill(name)
@@ -467,4 +468,134 @@ describe('Ticks in a real browser', () => {
     await offer.waitFor({ state: 'detached' })
     await mia.context.close()
   }, 60_000)
+
+  it('a long conversation opens at the bottom and scrolls back through sealed pages with a bounded DOM', async () => {
+    // A server of its own with a window of 20 sequenced messages: the rest is sealed history.
+    const long = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      store: 'memory',
+      logger: false,
+      webRoot,
+      historyWindow: 20,
+    })
+    try {
+      const rest = async (path: string, body: unknown, token?: string) => {
+        const response = await fetch(long.url + path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+          body: JSON.stringify(body),
+        })
+        expect(response.ok).toBe(true)
+        return (await response.json()) as { token: string; id: string }
+      }
+      const { token } = await rest('/api/session', { userId: 'nora' })
+      const { id } = await rest('/api/conversations', { title: 'Archive', members: ['owen'] }, token)
+      const COUNT = 300
+      for (let n = 1; n <= COUNT; n++)
+        await rest(`/api/conversations/${id}/messages`, { text: `Archive ${n}` }, token)
+
+      const nora = await open('nora', { width: 960, height: 640 }, undefined, long.url)
+      const p = nora.page
+      await conversationLink(p, 'Archive').click()
+      await p.getByText(`Archive ${COUNT}`, { exact: true }).waitFor()
+      /** The message numbers in the DOM, in order, and where the first one on screen sits. */
+      const view = () =>
+        p.evaluate(() => {
+          const scroller = document.querySelector<HTMLElement>('.messages')!
+          const top = scroller.getBoundingClientRect().top
+          const bubbles = [...document.querySelectorAll<HTMLElement>('article.bubble')]
+          const numbers = bubbles.map((b) => Number(b.querySelector('.bubble__text')?.textContent?.slice(8)))
+          const onScreen = bubbles.find((b) => b.getBoundingClientRect().bottom > top)
+          return {
+            numbers,
+            scrollTop: scroller.scrollTop,
+            atBottom: scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 50,
+            first: onScreen && {
+              id: onScreen.dataset.messageId!,
+              y: onScreen.getBoundingClientRect().top - top,
+            },
+          }
+        })
+      // Where it opens is decided once it has synced: at the bottom, as nothing is unread.
+      await p.waitForFunction(() => {
+        const scroller = document.querySelector<HTMLElement>('.messages')!
+        return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 50
+      })
+      const opening = await view()
+      expect(opening.numbers.at(-1)).toBe(COUNT)
+      await shot(p, '11-nora-long-conversation-bottom')
+
+      const seen = new Set<number>()
+      let mostNodes = 0
+      for (let step = 0; step < 40 && !seen.has(1); step++) {
+        const before = await view()
+        mostNodes = Math.max(mostNodes, before.numbers.length)
+        // Consecutive and in order, whatever part of the conversation is rendered.
+        expect(before.numbers).toEqual(before.numbers.map((_, i) => before.numbers[0]! + i))
+        for (const n of before.numbers) seen.add(n)
+        const oldest = before.numbers[0]!
+        if (oldest === 1) break
+        // Up by a screen at a time, as a reader would; near the top the next page comes in.
+        await p.getByRole('log', { name: 'Messages' }).hover()
+        await p.mouse.wheel(0, -1500)
+        await p.waitForFunction(
+          (n) =>
+            [...document.querySelectorAll('article.bubble')].some((b) =>
+              b.textContent?.includes(`Archive ${n}`),
+            ),
+          Math.max(1, oldest - 10),
+        )
+        const after = await view()
+        mostNodes = Math.max(mostNodes, after.numbers.length)
+      }
+      await p.getByText('The beginning of the conversation').waitFor()
+      for (const n of (await view()).numbers) seen.add(n)
+      expect(seen.size).toBe(COUNT)
+      expect(mostNodes).toBeLessThanOrEqual(60)
+      await shot(p, '11-nora-long-conversation-top')
+
+      // The place is kept while an older page arrives: with the list at the top of the first page,
+      // a reload shows the window; scrolling up, the message on screen stays where it is.
+      await p.reload()
+      await p.getByText(`Archive ${COUNT}`, { exact: true }).waitFor()
+      await p.evaluate(() => {
+        const scroller = document.querySelector<HTMLElement>('.messages')!
+        scroller.scrollTop = 1400
+      })
+      await p.waitForTimeout(300)
+      const held = await view()
+      await p.evaluate(() => {
+        document.querySelector<HTMLElement>('.messages')!.scrollTop -= 1000
+      })
+      await p.waitForTimeout(500)
+      const moved = await p.evaluate((id) => {
+        const scroller = document.querySelector<HTMLElement>('.messages')!
+        const bubble = document.querySelector<HTMLElement>(`[data-message-id="${id}"]`)
+        return bubble && bubble.getBoundingClientRect().top - scroller.getBoundingClientRect().top
+      }, held.first!.id)
+      // Scrolled by 1000 px, whatever arrived above meanwhile.
+      expect(Math.abs(moved! - (held.first!.y + 1000))).toBeLessThanOrEqual(2)
+
+      // Owen never read any of it: the chat opens at his first unread message, deep in sealed history.
+      const owen = await open('owen', { width: 960, height: 640 }, undefined, long.url)
+      const o = owen.page
+      await conversationLink(o, 'Archive').click()
+      const divider = o.getByRole('separator').filter({ hasText: 'Unread messages' })
+      await divider.waitFor()
+      expect(
+        await o.evaluate(
+          () =>
+            document.querySelector('.unread-divider')?.nextElementSibling?.querySelector('.bubble__text')
+              ?.textContent,
+        ),
+      ).toBe('Archive 1')
+      expect(await o.locator('article.bubble').count()).toBeLessThanOrEqual(60)
+      await shot(o, '11-owen-first-unread-in-history')
+      await nora.context.close()
+      await owen.context.close()
+    } finally {
+      await long.app.close()
+    }
+  }, 120_000)
 })

@@ -111,10 +111,10 @@ export function ChatView(props: ChatViewProps) {
     try {
       const added = await model().loadOlder()
       if (added === 0 && model().hasOlder()) {
-        setOlderProblem('Earlier messages will load when you are back online.')
+        setOlderProblem('Offline: earlier messages will load later.')
       }
     } catch (cause) {
-      setOlderProblem(`Earlier messages could not be loaded: ${(cause as Error).message}.`)
+      setOlderProblem(`Earlier messages could not load: ${(cause as Error).message}.`)
     }
   }
   const onNearTop = () => {

@@ -2,7 +2,7 @@ import type { TicksClient } from '@ticks/client'
 import { type ConversationState, createConversation } from '@ticks/solid'
 import { createSignal, onCleanup } from 'solid-js'
 import type { ChatModel } from './chat-model.js'
-import { firstUnread } from './unread.js'
+import { firstUnread, isUnread } from './unread.js'
 
 /**
  * How long the view waits for the first sync before opening with what it has: a socket stuck
@@ -15,18 +15,18 @@ const UNREAD_PAGE = 200
 const MAX_UNREAD_HISTORY = 1000
 
 /**
- * Page back until this user's first unread message is shown (it may lie in sealed history), so
- * the chat can open at it; at most `MAX_UNREAD_HISTORY` messages, and not past an unreachable page.
+ * Page back until this user's first unread message is shown when it may lie in sealed history, so
+ * the chat can open at it: while the oldest message shown is someone else's and unread. (Whether
+ * sealed ones are unread cannot be told before they are loaded; one's own message there means the
+ * user was in the chat, so paging stops.) At most `MAX_UNREAD_HISTORY` messages, and not past a
+ * page that cannot be had.
  */
 async function pageBackToFirstUnread(state: ConversationState): Promise<void> {
   const conversation = state.conversation
-  const readUpTo = conversation.conversationIndex.watermarkOf(conversation.userId).r
   let budget = MAX_UNREAD_HISTORY
-  while (
-    budget > 0 &&
-    state.hasOlder &&
-    (conversation.oldestSeq() ?? Number.POSITIVE_INFINITY) > readUpTo + 1
-  ) {
+  while (budget > 0 && state.hasOlder) {
+    const oldest = conversation.messages()[0]
+    if (!oldest || oldest.author === conversation.userId || !isUnread(conversation, oldest)) return
     const added = await state.loadOlder(UNREAD_PAGE)
     if (added === 0) return
     budget -= added

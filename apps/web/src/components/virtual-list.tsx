@@ -56,6 +56,7 @@ export interface VirtualListProps<T> {
 export function VirtualList<T>(props: VirtualListProps<T>) {
   let container: HTMLDivElement | undefined
   const heights = new Map<string, number>()
+  const renderedRows = new Map<string, HTMLElement>()
   const [measured, setMeasured] = createSignal(0)
   const [viewport, setViewport] = createSignal(0)
   const [anchor, setAnchor] = createSignal<Anchor>({ kind: 'none' })
@@ -103,11 +104,30 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
     if (!element) return
     if (current.kind === 'bottom') element.scrollTop = element.scrollHeight
     else if (current.kind === 'row') {
-      const target = base() + top
+      // Rendered, the row is put back where the browser drew it relative to the viewport; the
+      // estimates of rows still unmeasured around it would misplace it. Otherwise the model says.
+      const box = renderedRows.get(current.key)?.getBoundingClientRect()
+      const shift = box && box.height > 0 ? box.top - element.getBoundingClientRect().top - current.delta : 0
+      const target = box && box.height > 0 ? element.scrollTop + shift : base() + top
       if (Math.abs(element.scrollTop - target) >= 1) element.scrollTop = target
     }
     nearTopCheck(element)
   })
+
+  /**
+   * The first row on screen, where the browser really drew it: a row rendered but not measured yet
+   * sits elsewhere than its estimate says, and anchoring by the estimate would make it jump.
+   */
+  const rowOnScreen = (element: HTMLElement): Anchor | undefined => {
+    const top = element.getBoundingClientRect().top
+    for (const row of container?.children ?? []) {
+      const box = row.getBoundingClientRect()
+      if (box.height > 0 && box.bottom > top) {
+        return { kind: 'row', key: (row as HTMLElement).dataset.key!, delta: box.top - top }
+      }
+    }
+    return undefined
+  }
 
   /** The reader scrolled (or we did): keep what is now at the top, or the end if they are there. */
   const onScroll = () => {
@@ -121,7 +141,13 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
       if (atBottom) setAnchor({ kind: 'bottom' })
       else if (keys().length > 0) {
         const index = rowAt(all, element.scrollTop - base())
-        setAnchor({ kind: 'row', key: keys()[index]!, delta: base() + all[index]! - element.scrollTop })
+        setAnchor(
+          rowOnScreen(element) ?? {
+            kind: 'row',
+            key: keys()[index]!,
+            delta: base() + all[index]! - element.scrollTop,
+          },
+        )
       }
     })
     nearTopCheck(element)
@@ -185,8 +211,12 @@ export function VirtualList<T>(props: VirtualListProps<T>) {
               class="virtual-list__row"
               data-key={key}
               ref={(element) => {
+                renderedRows.set(key, element)
                 rows?.observe(element)
-                onCleanup(() => rows?.unobserve(element))
+                onCleanup(() => {
+                  if (renderedRows.get(key) === element) renderedRows.delete(key)
+                  rows?.unobserve(element)
+                })
               }}
             >
               {props.children(item)}
