@@ -1,6 +1,7 @@
 import type * as Y from 'yjs'
 import { orderLogPrefix, readOrderLogShape } from './order-log.js'
 import {
+  holdsMessages,
   isMemberRecord,
   isWatermark,
   MEMBER_KEY_PREFIX,
@@ -11,6 +12,8 @@ import {
   messageRecordProblem,
   RECEIPT_KEY_PREFIX,
   SERVER_ROOT,
+  SYSTEM_AUTHOR,
+  SYSTEM_ROOT,
   TITLE_KEY,
   USER_ROOT_PREFIX,
   type Watermark,
@@ -151,7 +154,7 @@ export class ConversationIndex {
   private deletedBeforeLoad(id: string): boolean {
     const key = MESSAGE_KEY_PREFIX + id
     for (const [name, type] of this.doc.share) {
-      if (name.startsWith(USER_ROOT_PREFIX) && type._map.get(key)?.deleted) return true
+      if (holdsMessages(name) && type._map.get(key)?.deleted) return true
     }
     return false
   }
@@ -267,6 +270,12 @@ export class ConversationIndex {
       const user = name.slice(USER_ROOT_PREFIX.length)
       if (keys === null) for (const [key, value] of map.entries()) this.readUserKey(user, key, value)
       else for (const key of keys) if (key !== null) this.readUserKey(user, key, map.get(key))
+    } else if (name === SYSTEM_ROOT) {
+      // Announcements: messages only (the server writes nothing else there).
+      const map = this.doc.getMap(name)
+      for (const key of keys ?? map.keys()) {
+        if (key?.startsWith(MESSAGE_KEY_PREFIX)) this.readUserKey(SYSTEM_AUTHOR, key, map.get(key))
+      }
     } else if (name === SERVER_ROOT) {
       this.readOrderLog(this.doc.getArray<string>(SERVER_ROOT))
     } else if (name === META_ROOT) {

@@ -1,6 +1,6 @@
 import type { ConversationIndex, IndexedMessage } from './conversation-index.js'
 import { compareUnsequenced } from './order.js'
-import type { MessageRecord, Watermark } from './schema.js'
+import { type MessageRecord, SYSTEM_AUTHOR, type Watermark } from './schema.js'
 import { type LatticeStatus, minStatus, NO_WATERMARK, recipientStatus, type Status } from './status.js'
 
 export interface Message {
@@ -14,6 +14,8 @@ export interface Message {
   status: Status
   /** Recipients: the other writing members when it was sent. */
   to: string[]
+  /** An announcement posted through the server (issue 16); its author is `SYSTEM_AUTHOR`. */
+  announcement?: true
 }
 
 interface Snapshot {
@@ -226,6 +228,7 @@ function toMessage({ record, author }: IndexedMessage, seq: number | undefined, 
     to: record.to,
   }
   if (seq !== undefined) message.seq = seq
+  if (author === SYSTEM_AUTHOR) message.announcement = true
   return message
 }
 

@@ -4,6 +4,7 @@ import { clockProblem, MAX_CLOCK_ADVANCE } from './clocks.js'
 import { lastSeqOf } from './order-log.js'
 import {
   DEFAULT_LIMITS,
+  holdsMessages,
   isJsonValue,
   isMemberRecord,
   isValidId,
@@ -16,6 +17,7 @@ import {
   RECEIPT_KEY_PREFIX,
   type Role,
   SERVER_ROOT,
+  SYSTEM_ROOT,
   TITLE_KEY,
   userOfRoot,
   userRoot,
@@ -337,6 +339,7 @@ class UpdateCheck {
       return
     }
     if (root === SERVER_ROOT) refuse('forbidden-root', 'only the server writes the order log')
+    if (root === SYSTEM_ROOT) refuse('forbidden-root', 'only the server writes announcements')
     if (userOfRoot(root) !== undefined)
       refuse('forbidden-root', `may not write another user's entries (${root})`)
     refuse('forbidden-root', `unknown root type ${JSON.stringify(root)}`)
@@ -352,7 +355,7 @@ class UpdateCheck {
       // Ids are global: another author's entry (even a discarded one) keeps its id, its seq and
       // its place in everyone's list.
       for (const name of this.doc.share.keys()) {
-        if (name !== root && userOfRoot(name) !== undefined && this.existingEntry(name, key)) {
+        if (name !== root && holdsMessages(name) && this.existingEntry(name, key)) {
           refuse('immutable', `message ${id} belongs to another author`)
         }
       }

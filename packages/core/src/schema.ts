@@ -11,6 +11,13 @@ export const USER_ROOT_PREFIX = 'u:'
 export const META_ROOT = 'meta'
 /** Server only: the order log, message ids in the order the server durably persisted them. */
 export const SERVER_ROOT = 'server'
+/**
+ * Server only: announcements (issue 16), `m|<id>` message records an admin posted through the
+ * server. Sequenced and receipted like any message; no member can write, change or forge one.
+ */
+export const SYSTEM_ROOT = 'system'
+/** The author of announcements: not a valid user id (no `:` in ids), so no user can be it. */
+export const SYSTEM_AUTHOR = ':system'
 
 export const MESSAGE_KEY_PREFIX = 'm|'
 export const RECEIPT_KEY_PREFIX = 'r|'
@@ -65,6 +72,14 @@ export const userRoot = (userId: string): string => USER_ROOT_PREFIX + userId
 export const messageKey = (messageId: string): string => MESSAGE_KEY_PREFIX + messageId
 export const receiptKey = (replicaId: string): string => RECEIPT_KEY_PREFIX + replicaId
 export const memberKey = (userId: string): string => MEMBER_KEY_PREFIX + userId
+
+/** The root a message of `author` lives in. */
+export const rootOfAuthor = (author: string): string =>
+  author === SYSTEM_AUTHOR ? SYSTEM_ROOT : userRoot(author)
+
+/** Whether a root holds messages: a user's, or the server's announcements. */
+export const holdsMessages = (root: string): boolean =>
+  root.startsWith(USER_ROOT_PREFIX) || root === SYSTEM_ROOT
 
 /** The user a root belongs to, or undefined when it is not a user root. */
 export const userOfRoot = (root: string): string | undefined =>

@@ -1,7 +1,7 @@
 import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import { readOrderLogShape } from './order-log.js'
-import { MESSAGE_KEY_PREFIX, SERVER_ROOT, USER_ROOT_PREFIX } from './schema.js'
+import { holdsMessages, MESSAGE_KEY_PREFIX, SERVER_ROOT } from './schema.js'
 
 type Struct = Y.Item | Y.GC | Y.Skip
 type DeleteSet = ReturnType<typeof Y.createDeleteSet>
@@ -48,7 +48,7 @@ function isCollectable(struct: Struct, live: ReadonlySet<string>, ds: DeleteSet)
   return (
     struct.origin === null &&
     typeof parent === 'string' &&
-    parent.startsWith(USER_ROOT_PREFIX) &&
+    holdsMessages(parent) &&
     key?.startsWith(MESSAGE_KEY_PREFIX) === true &&
     !live.has(key!.slice(MESSAGE_KEY_PREFIX.length))
   )

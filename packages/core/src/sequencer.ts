@@ -1,7 +1,7 @@
 import type * as Y from 'yjs'
 import type { ConversationIndex, SealedMessage } from './conversation-index.js'
 import { compareUnsequenced } from './order.js'
-import { messageKey, SERVER_ROOT, userRoot } from './schema.js'
+import { messageKey, rootOfAuthor, SERVER_ROOT } from './schema.js'
 
 /** Transaction origin of the sequencer's stamps, so hosts can tell them from other writes. */
 export const SEQUENCER_ORIGIN = Symbol('ticks-sequencer')
@@ -54,7 +54,7 @@ export function sealThrough(
   }
   const doc = index.doc
   doc.transact(() => {
-    for (const { record, author } of sealed) doc.getMap(userRoot(author)).delete(messageKey(record.id))
+    for (const { record, author } of sealed) doc.getMap(rootOfAuthor(author)).delete(messageKey(record.id))
     doc.getArray<string>(SERVER_ROOT).delete(0, count)
   }, origin)
   return sealed

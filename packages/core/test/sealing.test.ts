@@ -140,6 +140,31 @@ describe('sealing (DESIGN section 12)', () => {
   })
 })
 
+describe('announcements (issue 16)', () => {
+  it('show as messages of the system author, sequenced, receipted and sealed like any', () => {
+    const { server, index, replica, sync } = setup()
+    server
+      .getMap('system')
+      .set('m|ann1', { id: 'ann1', text: 'Fire drill at 3', createdAt: 5, to: ['alice', 'bob', 'carol'] })
+    stampUnsequenced(index)
+    const bob = replica('bob', 'b1')
+    const [shown] = bob.messages()
+    expect(shown).toMatchObject({ id: 'ann1', author: ':system', announcement: true, seq: 1, status: 'sent' })
+    bob.markRead()
+    sync(bob)
+    const alice = replica('alice', 'a1')
+    alice.send('after')
+    sync(alice)
+    stampUnsequenced(index)
+    sealThrough(index, 1)
+    expect(server.getMap('system').has('m|ann1')).toBe(false)
+    expect(index.history.get('ann1')?.author).toBe(':system')
+    const fresh = new Y.Doc({ guid: 'c' })
+    Y.applyUpdate(fresh, compactSealedEntries(server))
+    expect(new Conversation(fresh, { userId: 'carol' }).messages().map((m) => m.text)).toEqual(['after'])
+  })
+})
+
 describe('compacting sealed entries', () => {
   /**
    * A realistic history: three devices, each raising its receipt after every message it receives

@@ -47,6 +47,14 @@ describe('write rules', () => {
     })
   })
 
+  it('refuses an announcement from a member, and a member message reusing an announcement id', () => {
+    const forged = updateFrom((doc) => doc.getMap('system').set('m|a1', message('a1', 'evacuate')))
+    expect(checkUpdate(server, forged, as('alice'))).toMatchObject({ ok: false, code: 'forbidden-root' })
+    server.getMap('system').set('m|a1', message('a1', 'real announcement'))
+    const reuse = updateFrom((doc) => doc.getMap('u:bob').set('m|a1', message('a1', 'mine now')))
+    expect(checkUpdate(server, reuse, as('bob'))).toMatchObject({ ok: false, code: 'immutable' })
+  })
+
   it('refuses, and stops on, an item that names itself as its origin (fuzz finding)', () => {
     // A receipt of a client the room does not know, its clock set to its origin's: (c, 0) → (c, 0).
     const update = Uint8Array.from(

@@ -141,6 +141,12 @@ export function runStoreContract(name: string, setup: () => Promise<StoreContrac
       expect((await store.listConversations('bob')).map((s) => s.id).sort()).toEqual(['a', 'b'])
     })
 
+    it('names every document, in id order', async () => {
+      expect(await store.conversationIds()).toEqual([])
+      for (const id of ['b', 'a', 'c']) await store.append(id, [bytes(1)])
+      expect(await (await peer()).conversationIds()).toEqual(['a', 'b', 'c'])
+    })
+
     it('keeps documents apart', async () => {
       await store.append('a', [bytes(1)])
       await store.append('b', [bytes(2)])

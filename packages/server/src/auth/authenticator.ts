@@ -1,10 +1,19 @@
 /** The auth seam: turn a bearer token into a user id. One file, so other schemes plug in here. */
 export interface Authenticator {
   readonly mode: 'secret' | 'jwks' | 'dev'
-  /** The token's user (`sub`); rejects with AuthError when the token is missing, bad or expired. */
-  verify(token: string | undefined): Promise<{ userId: string }>
+  /**
+   * The token's user (`sub`), and whether it may post announcements (issue 16): a `ticks_admin:
+   * true` claim, or `ticks:admin` in its `scope`. Rejects with AuthError when the token is missing,
+   * bad or expired.
+   */
+  verify(token: string | undefined): Promise<Identity>
   /** Dev mode, or a secret with dev sessions (`--dev-sessions`), only: sign a token for any user id. */
-  issue?(userId: string): Promise<string>
+  issue?(userId: string, options?: { admin?: boolean }): Promise<string>
+}
+
+export interface Identity {
+  userId: string
+  admin: boolean
 }
 
 /** The token is missing, malformed, expired or not signed by a trusted key: sign in again. */

@@ -12,7 +12,11 @@ import {
   SignJWT,
 } from 'jose'
 import { DEFAULT_JWT_CLOCK_TOLERANCE_SECONDS, MIN_JWT_SECRET_BYTES } from '../options.js'
-import { AuthError, type Authenticator, AuthUnavailableError } from './authenticator.js'
+import { AuthError, type Authenticator, AuthUnavailableError, type Identity } from './authenticator.js'
+
+/** The claim, or the scope, that lets a token post announcements (issue 16). */
+export const ADMIN_CLAIM = 'ticks_admin'
+export const ADMIN_SCOPE = 'ticks:admin'
 
 export interface AuthOptions {
   jwtSecret?: string | undefined
@@ -62,7 +66,9 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
     return {
       mode: 'secret',
       verify: (token) => verifyWith(token, async (t) => jwtVerify(t, await key, hs256)),
-      ...(options.devSessions && { issue: (userId: string) => issueToken(userId, secret, claims) }),
+      ...(options.devSessions && {
+        issue: (userId: string, issued?: { admin?: boolean }) => issueToken(userId, secret, claims, issued),
+      }),
     }
   }
   const secret = devSecret(options.dataDir, options.log)
@@ -70,7 +76,7 @@ export function createAuthenticator(options: AuthOptions): Authenticator {
   return {
     mode: 'dev',
     verify: (token) => verifyWith(token, async (t) => jwtVerify(t, await key, hs256)),
-    issue: (userId) => issueToken(userId, secret, claims),
+    issue: (userId, issued) => issueToken(userId, secret, claims, issued),
   }
 }
 
@@ -91,8 +97,13 @@ function claimChecks(options: AuthOptions): JWTVerifyOptions {
  * A token for anyone who asks: what dev mode and dev sessions hand out, with the audience and
  * issuer this server checks, so its own tokens pass.
  */
-function issueToken(userId: string, secret: Uint8Array, claims: JWTVerifyOptions): Promise<string> {
-  const token = new SignJWT({})
+function issueToken(
+  userId: string,
+  secret: Uint8Array,
+  claims: JWTVerifyOptions,
+  issued: { admin?: boolean } = {},
+): Promise<string> {
+  const token = new SignJWT(issued.admin ? { [ADMIN_CLAIM]: true } : {})
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(userId)
     .setIssuedAt()
@@ -106,7 +117,7 @@ function issueToken(userId: string, secret: Uint8Array, claims: JWTVerifyOptions
 async function verifyWith(
   token: string | undefined,
   verify: (token: string) => Promise<{ payload: JWTPayload }>,
-): Promise<{ userId: string }> {
+): Promise<Identity> {
   if (!token) throw new AuthError('missing token')
   let payload: JWTPayload
   try {
@@ -118,7 +129,8 @@ async function verifyWith(
     throw new AuthError(refusalReason(error))
   }
   if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new AuthError('token has no sub')
-  return { userId: payload.sub }
+  const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : []
+  return { userId: payload.sub, admin: payload[ADMIN_CLAIM] === true || scopes.includes(ADMIN_SCOPE) }
 }
 
 function refusalReason(error: unknown): string {

@@ -8,7 +8,7 @@ import {
   TicksError,
 } from '@ticks/core'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AUTH_UNAVAILABLE, AuthError, AuthUnavailableError } from '../auth/authenticator.js'
+import { AUTH_UNAVAILABLE, AuthError, AuthUnavailableError, type Identity } from '../auth/authenticator.js'
 import { bearerToken } from '../auth/jwt.js'
 import type { ServerContext } from '../context.js'
 import { createConversation } from '../conversations.js'
@@ -71,9 +71,10 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
   // object" (400); a body in another media type is a 415.
   app.removeContentTypeParser('text/plain')
 
-  const userOf = async (request: FastifyRequest): Promise<string> => {
+  const userOf = async (request: FastifyRequest): Promise<string> => (await identityOf(request)).userId
+  const identityOf = async (request: FastifyRequest): Promise<Identity> => {
     try {
-      return (await auth.verify(bearerToken(request.headers.authorization))).userId
+      return await auth.verify(bearerToken(request.headers.authorization))
     } catch (error) {
       if (error instanceof AuthUnavailableError) {
         request.log.warn(
@@ -122,7 +123,8 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
         ? 'DEV MODE: no --jwt-secret or --jwks-url given; anyone can get a token for any user via POST /api/session'
         : 'DEV SESSIONS (--dev-sessions): anyone who reaches this server can get a token for any user via POST /api/session, signed with the --jwt-secret and valid on every node sharing it; for trying things locally only',
     )
-    app.post<{ Body: { userId: string } }>(
+    // `admin: true` asks for a token that may post announcements: dev mode only, as any token here.
+    app.post<{ Body: { userId: string; admin?: boolean } }>(
       '/api/session',
       {
         schema: {
@@ -130,11 +132,14 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
             type: 'object',
             required: ['userId'],
             additionalProperties: false,
-            properties: { userId: ID },
+            properties: { userId: ID, admin: { type: 'boolean' } },
           },
         },
       },
-      async (request) => ({ token: await issue(request.body.userId), userId: request.body.userId }),
+      async (request) => ({
+        token: await issue(request.body.userId, { admin: request.body.admin === true }),
+        userId: request.body.userId,
+      }),
     )
   }
 
@@ -222,6 +227,41 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
       reply.header('etag', etag)
       if (request.headers['if-none-match'] === etag) return reply.code(304).send()
       return { messages: await store.history(id, before, limit), sealedThrough }
+    },
+  )
+
+  // Announcements (issue 16): an admin token posts a system message into one conversation, or
+  // into every one. Each is sequenced and stored like any message, in its own conversation.
+  app.post<{ Body: { text: string; conversationId?: string } }>(
+    '/api/announcements',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['text'],
+          additionalProperties: false,
+          properties: { text: { type: 'string', minLength: 1 }, conversationId: ID },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { userId, admin } = await identityOf(request)
+      if (!admin) throw new HttpError(403, 'not-admin', 'announcements need an admin token')
+      const { text, conversationId } = request.body
+      const targets = conversationId !== undefined ? [conversationId] : await store.conversationIds()
+      const announced: { conversationId: string; id?: string; seq?: number; error?: string }[] = []
+      for (const target of targets) {
+        try {
+          const sent = await withRoom(target, (room) => room.announce(text))
+          announced.push({ conversationId: target, id: sent.id, seq: sent.seq })
+        } catch (error) {
+          // One conversation is the request's to fail (404, 413); of many, each answers for itself.
+          if (conversationId !== undefined) throw error
+          announced.push({ conversationId: target, error: describeError(error).code })
+        }
+      }
+      request.log.info({ admin: userId, conversations: announced.length }, 'announcement posted')
+      return reply.code(201).send({ announcements: announced })
     },
   )
 

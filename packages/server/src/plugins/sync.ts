@@ -1,5 +1,4 @@
-import type { Socket } from 'node:net'
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { ServerContext } from '../context.js'
 import type { ServerOptions } from '../options.js'
@@ -8,7 +7,7 @@ import { type Connection, RoomError } from '../sync/room.js'
 import type { RoomLease } from '../sync/rooms.js'
 import { attachMultiplexed } from './multiplexed-socket.js'
 import { acceptRawUpgrades, type SocketRequest } from './raw-upgrade.js'
-import { openSocketLink, resetSocket, roomErrorClose } from './socket-link.js'
+import { openSocketLink, pingOrDrop, resetLinked, roomErrorClose } from './socket-link.js'
 
 /**
  * Slack over the rooms' frame limit before ws itself refuses a frame: a multiplexed frame's
@@ -33,20 +32,6 @@ export interface SyncPluginOptions {
 export async function syncPlugin(app: FastifyInstance, options: SyncPluginOptions): Promise<void> {
   const { context } = options
   const { limits, sockets, rooms } = context
-  const alive = new WeakSet<WebSocket>()
-  const tcp = new WeakMap<WebSocket, Socket>()
-  // A socket's log lines carry the id of the request that opened it.
-  const logs = new WeakMap<WebSocket, FastifyBaseLogger>()
-
-  /** Every socket, whatever it carries: heartbeat, shutdown and the socket count know it. */
-  const track = (socket: WebSocket, request: SocketRequest) => {
-    sockets.add(socket)
-    alive.add(socket)
-    tcp.set(socket, request.tcp)
-    logs.set(socket, request.log)
-    context.metrics.sockets.inc()
-    socket.on('pong', () => alive.add(socket))
-  }
   const upgrades = acceptRawUpgrades(app, {
     allowedOrigins: options.allowedOrigins,
     trustProxy: options.trustProxy,
@@ -56,7 +41,6 @@ export async function syncPlugin(app: FastifyInstance, options: SyncPluginOption
     // client takes as the 4413 the room would have sent.
     maxPayload: Math.max(limits.maxFrameBytes, limits.maxSyncFrameBytes) + MAX_ENVELOPE_BYTES,
     onSocket: (socket, request, route) => {
-      track(socket, request)
       if (route.kind === 'conversation') attachConversation(context, socket, request, route.conversationId)
       else attachMultiplexed(context, socket, request)
     },
@@ -69,19 +53,10 @@ export async function syncPlugin(app: FastifyInstance, options: SyncPluginOption
     await rooms.closeAll(1012, 'server restarting')
     for (const socket of sockets) socket.close(1012, 'server restarting')
     // A peer that stops reading never answers the close: ws would wait 30 s for it.
-    await closedWithin([...sockets], limits.shutdownGraceMs, (socket) => resetSocket(socket, tcp.get(socket)))
+    await closedWithin([...sockets], limits.shutdownGraceMs, resetLinked)
   })
   const heartbeat = setInterval(() => {
-    for (const socket of sockets) {
-      if (!alive.has(socket)) {
-        const log = logs.get(socket) ?? app.log
-        log.info('dropped a socket that missed a heartbeat')
-        resetSocket(socket, tcp.get(socket))
-        continue
-      }
-      alive.delete(socket)
-      socket.ping()
-    }
+    for (const socket of sockets) pingOrDrop(socket)
   }, limits.heartbeatMs)
   heartbeat.unref()
   app.addHook('onClose', async () => clearInterval(heartbeat))

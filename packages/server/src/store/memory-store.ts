@@ -149,6 +149,11 @@ export class MemoryStore implements Store {
     document.log = document.log.filter(({ entry }) => entry > throughEntry)
   }
 
+  async conversationIds(): Promise<string[]> {
+    this.assertOpen()
+    return [...this.documents.keys()].sort()
+  }
+
   async listConversations(userId: string): Promise<ConversationSummary[]> {
     this.assertOpen()
     const summaries: ConversationSummary[] = []

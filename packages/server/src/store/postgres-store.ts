@@ -292,6 +292,11 @@ export class PostgresStore implements Store {
     return (rowCount ?? 0) > 0
   }
 
+  async conversationIds(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ id: string }>('SELECT id FROM documents ORDER BY id COLLATE "C"')
+    return rows.map((row) => row.id)
+  }
+
   async listConversations(userId: string): Promise<ConversationSummary[]> {
     const { rows } = await this.pool.query<{ summary: ConversationSummary }>(
       `SELECT d.summary FROM members m JOIN documents d ON d.id = m.doc_id

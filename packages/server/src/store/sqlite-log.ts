@@ -161,6 +161,7 @@ export class SqliteLog {
       ),
       setLeaseExpiry: this.db.prepare('UPDATE leases SET expires_at = ? WHERE doc_id = ?'),
       deleteLog: this.db.prepare('DELETE FROM updates WHERE doc_id = ? AND entry <= ?'),
+      ids: this.db.prepare<[], { id: string }>('SELECT id FROM documents ORDER BY id'),
       list: this.db.prepare<[string], { summary: string }>(
         `SELECT d.summary FROM members m JOIN documents d ON d.id = m.doc_id
          WHERE m.user_id = ? AND d.summary IS NOT NULL ORDER BY d.updated_at DESC, d.id`,
@@ -311,6 +312,10 @@ export class SqliteLog {
       .all(docId, beforeSeq, Math.min(limit, MAX_HISTORY_PAGE))
       .map((row) => JSON.parse(row.record) as HistoryRecord)
       .reverse()
+  }
+
+  conversationIds(): string[] {
+    return this.statements.ids.all().map((row) => row.id)
   }
 
   listConversations(userId: string): ConversationSummary[] {

@@ -25,6 +25,7 @@ export type SqliteRequest = { id: number } & (
   | { op: 'listQuarantined'; docId: string | undefined }
   | { op: 'dropQuarantined'; quarantineId: number }
   | { op: 'list'; userId: string }
+  | { op: 'ids' }
   | { op: 'history'; docId: string; beforeSeq: number; limit: number }
   | { op: 'acquireLease'; docId: string; nodeId: string; ttlMs: number }
   | { op: 'renewLease'; docId: string; nodeId: string; epoch: number; ttlMs: number }
@@ -115,6 +116,10 @@ export class SqliteStore implements Store {
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
     await this.call({ op: 'compact', docId, snapshot, throughEntry })
+  }
+
+  conversationIds(): Promise<string[]> {
+    return this.call({ op: 'ids' }) as Promise<string[]>
   }
 
   listConversations(userId: string): Promise<ConversationSummary[]> {

@@ -26,6 +26,8 @@ function run(request: SqliteRequest): unknown {
       return log.dropQuarantined(request.quarantineId)
     case 'list':
       return log.listConversations(request.userId)
+    case 'ids':
+      return log.conversationIds()
     case 'history':
       return log.history(request.docId, request.beforeSeq, request.limit)
     case 'acquireLease':

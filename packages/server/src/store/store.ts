@@ -81,6 +81,8 @@ export interface Store {
   listQuarantined(docId?: string): Promise<QuarantinedEntry[]>
   /** Delete a quarantined entry for good; false when there is none with that id. */
   dropQuarantined(id: number): Promise<boolean>
+  /** The id of every document (for an announcement to every conversation), in id order. */
+  conversationIds(): Promise<string[]>
   /** Summaries of the conversations `userId` is a member of, most recently updated first. */
   listConversations(userId: string): Promise<ConversationSummary[]>
   /**

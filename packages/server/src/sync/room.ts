@@ -10,6 +10,7 @@ import {
   type Role,
   randomId,
   SEQUENCER_ORIGIN,
+  SYSTEM_ROOT,
   sealThrough,
   stampUnsequenced,
   stateVectorProblem,
@@ -308,6 +309,29 @@ export class Room {
       .filter(([user, member]) => user !== userId && member.role !== 'observer')
       .map(([user]) => user)
       .sort()
+    return this.writeAndStamp(userRoot(userId), to, texts)
+  }
+
+  /**
+   * An announcement (issue 16): a message in the server-only `system` root, to every writing
+   * member, sequenced and receipted like any message. Who may post it is the caller's to check.
+   */
+  async announce(text: string): Promise<{ id: string; seq: number; createdAt: number }> {
+    if (this.state !== 'open') throw new RoomError('closed', 'room is closing')
+    const to = [...this.index.members]
+      .filter(([, member]) => member.role !== 'observer')
+      .map(([user]) => user)
+      .sort()
+    const [sent] = await this.writeAndStamp(SYSTEM_ROOT, to, [text])
+    return sent!
+  }
+
+  /** Write records into `root` in one transaction, commit, and wait for their stamps. All or none. */
+  private async writeAndStamp(
+    root: string,
+    to: string[],
+    texts: readonly string[],
+  ): Promise<{ id: string; seq: number; createdAt: number }[]> {
     const now = Date.now()
     const records: MessageRecord[] = texts.map((text, i) => ({
       id: randomId(),
@@ -326,8 +350,8 @@ export class Room {
       }
     }
     this.doc.transact(() => {
-      const root = this.doc.getMap(userRoot(userId))
-      for (const record of records) root.set(messageKey(record.id), record)
+      const map = this.doc.getMap(root)
+      for (const record of records) map.set(messageKey(record.id), record)
     }, LOCAL_ORIGIN)
     await this.flush()
     // Another node may hold the sequencer lease: its stamps arrive through the relay.

@@ -95,6 +95,10 @@ export class DurableView implements Store {
     return this.inner.compact(docId, snapshot, throughEntry)
   }
 
+  conversationIds(): Promise<string[]> {
+    return this.inner.conversationIds()
+  }
+
   listConversations(userId: string): Promise<ConversationSummary[]> {
     return this.inner.listConversations(userId)
   }
