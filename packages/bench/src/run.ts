@@ -1,5 +1,6 @@
 import { availableParallelism, loadavg } from 'node:os'
 import { runBounded } from './bounded.js'
+import { runBrowserOpen } from './browser-open.js'
 import { runCluster } from './cluster.js'
 import { runColdLoad } from './cold-load.js'
 import { runCoreStorage } from './core-storage.js'
@@ -35,6 +36,7 @@ const scenarios: Record<string, () => Promise<string> | string> = {
   idle: () => runIdle(quick ? 200 : 2000),
   cold: () => runColdLoad(quick ? 10_000 : 100_000),
   bounded: () => runBounded(quick ? [10_000] : [10_000, 100_000, 1_000_000]),
+  browser: () => runBrowserOpen(quick ? [2_000] : [20_000]),
   storm: () =>
     runStorm(
       quick
