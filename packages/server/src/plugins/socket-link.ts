@@ -188,29 +188,38 @@ class Link implements SocketLink {
   }
 
   onGone(listener: () => void): void {
-    if (this.gone) listener()
-    else (this.goneListeners ??= []).push(listener)
+    if (this.gone) {
+      listener()
+      return
+    }
+    this.goneListeners ??= []
+    this.goneListeners.push(listener)
   }
 
   receive(frame: Uint8Array): void {
     const { context } = this
     context.metrics.bytesIn.inc(frame.byteLength)
     if (this.gone) return
-    if (this.handler) return this.handler(frame)
+    if (this.handler) {
+      this.handler(frame)
+      return
+    }
     // Frames that arrive while the token is checked (and the room loads) wait their turn, bounded
     // in count and in bytes: with a slow JWKS, an unauthenticated peer could otherwise park up to
     // 64 × 16 MiB. No sync step 2 is due before our sync step 1, so the live frame limit applies.
     if (this.socket.readyState !== this.socket.OPEN) return
     const { maxQueuedFrames, maxFrameBytes, maxQueuedBytes } = context.limits
-    const early = (this.early ??= [])
-    if (early.length >= maxQueuedFrames)
-      return this.refuse(4429, 'queued-too-many', 'too many frames before the connection was ready')
-    if (frame.byteLength > maxFrameBytes)
-      return this.refuse(4413, 'queued-too-large', `frame exceeds ${maxFrameBytes} bytes`)
-    this.earlyBytes += frame.byteLength
-    if (this.earlyBytes > maxQueuedBytes)
-      return this.refuse(4413, 'queued-too-large', 'too much data before the connection was ready')
-    early.push(frame)
+    this.early ??= []
+    if (this.early.length >= maxQueuedFrames)
+      this.refuse(4429, 'queued-too-many', 'too many frames before the connection was ready')
+    else if (frame.byteLength > maxFrameBytes)
+      this.refuse(4413, 'queued-too-large', `frame exceeds ${maxFrameBytes} bytes`)
+    else if (this.earlyBytes + frame.byteLength > maxQueuedBytes)
+      this.refuse(4413, 'queued-too-large', 'too much data before the connection was ready')
+    else {
+      this.earlyBytes += frame.byteLength
+      this.early.push(frame)
+    }
   }
 
   closed(): void {
@@ -281,8 +290,10 @@ async function authenticate(
  * Called with no socket gone yet, so the release on close always follows the take.
  */
 export function takeSlot(counts: Map<string, number>, key: string, cap: number, link: SocketLink): boolean {
+  // Counted only for a cap: a listener per socket for nothing is memory every idle socket holds.
+  if (cap <= 0) return true
   const open = counts.get(key) ?? 0
-  if (cap > 0 && open >= cap) return false
+  if (open >= cap) return false
   counts.set(key, open + 1)
   link.onGone(() => {
     const left = (counts.get(key) ?? 1) - 1

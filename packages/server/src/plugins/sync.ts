@@ -3,11 +3,11 @@ import type { WebSocket } from 'ws'
 import type { ServerContext } from '../context.js'
 import type { ServerOptions } from '../options.js'
 import { isSyncStep2 } from '../sync/protocol.js'
-import { type Connection, RoomError } from '../sync/room.js'
+import { RoomError } from '../sync/room.js'
 import type { RoomLease } from '../sync/rooms.js'
 import { attachMultiplexed } from './multiplexed-socket.js'
 import { acceptRawUpgrades, type SocketRequest } from './raw-upgrade.js'
-import { openSocketLink, pingOrDrop, resetLinked, roomErrorClose } from './socket-link.js'
+import { openSocketLink, pingOrDrop, resetLinked, roomErrorClose, type SocketLink } from './socket-link.js'
 
 /**
  * Slack over the rooms' frame limit before ws itself refuses a frame: a multiplexed frame's
@@ -81,38 +81,48 @@ function attachConversation(
   conversationId: string,
 ): void {
   const { link, user } = openSocketLink(context, socket, request, request.log.child({ conversationId }))
-  let connection: Connection | null = null
-  let lease: RoomLease | null = null
-  link.onGone(() => {
-    connection?.disconnect()
-    lease?.release()
+  void joinRoom(context, link, user, conversationId)
+}
+
+/**
+ * Once the token says who it is, the socket's room. A function of its own so that what an idle
+ * socket keeps (the closures handed to the room and the link) holds the room's connection and
+ * lease, and not the promises and state of the way there.
+ */
+async function joinRoom(
+  context: ServerContext,
+  link: SocketLink,
+  user: Promise<string | undefined>,
+  conversationId: string,
+): Promise<void> {
+  const userId = await user
+  if (userId === undefined) return
+  let lease: RoomLease
+  try {
+    lease = await context.rooms.acquire(conversationId)
+  } catch (error) {
+    const { code, reason, label } = roomErrorClose(error, link.log)
+    if (error instanceof RoomError && error.code !== 'load-failed')
+      link.log.info({ userId, code }, `refused socket: ${reason}`)
+    // A restart (1012) is no refusal.
+    if (code !== 1012) context.metrics.roomEvents.refused(code, label)
+    return link.close(code, reason)
+  }
+  if (link.gone) {
+    lease.release()
+    return
+  }
+  link.log.info({ userId }, 'socket connected')
+  const connection = lease.room.connect({
+    userId,
+    send: (frame) => link.send(frame, isSyncStep2(frame)),
+    close: (code, reason) => link.close(code, reason),
   })
-  void (async () => {
-    const userId = await user
-    if (userId === undefined) return
-    try {
-      lease = await context.rooms.acquire(conversationId)
-    } catch (error) {
-      const { code, reason, label } = roomErrorClose(error, link.log)
-      if (error instanceof RoomError && error.code !== 'load-failed')
-        link.log.info({ userId, code }, `refused socket: ${reason}`)
-      // A restart (1012) is no refusal.
-      if (code !== 1012) context.metrics.roomEvents.refused(code, label)
-      return link.close(code, reason)
-    }
-    if (link.gone) {
-      lease.release()
-      return
-    }
-    link.log.info({ userId }, 'socket connected')
-    const opened = lease.room.connect({
-      userId,
-      send: (frame) => link.send(frame, isSyncStep2(frame)),
-      close: (code, reason) => link.close(code, reason),
-    })
-    connection = opened
-    link.start((frame) => opened.receive(frame))
-  })()
+  link.onGone(() => {
+    connection.disconnect()
+    lease.release()
+  })
+  link.start((frame) => connection.receive(frame))
 }
 
 /** Wait until every socket closed, at most `timeoutMs`; then `end` those still open. */
