@@ -24,7 +24,7 @@ describe('the dev-mode token secret kept in the data dir', () => {
     expect(statSync(secretFile()).mode & 0o777).toBe(0o600)
     expect(readdirSync(dataDir)).toEqual(['dev-jwt-secret'])
     expect(Buffer.from(readFileSync(secretFile(), 'utf8'), 'base64').byteLength).toBe(32)
-    await expect(createAuthenticator({ dataDir, log }).verify(token)).resolves.toEqual({ userId: 'alice' })
+    await expect(createAuthenticator({ dataDir, log }).verify(token)).resolves.toEqual({ userId: 'alice', admin: false })
     expect(warnings).toEqual([])
   })
 
@@ -32,7 +32,7 @@ describe('the dev-mode token secret kept in the data dir', () => {
     fresh()
     writeFileSync(secretFile(), '', { mode: 0o600 })
     const auth = createAuthenticator({ dataDir, log })
-    await expect(auth.verify(await auth.issue!('alice'))).resolves.toEqual({ userId: 'alice' })
+    await expect(auth.verify(await auth.issue!('alice'))).resolves.toEqual({ userId: 'alice', admin: false })
     expect(Buffer.from(readFileSync(secretFile(), 'utf8'), 'base64').byteLength).toBe(32)
     expect(warnings).toEqual(['the dev token secret file was empty: a new secret replaces it'])
   })
