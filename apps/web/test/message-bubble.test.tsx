@@ -101,6 +101,27 @@ describe('MessageBubble ticks on your own message', () => {
     expect(tooltip.textContent).toMatch(/Sent \d/)
   })
 
+  it('shows an announcement as the server’s, not as anyone’s message (issue 16)', () => {
+    render(() => (
+      <MessageBubble
+        message={message({
+          author: ':system',
+          announcement: true,
+          seq: 3,
+          status: 'sent',
+          text: 'Fire drill',
+        })}
+        own={false}
+      />
+    ))
+    const bubble = document.querySelector('article')!
+    expect(bubble.classList.contains('bubble--announcement')).toBe(true)
+    expect(bubble.classList.contains('bubble--other')).toBe(false)
+    expect(bubble.getAttribute('aria-label')).toMatch(/^Announcement, /)
+    expect(screen.getByText('Announcement')).toBeTruthy()
+    expect(screen.queryByText(':system')).toBeNull()
+  })
+
   it('shows no ticks on messages from others, but their name in groups', () => {
     render(() => (
       <MessageBubble message={message({ author: 'bob', seq: 2, status: 'read' })} own={false} showAuthor />

@@ -10,7 +10,7 @@ import { SignInAgainButton } from '../components/sign-in-again-button.js'
 import { VirtualList, type VirtualListHandle } from '../components/virtual-list.js'
 import type { ChatModel } from './chat-model.js'
 import { createVisibleMessages } from './read-tracker.js'
-import type { NameOf } from './status-text.js'
+import { defaultNameOf, type NameOf } from './status-text.js'
 import { StatusClock } from './status-times.js'
 
 export interface ChatViewProps {
@@ -65,7 +65,7 @@ function sendErrorText(error: TicksError): string {
 /** One open conversation: header, connection banner, messages, composer. */
 export function ChatView(props: ChatViewProps) {
   const model = () => props.model
-  const nameOf: NameOf = (id) => (props.nameOf ?? String)(id)
+  const nameOf: NameOf = (id) => (props.nameOf ?? defaultNameOf)(id)
   let scroller: HTMLDivElement | undefined
   let list: VirtualListHandle | undefined
   const [atBottom, setAtBottom] = createSignal(true)

@@ -1,9 +1,10 @@
-import type { Status } from '@ticks/core'
+import { type Status, SYSTEM_AUTHOR } from '@ticks/core'
 
 /** Display name for a user id; the app has no profiles, so ids are names unless a host says otherwise. */
 export type NameOf = (userId: string) => string
 
-export const defaultNameOf: NameOf = (userId) => userId
+/** A user's name is their id; the server's announcements (author `:system`) are announcements. */
+export const defaultNameOf: NameOf = (userId) => (userId === SYSTEM_AUTHOR ? 'Announcement' : userId)
 
 /** Times this device first saw each status of a message (epoch ms); see status-times.ts. */
 export type StatusTimes = Partial<Record<Status, number>>

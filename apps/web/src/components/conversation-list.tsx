@@ -1,5 +1,5 @@
 import { For, Show } from 'solid-js'
-import { formatTime } from '../chat/status-text.js'
+import { defaultNameOf, formatTime } from '../chat/status-text.js'
 import { initialOf } from './initial.js'
 import { SignInAgainButton } from './sign-in-again-button.js'
 
@@ -75,7 +75,7 @@ export function ConversationList(props: ConversationListProps) {
                           {(last) => (
                             <>
                               <span class="conversation-row__last-author">
-                                {last().own ? 'You' : (props.nameOf ?? String)(last().author)}:
+                                {last().own ? 'You' : (props.nameOf ?? defaultNameOf)(last().author)}:
                               </span>{' '}
                               {last().text}
                             </>

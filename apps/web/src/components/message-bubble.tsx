@@ -22,17 +22,25 @@ export interface MessageBubbleProps {
 export function MessageBubble(props: MessageBubbleProps) {
   const nameOf = () => props.nameOf ?? defaultNameOf
   const failed = () => props.message.status === 'failed'
+  // Posted by an admin through the server (issue 16): nobody's message, shown across the chat.
+  const announcement = () => props.message.announcement === true
+  const author = () => (announcement() ? 'Announcement' : nameOf()(props.message.author))
   return (
     <article
       ref={(element) => props.onElement?.(element)}
       class="bubble"
-      classList={{ 'bubble--own': props.own, 'bubble--other': !props.own, 'bubble--failed': failed() }}
+      classList={{
+        'bubble--own': props.own,
+        'bubble--other': !props.own && !announcement(),
+        'bubble--announcement': announcement(),
+        'bubble--failed': failed(),
+      }}
       data-message-id={props.message.id}
       data-status={props.message.status}
-      aria-label={`${props.own ? 'You' : nameOf()(props.message.author)}, ${formatTime(props.message.createdAt)}`}
+      aria-label={`${props.own ? 'You' : author()}, ${formatTime(props.message.createdAt)}`}
     >
-      <Show when={props.showAuthor && !props.own}>
-        <div class="bubble__author">{nameOf()(props.message.author)}</div>
+      <Show when={(props.showAuthor && !props.own) || announcement()}>
+        <div class="bubble__author">{author()}</div>
       </Show>
       <p class="bubble__text">{props.message.text}</p>
       <div class="bubble__meta">
