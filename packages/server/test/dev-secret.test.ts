@@ -24,7 +24,10 @@ describe('the dev-mode token secret kept in the data dir', () => {
     expect(statSync(secretFile()).mode & 0o777).toBe(0o600)
     expect(readdirSync(dataDir)).toEqual(['dev-jwt-secret'])
     expect(Buffer.from(readFileSync(secretFile(), 'utf8'), 'base64').byteLength).toBe(32)
-    await expect(createAuthenticator({ dataDir, log }).verify(token)).resolves.toEqual({ userId: 'alice', admin: false })
+    await expect(createAuthenticator({ dataDir, log }).verify(token)).resolves.toEqual({
+      userId: 'alice',
+      admin: false,
+    })
     expect(warnings).toEqual([])
   })
 

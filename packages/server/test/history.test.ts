@@ -25,10 +25,10 @@ describe('sealed history', () => {
       headers: { authorization: `Bearer ${await tokenFor(user)}`, ...headers },
     })
     const text = await response.text()
-    // biome-ignore lint/suspicious/noExplicitAny: bodies of the routes, checked by the assertions below
     return {
       status: response.status,
       headers: response.headers,
+      // biome-ignore lint/suspicious/noExplicitAny: bodies of the routes, checked by the assertions below
       body: (text ? JSON.parse(text) : null) as any,
     }
   }
