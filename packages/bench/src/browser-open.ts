@@ -40,7 +40,7 @@ async function post(url: string, token: string, path: string, body: unknown): Pr
  * lacks.
  */
 const watchNewest = (text: string): string => `(() => {
-  document.addEventListener('click', () => { if (window.clickedAt === undefined) window.clickedAt = performance.now() }, true)
+  document.addEventListener('click', () => { window.clickedAt = performance.now() }, true)
   const text = ${JSON.stringify(text)}
   const check = () => {
     const onScreen = [...document.querySelectorAll('article.bubble')].some((bubble) => {
