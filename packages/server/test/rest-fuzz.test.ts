@@ -22,13 +22,17 @@ let conversationId: string
 beforeAll(async () => {
   // Dev mode (no secret): POST /api/session exists, so it is fuzzed too.
   app = await createServer({ store: 'memory', logger: false, webRoot: false })
-  const session = async (userId: string) =>
+  const session = async (userId: string, admin = false) =>
     (
-      (await app.inject({ method: 'POST', url: '/api/session', payload: { userId } })).json() as {
+      (await app.inject({ method: 'POST', url: '/api/session', payload: { userId, admin } })).json() as {
         token: string
       }
     ).token
-  tokens = await Promise.all(['alice', 'bob', 'carol', 'mallory'].map(session))
+  // The last one may post announcements.
+  tokens = await Promise.all([
+    ...['alice', 'bob', 'carol', 'mallory'].map((user) => session(user)),
+    session('ops', true),
+  ])
   const created = await app.inject({
     method: 'POST',
     url: '/api/conversations',
@@ -68,6 +72,12 @@ const validBodies = {
       ),
     }),
   message: () => fc.record({ text: aText() }),
+  /** An announcement (issue 16), from admins (one token in five) and everyone else. */
+  announcement: () =>
+    fc.record(
+      { text: aText(), conversationId: fc.oneof(anId(), fc.string({ maxLength: 20 })) },
+      { requiredKeys: ['text'] },
+    ),
   /** A batch (issue 16): up to past the 100-message bound, with or without a correlation id. */
   batch: () =>
     fc.record(
@@ -138,7 +148,7 @@ const aContentType = () =>
 const anAuthorization = () =>
   fc.option(
     fc.oneof(
-      { weight: 6, arbitrary: fc.integer({ min: 0, max: 3 }).map((i) => `Bearer ${tokens[i]}`) },
+      { weight: 6, arbitrary: fc.integer({ min: 0, max: 4 }).map((i) => `Bearer ${tokens[i]}`) },
       fc.constantFrom(
         'Bearer',
         'Bearer ',
@@ -206,6 +216,7 @@ const aRequest = (): fc.Arbitrary<InjectOptions> => {
       anId().map((id) => `/api/conversations/${id}/messages`),
       validBodies.batch(),
     ),
+    withBody('POST', fc.constant('/api/announcements'), validBodies.announcement()),
     withoutBody(fc.constantFrom('/api/state', '/healthz', '/readyz', '/metrics', '/api', '/api/', '/sync')),
     withoutBody(anId().map((id) => `/api/${id}`)),
   )
