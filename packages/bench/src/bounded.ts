@@ -8,7 +8,7 @@ import {
   raiseWatermark,
   sealThrough,
 } from '@ticks/core'
-import type { HistoryRecord } from '@ticks/server'
+import { historyRecordOf } from '@ticks/server'
 import * as Y from 'yjs'
 import { conversationDoc, MEMBERS } from './core-storage.js'
 import { KINDS, LABEL, type ServerKind, startHosted, tokenFor } from './servers.js'
@@ -63,14 +63,7 @@ function prepare(messages: number, dir: string) {
   const live = compactSealedEntries(doc)
   index.destroy()
   doc.destroy()
-  const history: HistoryRecord[] = sealed.map(({ record, author, seq }) => ({
-    seq,
-    id: record.id,
-    author,
-    text: record.text,
-    createdAt: record.createdAt,
-    to: record.to,
-  }))
+  const history = sealed.map(historyRecordOf)
   const files = {
     full: join(dir, `full-${messages}.bin`),
     live: join(dir, `live-${messages}.bin`),

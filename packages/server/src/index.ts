@@ -24,6 +24,7 @@ export {
   type Fence,
   FencedError,
   type HistoryRecord,
+  historyRecordOf,
   type Lease,
   type LogSize,
   MAX_HISTORY_PAGE,

@@ -1,4 +1,4 @@
-import type { Claim } from '@ticks/core'
+import type { Claim, SealedMessage } from '@ticks/core'
 
 /**
  * The storage seam (DESIGN sections 5 and 10): an update log per document plus snapshot
@@ -183,6 +183,16 @@ export interface HistoryRecord {
   createdAt: number
   to: string[]
 }
+
+/** How the history keeps a message the sequencer sealed. */
+export const historyRecordOf = ({ record, author, seq }: SealedMessage): HistoryRecord => ({
+  seq,
+  id: record.id,
+  author,
+  text: record.text,
+  createdAt: record.createdAt,
+  to: record.to,
+})
 
 /** The most messages one `history` call returns. */
 export const MAX_HISTORY_PAGE = 200

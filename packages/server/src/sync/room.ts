@@ -18,7 +18,13 @@ import {
   userRoot,
 } from '@ticks/core'
 import * as Y from 'yjs'
-import { ClaimConflictError, FencedError, type HistoryRecord, type Store } from '../store/store.js'
+import {
+  ClaimConflictError,
+  FencedError,
+  type HistoryRecord,
+  historyRecordOf,
+  type Store,
+} from '../store/store.js'
 import { LOAD_ORIGIN, loadDocument } from './load-document.js'
 import { Presence } from './presence.js'
 import {
@@ -906,15 +912,7 @@ export class Room {
    */
   private seal(): HistoryRecord[] {
     if (!this.sealDue()) return []
-    const sealed = sealThrough(this.index, this.index.lastSeq() - this.historyWindow)
-    return sealed.map(({ record, author, seq }) => ({
-      seq,
-      id: record.id,
-      author,
-      text: record.text,
-      createdAt: record.createdAt,
-      to: record.to,
-    }))
+    return sealThrough(this.index, this.index.lastSeq() - this.historyWindow).map(historyRecordOf)
   }
 
   private async compact(throughEntry: number): Promise<void> {
