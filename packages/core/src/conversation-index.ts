@@ -179,15 +179,10 @@ export class ConversationIndex {
       if (!Number.isSafeInteger(message.seq) || message.seq < 1 || message.seq > this.sealedThrough) continue
       if (this.history.has(message.record.id) || typeof message.author !== 'string') continue
       if (messageRecordProblem(message.record, message.record.id) !== undefined) continue
-      this.history.set(message.record.id, {
-        record: message.record,
-        author: message.author,
-        seq: message.seq,
-      })
+      this.keepSealed(message, message.seq)
       added = true
     }
     if (!added) return
-    this.historyVersion++
     this.version++
     for (const listener of this.listeners) listener()
   }

@@ -14,6 +14,7 @@ import {
   memberKey,
   messageKey,
   type Role,
+  recipientsOf,
   TITLE_KEY,
   userRoot,
   utf8Length,
@@ -113,7 +114,7 @@ export class Conversation {
       id: this.nextMessageId(),
       text,
       createdAt: this.nextCreatedAt(),
-      to: this.recipients(),
+      to: recipientsOf(this.index.members, this.userId),
     }
     this.doc.transact(() => {
       this.doc.getMap(userRoot(this.userId)).set(messageKey(record.id), record)
@@ -300,15 +301,6 @@ export class Conversation {
 
   private emit(): void {
     for (const listener of this.listeners) listener()
-  }
-
-  /** The other members who write receipts; observers are read-only, so they would block `read`. */
-  private recipients(): string[] {
-    const to: string[] = []
-    for (const [user, member] of this.index.members) {
-      if (user !== this.userId && member.role !== 'observer') to.push(user)
-    }
-    return to.sort()
   }
 
   /** A bad injected generator must fail here: a reused id would overwrite this user's own message. */

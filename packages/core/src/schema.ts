@@ -73,6 +73,16 @@ export const messageKey = (messageId: string): string => MESSAGE_KEY_PREFIX + me
 export const receiptKey = (replicaId: string): string => RECEIPT_KEY_PREFIX + replicaId
 export const memberKey = (userId: string): string => MEMBER_KEY_PREFIX + userId
 
+/**
+ * A message's recipients (`to`): the writing members other than its author (none excluded for an
+ * announcement). Observers write no receipts, so counting them would keep `read` out of reach.
+ */
+export function recipientsOf(members: ReadonlyMap<string, { role: Role }>, author?: string): string[] {
+  const to: string[] = []
+  for (const [user, member] of members) if (user !== author && member.role !== 'observer') to.push(user)
+  return to.sort()
+}
+
 /** The root a message of `author` lives in. */
 export const rootOfAuthor = (author: string): string =>
   author === SYSTEM_AUTHOR ? SYSTEM_ROOT : userRoot(author)

@@ -1,4 +1,3 @@
-import { SignJWT } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import {
@@ -10,11 +9,9 @@ import {
   until,
 } from './helpers/server.js'
 
+/** A token that may post announcements: the claim, or (with `claims`) a scope. */
 const adminToken = (userId: string, claims: Record<string, unknown> = { ticks_admin: true }) =>
-  new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(userId)
-    .sign(new TextEncoder().encode(JWT_SECRET))
+  tokenFor(userId, JWT_SECRET, claims)
 
 /** Announcements (issue 16): an admin token posts system messages no member can forge. */
 describe('announcements', () => {

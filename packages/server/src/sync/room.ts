@@ -9,6 +9,7 @@ import {
   messageRecordProblem,
   type Role,
   randomId,
+  recipientsOf,
   SEQUENCER_ORIGIN,
   SYSTEM_ROOT,
   sealThrough,
@@ -217,7 +218,7 @@ export class Room {
     }
     // Messages stored without a stamp (a store written by something else), or a history longer
     // than the window (stored before sealing existed): stamp and seal them now.
-    if (this.index.unsequenced().length > 0 || this.sealDue()) this.scheduleCommit()
+    if (this.hasSequencerWork()) this.scheduleCommit()
   }
 
   /** Whether this node stamps the conversation now (a single node always does). */
@@ -311,11 +312,7 @@ export class Room {
     const role = this.index.members.get(userId)?.role
     if (role === undefined) throw new TicksError('not-a-member', `${userId} is not a member`)
     if (role === 'observer') throw new TicksError('read-only', `${userId} is an observer`)
-    const to = [...this.index.members]
-      .filter(([user, member]) => user !== userId && member.role !== 'observer')
-      .map(([user]) => user)
-      .sort()
-    return this.writeAndStamp(userRoot(userId), to, texts)
+    return this.writeAndStamp(userRoot(userId), recipientsOf(this.index.members, userId), texts)
   }
 
   /**
@@ -324,11 +321,7 @@ export class Room {
    */
   async announce(text: string): Promise<{ id: string; seq: number; createdAt: number }> {
     if (this.state !== 'open') throw new RoomError('closed', 'room is closing')
-    const to = [...this.index.members]
-      .filter(([, member]) => member.role !== 'observer')
-      .map(([user]) => user)
-      .sort()
-    const [sent] = await this.writeAndStamp(SYSTEM_ROOT, to, [text])
+    const [sent] = await this.writeAndStamp(SYSTEM_ROOT, recipientsOf(this.index.members), [text])
     return sent!
   }
 
@@ -471,7 +464,7 @@ export class Room {
         return
       }
       this.stamping = true
-      if (this.index.unsequenced().length > 0 || this.sealDue()) this.scheduleCommit()
+      if (this.hasSequencerWork()) this.scheduleCommit()
     })
   }
 
@@ -763,8 +756,7 @@ export class Room {
   private async commit(): Promise<void> {
     if (this.state === 'poisoned' || this.state === 'closed') return
     const stamping = this.stamping
-    const sequencerWork = stamping && (this.index.unsequenced().length > 0 || this.sealDue())
-    if (this.unpersisted.length === 0 && !sequencerWork) return
+    if (this.unpersisted.length === 0 && !(stamping && this.hasSequencerWork())) return
     const batch = this.unpersisted
     this.unpersisted = []
     this.commitInFlight = true
@@ -893,6 +885,11 @@ export class Room {
       if (this.state !== 'open') return
       if (!connection.closed) this.handle(connection, frame)
     }
+  }
+
+  /** Messages to stamp, or a window to seal: what a commit has to do even with no client update. */
+  private hasSequencerWork(): boolean {
+    return this.index.unsequencedIds.size > 0 || this.sealDue()
   }
 
   /**

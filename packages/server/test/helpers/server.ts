@@ -8,8 +8,12 @@ import { pollUntil } from './until.js'
 
 export const JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256'
 
-export const tokenFor = (userId: string, secret = JWT_SECRET): Promise<string> =>
-  new SignJWT({})
+export const tokenFor = (
+  userId: string,
+  secret = JWT_SECRET,
+  claims: Record<string, unknown> = {},
+): Promise<string> =>
+  new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(userId)
     .sign(new TextEncoder().encode(secret))
