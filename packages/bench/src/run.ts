@@ -6,6 +6,7 @@ import { runColdLoad } from './cold-load.js'
 import { runCoreStorage } from './core-storage.js'
 import { runFanout } from './fanout.js'
 import { runIdle } from './idle.js'
+import { runManyConversations } from './many-conversations.js'
 import { runStorm } from './storm.js'
 
 /**
@@ -34,6 +35,12 @@ const scenarios: Record<string, () => Promise<string> | string> = {
         : { rooms: 50, perRoom: 4, seconds: 8, warmupSeconds: 2, rate: 1, window: 2, rounds: 3 },
     ),
   idle: () => runIdle(quick ? 200 : 2000),
+  many: () =>
+    runManyConversations(
+      quick
+        ? { users: 20, perUser: 20, deliveries: 10, maxSockets: 12_000 }
+        : { users: 100, perUser: 200, deliveries: 50, maxSockets: 12_000 },
+    ),
   cold: () => runColdLoad(quick ? 10_000 : 100_000),
   bounded: () => runBounded(quick ? [10_000] : [10_000, 100_000, 1_000_000]),
   browser: () => runBrowserOpen(quick ? [2_000] : [20_000]),

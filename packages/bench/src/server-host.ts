@@ -6,8 +6,15 @@ import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { pathToFileURL } from 'node:url'
 import { writeHeapSnapshot } from 'node:v8'
-import { initConversation, type Role } from '@ticks/core'
-import { createServer, type HistoryRecord, PostgresStore, SqliteStore, type Store } from '@ticks/server'
+import type { Role } from '@ticks/core'
+import {
+  createConversation,
+  createServer,
+  type HistoryRecord,
+  PostgresStore,
+  SqliteStore,
+  type Store,
+} from '@ticks/server'
 import { WebSocketServer } from 'ws'
 import * as Y from 'yjs'
 import { JWT_SECRET } from './servers.js'
@@ -95,15 +102,18 @@ async function main() {
     })
     await app.listen({ port: 0, host: '127.0.0.1' })
     port = (app.server.address() as { port: number }).port
+    // As `POST /api/conversations` writes them: the document's meta and the summary an inbox lists.
+    // Many at once: concurrent appends share the store's group commits.
     conversations = async (rooms) => {
-      for (const room of rooms) {
-        const doc = new Y.Doc({ guid: room.id })
-        const members: Record<string, Role> = Object.fromEntries(
-          room.members.map((user, i) => [user, i === 0 ? 'owner' : 'member'] as const),
+      for (let start = 0; start < rooms.length; start += 100) {
+        await Promise.all(
+          rooms.slice(start, start + 100).map((room) => {
+            const members: Record<string, Role> = Object.fromEntries(
+              room.members.map((user, i) => [user, i === 0 ? 'owner' : 'member'] as const),
+            )
+            return createConversation(store, { id: room.id, title: room.id, members })
+          }),
         )
-        initConversation(doc, { title: room.id, members, now: 0 })
-        await store.append(room.id, [Y.encodeStateAsUpdate(doc)])
-        doc.destroy()
       }
     }
     // The seed already holds meta, messages and the order log (stamped): store it as one entry.

@@ -12,6 +12,8 @@ import { type ServerKind, tokenFor } from './servers.js'
  */
 export interface WireClient {
   doc: Y.Doc
+  /** Resolves when the handshake completed (rejects when the socket closed first). */
+  opened: Promise<void>
   /** Resolves when the server answered our sync step 1 (we hold everything it had then). */
   synced: Promise<void>
   bytesIn: number
@@ -59,8 +61,14 @@ export function connectWire(
   }
   let resolveSynced!: () => void
   let rejectSynced!: (error: Error) => void
+  let resolveOpened!: () => void
+  let rejectOpened!: (error: Error) => void
   const client: WireClient = {
     doc,
+    opened: new Promise<void>((resolve, reject) => {
+      resolveOpened = resolve
+      rejectOpened = reject
+    }),
     synced: new Promise<void>((resolve, reject) => {
       resolveSynced = resolve
       rejectSynced = reject
@@ -81,6 +89,7 @@ export function connectWire(
       }),
   }
   client.synced.catch(() => {})
+  client.opened.catch(() => {})
 
   const onUpdate = (update: Uint8Array, origin: unknown) => {
     if (origin === REMOTE) return
@@ -89,6 +98,7 @@ export function connectWire(
   doc.on('update', onUpdate)
 
   socket.on('open', () => {
+    resolveOpened()
     if (hocus) {
       socket.send(
         frame(HOCUS_AUTH, (encoder) => {
@@ -117,6 +127,7 @@ export function connectWire(
   })
   socket.on('close', (code, reason) => {
     client.closed = { code, reason: reason.toString() }
+    rejectOpened(new Error(`socket closed ${code} ${reason.toString()}`))
     rejectSynced(new Error(`socket closed ${code} ${reason.toString()}`))
   })
   socket.on('error', () => {})
