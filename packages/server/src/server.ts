@@ -13,7 +13,7 @@ import {
   type ServerOptions,
 } from './options.js'
 import { createMetrics, metricsPlugin } from './plugins/metrics.js'
-import { normalizeOrigins } from './plugins/origin-check.js'
+import { normalizeOrigins, ORIGIN_REFUSAL } from './plugins/origin-check.js'
 import { restPlugin, sendError } from './plugins/rest.js'
 import { securityPlugin } from './plugins/security.js'
 import { openStore, storePlugin } from './plugins/store.js'
@@ -122,7 +122,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
-  await app.register(securityPlugin, { allowedOrigins })
+  await app.register(securityPlugin, {
+    allowedOrigins,
+    onOriginRefused: () => metrics.roomEvents.refused(403, ORIGIN_REFUSAL),
+  })
   // On close, every preClose hook (sync's: flush the rooms, close sockets with 1012) runs before
   // any onClose hook (store's: close the store), so nothing is written to a closed store.
   await app.register(storePlugin, { store: openedStore, health: storeHealth })

@@ -85,6 +85,40 @@ describe('logs', () => {
     expect(new Set([restId, upgradeIdOf(`/sync/${id}`), upgradeIdOf('/sync')]).size).toBe(3)
   })
 
+  it('carry the socket’s request id on the room’s lines about its refused input, without its token or text', async () => {
+    const log = capture()
+    server = await startTestServer({ logger: { level: 'info', stream: log.stream } })
+    const id = await server.conversation('alice', { bob: 'member' })
+    const secret = 'the-forged-launch-code-1111'
+    const upgradeIdOf = (userId: string) =>
+      log.lines.find((line) => line.msg === 'socket connected' && line.userId === userId)?.reqId
+    let bob: StockClient | undefined
+    let eve: StockClient | undefined
+    try {
+      // A member's forged write: the room refuses it and says so on the line of bob's socket.
+      bob = await stockClient(server, id, 'bob')
+      await until(() => bob!.provider.synced, 5000, 'bob synced')
+      bob.doc.getMap('u:alice').set('m|forged', { id: 'forged', text: secret, createdAt: 1, to: ['bob'] })
+      await until(() => bob!.closes.some((close) => close.code === 4403), 5000, 'bob refused')
+      // A stranger: refused by the room at connect, on the line of eve's socket.
+      eve = await stockClient(server, id, 'eve')
+      await until(() => eve!.closes.some((close) => close.code === 4403), 5000, 'eve refused')
+    } finally {
+      bob?.destroy()
+      eve?.destroy()
+    }
+    const refusedInput = log.lines.find((line) => line.msg === 'closed a connection: refused input')
+    expect(refusedInput).toMatchObject({ userId: 'bob', closeCode: 4403, code: 'forbidden-root', room: id })
+    expect(refusedInput?.reqId).toBe(upgradeIdOf('bob'))
+    const refusedMember = log.lines.find((line) => line.msg === 'refused connection: not a member')
+    expect(refusedMember).toMatchObject({ userId: 'eve', room: id })
+    expect(refusedMember?.reqId).toBe(upgradeIdOf('eve'))
+    expect(new Set([upgradeIdOf('bob'), upgradeIdOf('eve')]).size).toBe(2)
+    expect(log.text()).not.toContain(secret)
+    for (const userId of ['bob', 'eve'])
+      expect(log.text()).not.toContain((await tokenFor(userId)).split('.')[2]!)
+  })
+
   it('take a proxy’s request id when it looks like one, never a token', async () => {
     const log = capture()
     server = await startTestServer({ logger: { level: 'info', stream: log.stream } })

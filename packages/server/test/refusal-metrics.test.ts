@@ -102,6 +102,24 @@ describe('refusals are counted', () => {
     expect(await metric(server, 'ticks_refused_total{close_code="4413",code="queued-too-large"}')).toBe(2)
   })
 
+  it('a foreign Origin refused on REST is counted as 403 origin-not-allowed; listed and Origin-less ones are not', async () => {
+    server = await startTestServer({ allowedOrigins: ['https://chat.example'] })
+    const line = 'ticks_refused_total{close_code="403",code="origin-not-allowed"}'
+    const headers = { authorization: `Bearer ${await tokenFor('alice')}` }
+    for (const origin of ['https://evil.example', 'null']) {
+      const refused = await fetch(`${server.url}/api/conversations`, { headers: { ...headers, origin } })
+      expect(refused.status).toBe(403)
+      expect(await refused.json()).toMatchObject({ error: { code: 'origin-not-allowed' } })
+    }
+    expect(await metric(server, line)).toBe(2)
+    const listed = await fetch(`${server.url}/api/conversations`, {
+      headers: { ...headers, origin: 'https://chat.example' },
+    })
+    expect(listed.status).toBe(200)
+    expect((await fetch(`${server.url}/api/conversations`, { headers })).status).toBe(200)
+    expect(await metric(server, line)).toBe(2)
+  })
+
   it('before auth: too many frames is 4429, counted', async () => {
     jwks = await hangingJwks()
     server = await startTestServer({ jwtSecret: undefined, jwksUrl: jwks.url })

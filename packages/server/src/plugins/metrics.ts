@@ -70,7 +70,7 @@ export function createMetrics(sources: {
   })
   const refused = new Counter({
     name: 'ticks_refused_total',
-    help: 'Connections closed for refused input, by close code and reason code',
+    help: 'Refused input: sockets closed, by close code and reason code; requests refused before any route (a foreign Origin), by HTTP status',
     labelNames: ['close_code', 'code'],
     registers: [registry],
   })

@@ -48,18 +48,23 @@ export function originAllowed(
   return URL.canParse(target) && new URL(target).host === page.host
 }
 
+/** How an Origin refusal is labelled in `ticks_refused_total` (with the HTTP status, 403, as its code). */
+export const ORIGIN_REFUSAL = 'origin-not-allowed'
+
 /**
  * An `onRequest` hook refusing, with 403 and the JSON error body, a request whose Origin is not
- * allowed: a WebSocket upgrade (`/sync/<id>`, `/sync`) is never upgraded, an API call never runs.
+ * allowed: an API call never runs. (Socket upgrades never become Fastify requests: `raw-upgrade.ts`
+ * makes the same check before the handshake.) `onRefused` counts each refusal.
  */
-export function refuseForeignOrigins(allowedOrigins: readonly string[]) {
+export function refuseForeignOrigins(allowedOrigins: readonly string[], onRefused: () => void = () => {}) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     const origin = request.headers.origin
     if (originAllowed(origin, request.host, allowedOrigins)) return undefined
+    onRefused()
     request.log.info({ origin, statusCode: 403 }, 'refused request: origin not allowed')
     return reply.code(403).send({
       error: {
-        code: 'origin-not-allowed',
+        code: ORIGIN_REFUSAL,
         message: 'this origin may not use this server (see the allowed origins of the server)',
       },
     })

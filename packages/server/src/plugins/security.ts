@@ -27,16 +27,19 @@ const CONTENT_SECURITY_POLICY = {
 }
 
 /**
- * Root hooks for every route, the sockets' upgrades included: helmet's security headers with the
- * CSP above, the Origin checked (403 before any route runs), CORS for the listed origins only.
+ * Root hooks for every route: helmet's security headers with the CSP above, the Origin checked
+ * (403 before any route runs, counted through `onOriginRefused`), CORS for the listed origins only.
  */
-async function httpDefences(app: FastifyInstance, options: { allowedOrigins: readonly string[] }) {
+async function httpDefences(
+  app: FastifyInstance,
+  options: { allowedOrigins: readonly string[]; onOriginRefused?: () => void },
+) {
   const { allowedOrigins } = options
   // First, so that a refusal carries the headers too.
   await app.register(helmet, {
     contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY },
   })
-  app.addHook('onRequest', refuseForeignOrigins(allowedOrigins))
+  app.addHook('onRequest', refuseForeignOrigins(allowedOrigins, options.onOriginRefused))
   // Same-origin pages need no CORS headers; a refused origin never gets this far.
   await app.register(cors, {
     origin: allowedOrigins.includes('*') ? '*' : allowedOrigins.length > 0 ? [...allowedOrigins] : false,

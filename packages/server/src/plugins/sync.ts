@@ -115,6 +115,7 @@ async function joinRoom(
   link.log.info({ userId }, 'socket connected')
   const connection = lease.room.connect({
     userId,
+    log: link.log,
     send: (frame) => link.send(frame, isSyncStep2(frame)),
     close: (code, reason) => link.close(code, reason),
   })

@@ -14,6 +14,11 @@ export interface Peer {
   userId: string
   /** Overrides the role read from the conversation meta (tests); normally leave it out. */
   role?: Role
+  /**
+   * The transport's own logger (a socket's, bound to its upgrade's request id): the room's lines
+   * about this peer's input and refusals go there, so they carry that id. Else the room's logger.
+   */
+  log?: RoomLogger
   send(frame: Uint8Array): void
   close(code: number, reason: string): void
 }

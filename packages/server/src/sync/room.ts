@@ -285,7 +285,7 @@ export class Room {
   private refuseConnection(connection: RoomConnection): void {
     const { userId } = connection.peer
     this.events.refused?.(4403, 'not-a-member')
-    this.log.info({ room: this.id, userId }, 'refused connection: not a member')
+    this.logOf(connection).info({ room: this.id, userId }, 'refused connection: not a member')
     connection.close(4403, `${userId} is not a member of this conversation`)
   }
 
@@ -713,11 +713,16 @@ export class Room {
 
   private refuse(connection: RoomConnection, closeCode: number, code: string, reason: string): void {
     this.events.refused?.(closeCode, code)
-    this.log.info(
+    this.logOf(connection).info(
       { room: this.id, userId: connection.peer.userId, closeCode, code, reason },
       'closed a connection: refused input',
     )
     connection.close(closeCode, reason)
+  }
+
+  /** Where lines about one peer go: its transport's logger, which carries the socket's request id. */
+  private logOf(connection: RoomConnection): RoomLogger {
+    return connection.peer.log ?? this.log
   }
 
   private disconnect(connection: RoomConnection): void {
