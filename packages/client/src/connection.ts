@@ -26,6 +26,12 @@ export interface ConnectionOptions {
   silenceTimeoutMs: number
   /** Before the first sync completes, how long a silent socket may stay (a big sync is one frame). */
   firstSyncTimeoutMs: number
+  /**
+   * How long a socket may stay in CONNECTING: a peer that accepts TCP and never answers the
+   * upgrade (a black-holed proxy, a frozen server) would otherwise hold it there for the OS's own
+   * timeout, minutes, with no retry. Past it the attempt is closed and retried with the back-off.
+   */
+  connectTimeoutMs: number
   /** Relay updates between tabs of this browser through a BroadcastChannel scoped by user. */
   crossTab: boolean
   /**
@@ -42,6 +48,7 @@ export const DEFAULT_CONNECTION_OPTIONS: ConnectionOptions = {
   resyncIntervalMs: 15_000,
   silenceTimeoutMs: 40_000,
   firstSyncTimeoutMs: 5 * 60_000,
+  connectTimeoutMs: 10_000,
   crossTab: typeof window !== 'undefined',
   maxSharedFrameBytes: 16 * 1024 * 1024,
 }
@@ -118,6 +125,8 @@ export class Connection implements ConversationLink {
   private started = false
   /** When this socket last asked for the first sync (to repeat the ask if the answer was lost). */
   private syncAskedAt = 0
+  /** When the socket now connecting was made (its handshake is bounded by `connectTimeoutMs`). */
+  private connectingSince = 0
   private closed = false
   private readonly options: ConnectionOptions
   private readonly onRefused: (stop: ConnectionStop) => void
@@ -155,16 +164,20 @@ export class Connection implements ConversationLink {
     // y-websocket drops any socket silent for 30 s, which kills a first sync larger than 30 s of
     // transfer (its issue #203); our watchdog below replaces it.
     clearInterval(internals._checkInterval)
-    const checkEvery = Math.min(1000, setup.options.silenceTimeoutMs / 4)
-    this.watchdogTimer = setInterval(() => this.checkSilence(internals), checkEvery)
+    this.watchdogTimer = setInterval(() => {
+      this.checkConnecting()
+      this.checkSilence(internals)
+    }, watchdogPeriod(setup.options))
     this.resyncTimer =
       setup.options.resyncIntervalMs > 0
         ? setInterval(() => this.resync(), setup.options.resyncIntervalMs)
         : undefined
 
     this.provider.on('status', ({ status }) => {
-      if (status === 'connecting') this.setState('connecting')
-      else if (status === 'connected') {
+      if (status === 'connecting') {
+        this.connectingSince = Date.now()
+        this.setState('connecting')
+      } else if (status === 'connected') {
         this.syncAskedAt = Date.now()
         this.setState('syncing')
       }
@@ -314,6 +327,15 @@ export class Connection implements ConversationLink {
     ws.send(encoding.toUint8Array(encoder))
   }
 
+  /** A handshake that never completes: give up on this attempt and retry through the back-off. */
+  private checkConnecting(): void {
+    if (this.currentState !== 'connecting' || this.provider.ws?.readyState !== 0) return
+    if (Date.now() - this.connectingSince <= this.options.connectTimeoutMs) return
+    this.provider.disconnect()
+    this.setState('offline')
+    this.scheduleRetry(false)
+  }
+
   private checkSilence(internals: ProviderInternals): void {
     if (this.currentState !== 'synced' && this.currentState !== 'syncing') return
     const limit =
@@ -334,6 +356,11 @@ export class Connection implements ConversationLink {
   private emit(): void {
     for (const listener of this.listeners) listener(this.currentState)
   }
+}
+
+/** How often a socket's timeouts are checked: often enough for the shortest of them. */
+export function watchdogPeriod(options: ConnectionOptions): number {
+  return Math.min(1000, options.silenceTimeoutMs / 4, options.connectTimeoutMs / 4)
 }
 
 export function defaultReason(code: number): string {

@@ -1,5 +1,5 @@
 import { MuxFrameError, readMuxFrame, writeMuxJoin, writeMuxLeave, writeMuxMessage } from '@ticks/core'
-import type { ConnectionOptions, ConnectionStop } from './connection.js'
+import { type ConnectionOptions, type ConnectionStop, watchdogPeriod } from './connection.js'
 import { RetryTimer } from './retry-timer.js'
 
 /** What a conversation on the shared socket hears from it (see `SharedConnection`). */
@@ -54,6 +54,8 @@ export class SharedSocket {
   private readonly retry: RetryTimer
   private stop: ConnectionStop | undefined
   private lastHeard = 0
+  /** When the socket now connecting was made (its handshake is bounded by `connectTimeoutMs`). */
+  private connectingSince = 0
   private readonly watchdog: ReturnType<typeof setInterval>
   private closedForGood = false
 
@@ -63,8 +65,10 @@ export class SharedSocket {
     this.urls = urls.map((url) => `${url.replace(/\/+$/, '')}/sync`)
     this.token = setup.token
     this.retry = new RetryTimer(setup.options)
-    const { silenceTimeoutMs } = setup.options
-    this.watchdog = setInterval(() => this.checkSilence(), Math.min(1000, silenceTimeoutMs / 4))
+    this.watchdog = setInterval(() => {
+      this.checkConnecting()
+      this.checkSilence()
+    }, watchdogPeriod(setup.options))
     ;(this.watchdog as { unref?: () => void }).unref?.()
   }
 
@@ -162,6 +166,7 @@ export class SharedSocket {
     const socket = new this.setup.WebSocket(url)
     socket.binaryType = 'arraybuffer'
     this.socket = socket
+    this.connectingSince = Date.now()
     socket.onopen = () => {
       if (this.socket !== socket) return
       this.lastHeard = Date.now()
@@ -230,6 +235,14 @@ export class SharedSocket {
     socket.onerror = () => {}
     if (socket.readyState <= 1) socket.close()
     for (const channel of [...this.channels.values()]) channel.closed()
+  }
+
+  /** A handshake that never completes (the peer took the TCP connection and went quiet): retry. */
+  private checkConnecting(): void {
+    if (this.socket?.readyState !== 0) return
+    if (Date.now() - this.connectingSince <= this.setup.options.connectTimeoutMs) return
+    this.drop()
+    this.scheduleRetry(false)
   }
 
   /**
