@@ -18,6 +18,13 @@ export { ConversationIndex, type IndexedMessage, type SealedMessage } from './co
 export { type ConversationSetup, initConversation, newConversationDoc } from './create.js'
 export { TicksError, type TicksErrorCode } from './errors.js'
 export { randomId } from './ids.js'
+export { type SignableMessage, type SignOutcome, signMessage } from './message-signer.js'
+export {
+  MessageVerifier,
+  type MessageVerifierOptions,
+  type VerifiableMessage,
+  type Verification,
+} from './message-verifier.js'
 export {
   MUX_INBOX,
   MUX_INBOX_SUBSCRIBE,
@@ -51,6 +58,36 @@ export {
 export * from './schema.js'
 export { compactSealedEntries } from './sealed-compaction.js'
 export { orderLog, SEQUENCER_ORIGIN, sealThrough, stampUnsequenced } from './sequencer.js'
+export {
+  isKeyRecord,
+  isSignatureRecord,
+  KEY_RECORD_PREFIX,
+  type KeyRecord,
+  keyRecordChangeProblem,
+  keyRecordKey,
+  keyRecordProblem,
+  SIGNATURE_KEY_PREFIX,
+  type SignatureRecord,
+  signatureKey,
+  signatureRecordProblem,
+} from './signature-records.js'
+export {
+  encodeSignedPayload,
+  generateSigningKey,
+  type SignedPayload,
+  type SigningKey,
+  signedPayloadText,
+  signPayload,
+  verifyPayload,
+} from './signatures.js'
+export {
+  deleteSignature,
+  publishedKey,
+  publishedKeys,
+  revokeKey,
+  signatureEntryOf,
+  writeSignature,
+} from './signed-entries.js'
 export {
   aggregateStatus,
   dominates,

@@ -23,6 +23,15 @@ import {
   userRoot,
   type Watermark,
 } from './schema.js'
+import {
+  isKeyRecord,
+  KEY_RECORD_PREFIX,
+  type KeyRecord,
+  keyRecordChangeProblem,
+  keyRecordProblem,
+  SIGNATURE_KEY_PREFIX,
+  signatureRecordProblem,
+} from './signature-records.js'
 import { dominates, joinWatermarks } from './status.js'
 
 /** Who is writing: the authenticated user and their role in the conversation (undefined: none). */
@@ -165,6 +174,8 @@ class UpdateCheck {
   private readonly places = new Map<Struct, Place | null>()
   /** Receipt watermarks this update writes, to check that a deleted receipt is dominated. */
   private readonly newWatermarks: Watermark[] = []
+  /** Key records this update writes and keeps: the only way a key record's item may be deleted. */
+  private readonly keyRecordsWritten = new Set<string>()
   private deleteSet: DeleteSet = Y.createDeleteSet()
   private unknownDeletions = 0
 
@@ -283,11 +294,14 @@ class UpdateCheck {
     const created = new Set(fresh)
     return (
       deletions.every((item) => created.has(item)) &&
-      fresh.every(
-        (item) =>
-          (item.content instanceof Y.ContentDeleted || Y.isDeleted(this.deleteSet, item.id)) &&
-          this.placeOf(item)?.root === this.ownRoot,
-      )
+      fresh.every((item) => {
+        const place = this.placeOf(item)
+        if (place?.root !== this.ownRoot) return false
+        // A published key (signed messages) carries nothing to read or order: a member demoted
+        // while offline keeps the key it published with a message it then discarded.
+        if (place.key?.startsWith(KEY_RECORD_PREFIX)) return true
+        return item.content instanceof Y.ContentDeleted || Y.isDeleted(this.deleteSet, item.id)
+      })
     )
   }
 
@@ -378,7 +392,42 @@ class UpdateCheck {
       if (!deletedHere) this.newWatermarks.push(watermark)
       return
     }
+    if (key.startsWith(KEY_RECORD_PREFIX)) {
+      this.checkKeyRecord(root, key, value, deletedHere)
+      return
+    }
+    if (key.startsWith(SIGNATURE_KEY_PREFIX)) {
+      this.checkSignature(root, key, value)
+      return
+    }
     refuse('forbidden-key', `unknown key ${JSON.stringify(key)}`)
+  }
+
+  /**
+   * A published key is immutable but for its revocation, and a revoked key never comes back
+   * (signed messages, issue 16): whoever holds a lost device cannot make its key trusted again.
+   */
+  private checkKeyRecord(root: string, key: string, value: unknown, deletedHere: boolean): void {
+    if (!isValidId(key.slice(KEY_RECORD_PREFIX.length), this.limits)) refuse('bad-shape', 'invalid key id')
+    const problem = keyRecordProblem(value)
+    if (problem) refuse('bad-shape', problem)
+    const current = this.existingEntry(root, key)
+    if (current && !current.deleted && current.content instanceof Y.ContentAny) {
+      const old = current.content.arr[0]
+      const change = isKeyRecord(old) ? keyRecordChangeProblem(old, value as KeyRecord) : undefined
+      if (change) refuse('immutable', change)
+    }
+    if (!deletedHere) this.keyRecordsWritten.add(key)
+  }
+
+  /** A message's signature (issue 16): well formed and written once; the server never verifies it. */
+  private checkSignature(root: string, key: string, value: unknown): void {
+    if (!isValidId(key.slice(SIGNATURE_KEY_PREFIX.length), this.limits))
+      refuse('bad-shape', 'invalid message id in a signature key')
+    const problem = signatureRecordProblem(value, this.limits)
+    if (problem) refuse('bad-shape', problem)
+    const current = this.existingEntry(root, key)
+    if (current && !current.deleted) refuse('immutable', `${key} is already signed`)
   }
 
   private checkMetaEntry(key: string, value: unknown): void {
@@ -401,6 +450,11 @@ class UpdateCheck {
     if (!place) refuse('unresolvable', 'cannot resolve a deleted item')
     const { root, key } = place!
     this.checkRootAccess(root)
+    // Deleting a key record would un-revoke it: only a revocation, which replaces the record (Yjs
+    // deletes the item it overwrites), may remove its item.
+    if (root === this.ownRoot && key?.startsWith(KEY_RECORD_PREFIX) && !this.keyRecordsWritten.has(key)) {
+      refuse('immutable', 'a published key cannot be deleted: revoke it')
+    }
     if (root !== this.ownRoot || key === null || !key.startsWith(RECEIPT_KEY_PREFIX)) return
     // Deleting a receipt is how a replica keeps the map small. It is lawful only when what remains
     // of the user's receipts still covers it; otherwise observers would see the watermark go down.
