@@ -484,6 +484,11 @@ export function runStoreContract(name: string, setup: () => Promise<StoreContrac
       const page = await store.history('big', MAX_HISTORY_PAGE + 6, 10_000)
       expect(page).toHaveLength(MAX_HISTORY_PAGE)
       expect(page[0]!.seq).toBe(6)
+      // Found by id too: an id stays taken once sealed (the write rules ask).
+      const found = await store.sealedMessages('d', ['m7', 'm2', 'not-sealed', 'm7'])
+      expect(found.sort((a, b) => a.seq - b.seq)).toEqual([2, 7].map(record))
+      expect(await store.sealedMessages('other', ['m7'])).toEqual([])
+      expect(await store.sealedMessages('d', [])).toEqual([])
     })
 
     it('keeps everything across a reopen (durable adapters)', async () => {

@@ -171,6 +171,7 @@ describe('PostgreSQL (a real server in a temp dir, per suite)', () => {
         sealed,
       })
       expect(await migrated.history('d', 2, 10)).toEqual(sealed)
+      expect(await migrated.sealedMessages('d', ['a'])).toEqual(sealed)
       expect(await migrated.load('d')).toEqual([
         { entry: 1, update: new Uint8Array([1]) },
         { entry: 2, update: new Uint8Array([2]) },

@@ -140,6 +140,13 @@ export class MemoryStore implements Store {
     return structuredClone(page)
   }
 
+  async sealedMessages(docId: string, ids: readonly string[]): Promise<HistoryRecord[]> {
+    this.assertOpen()
+    const wanted = new Set(ids.slice(0, MAX_HISTORY_PAGE))
+    const history = this.documents.get(docId)?.history
+    return structuredClone([...(history?.values() ?? [])].filter((record) => wanted.has(record.id)))
+  }
+
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
     this.assertOpen()
     const document = this.documents.get(docId)

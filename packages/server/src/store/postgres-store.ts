@@ -117,6 +117,10 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (doc_id, seq)
   );
   `,
+  // 4: sealed messages by id, for the write rules (an id stays taken once sealed).
+  `
+  CREATE INDEX history_by_message ON history (doc_id, (record->>'id'));
+  `,
 ]
 
 /** The schema version this code reads and writes. */
@@ -212,6 +216,14 @@ export class PostgresStore implements Store {
       [docId, beforeSeq, Math.min(limit, MAX_HISTORY_PAGE)],
     )
     return rows.map((row) => row.record).reverse()
+  }
+
+  async sealedMessages(docId: string, ids: readonly string[]): Promise<HistoryRecord[]> {
+    const { rows } = await this.pool.query<{ record: HistoryRecord }>(
+      "SELECT record FROM history WHERE doc_id = $1 AND record->>'id' = ANY($2::text[])",
+      [docId, ids.slice(0, MAX_HISTORY_PAGE)],
+    )
+    return rows.map((row) => row.record)
   }
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {

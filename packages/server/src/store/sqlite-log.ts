@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS history (
   record TEXT NOT NULL,
   PRIMARY KEY (doc_id, seq)
 ) WITHOUT ROWID;
+-- Sealed messages by id, for the write rules (an id stays taken once sealed).
+CREATE INDEX IF NOT EXISTS history_by_message ON history (doc_id, json_extract(record, '$.id'));
 -- Ids taken for good (message ids, Yjs client ids) and who holds them: see Store.append.
 CREATE TABLE IF NOT EXISTS claims (
   doc_id TEXT NOT NULL,
@@ -139,6 +141,9 @@ export class SqliteLog {
       insertHistory: this.db.prepare('INSERT OR IGNORE INTO history (doc_id, seq, record) VALUES (?, ?, ?)'),
       history: this.db.prepare<[string, number, number], { record: string }>(
         'SELECT record FROM history WHERE doc_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      ),
+      sealedMessages: this.db.prepare<[string, string], { record: string }>(
+        "SELECT record FROM history WHERE doc_id = ? AND json_extract(record, '$.id') IN (SELECT value FROM json_each(?))",
       ),
       logSize: this.db.prepare<[string], { entries: number; bytes: number | null }>(
         'SELECT COUNT(*) AS entries, SUM(LENGTH(data)) AS bytes FROM updates WHERE doc_id = ?',
@@ -312,6 +317,12 @@ export class SqliteLog {
       .all(docId, beforeSeq, Math.min(limit, MAX_HISTORY_PAGE))
       .map((row) => JSON.parse(row.record) as HistoryRecord)
       .reverse()
+  }
+
+  sealedMessages(docId: string, ids: readonly string[]): HistoryRecord[] {
+    return this.statements.sealedMessages
+      .all(docId, JSON.stringify(ids.slice(0, MAX_HISTORY_PAGE)))
+      .map((row) => JSON.parse(row.record) as HistoryRecord)
   }
 
   conversationIds(): string[] {

@@ -27,6 +27,7 @@ export type SqliteRequest = { id: number } & (
   | { op: 'list'; userId: string }
   | { op: 'ids' }
   | { op: 'history'; docId: string; beforeSeq: number; limit: number }
+  | { op: 'sealedMessages'; docId: string; ids: readonly string[] }
   | { op: 'acquireLease'; docId: string; nodeId: string; ttlMs: number }
   | { op: 'renewLease'; docId: string; nodeId: string; epoch: number; ttlMs: number }
   | { op: 'releaseLease'; docId: string; nodeId: string; epoch: number }
@@ -112,6 +113,10 @@ export class SqliteStore implements Store {
 
   history(docId: string, beforeSeq: number, limit: number): Promise<HistoryRecord[]> {
     return this.call({ op: 'history', docId, beforeSeq, limit }) as Promise<HistoryRecord[]>
+  }
+
+  sealedMessages(docId: string, ids: readonly string[]): Promise<HistoryRecord[]> {
+    return this.call({ op: 'sealedMessages', docId, ids }) as Promise<HistoryRecord[]>
   }
 
   async compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {

@@ -30,6 +30,8 @@ function run(request: SqliteRequest): unknown {
       return log.conversationIds()
     case 'history':
       return log.history(request.docId, request.beforeSeq, request.limit)
+    case 'sealedMessages':
+      return log.sealedMessages(request.docId, request.ids)
     case 'acquireLease':
       return log.acquireLease(request.docId, request.nodeId, request.ttlMs)
     case 'renewLease':

@@ -65,6 +65,12 @@ export interface Store {
    */
   history(docId: string, beforeSeq: number, limit: number): Promise<HistoryRecord[]>
   /**
+   * The sealed messages of a document among `ids` (any order; ids it has not sealed are left
+   * out). The live document no longer holds them, so this is how a room learns that an id is
+   * taken, and by whom (at most `MAX_HISTORY_PAGE` ids per call).
+   */
+  sealedMessages(docId: string, ids: readonly string[]): Promise<HistoryRecord[]>
+  /**
    * Atomically replace every log entry up to and including `throughEntry` (a `LogSize.lastEntry`)
    * with `snapshot`, which must contain all of them. Later entries stay in the log. A snapshot
    * through an earlier entry than the stored one's is stale (two compactions crossed): the stored

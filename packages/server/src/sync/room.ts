@@ -4,6 +4,7 @@ import {
   ConversationIndex,
   checkUpdate,
   compactSealedEntries,
+  MESSAGE_KEY_PREFIX,
   type MessageRecord,
   messageKey,
   messageRecordProblem,
@@ -624,6 +625,11 @@ export class Room {
       return
     }
     if (verdict.newStructs === 0 && verdict.deletions === 0) return // a re-send after reconnect
+    const unchecked = this.idsToCheckAgainstHistory(connection, verdict.claims)
+    if (unchecked.length > 0) {
+      this.checkAgainstHistory(connection, frame, unchecked)
+      return
+    }
     // What the doc emits is held here, not queued for the store, until the apply is known good.
     const emitted: Uint8Array[] = []
     this.applying = emitted
@@ -667,12 +673,68 @@ export class Room {
       .then(() => this.runWaiting(connection, true))
   }
 
+  /**
+   * Message ids an update takes that sealed history may already hold: the live document no
+   * longer has a sealed message's entry, so the write rules alone would let a member reuse its id
+   * (DESIGN section 12; several nodes also keep claims, but not for messages sealed before them).
+   */
+  private idsToCheckAgainstHistory(connection: RoomConnection, claims: readonly Claim[]): string[] {
+    if (this.index.sealedThrough === 0) return []
+    const ids: string[] = []
+    for (const { key } of claims) {
+      if (!key.startsWith(MESSAGE_KEY_PREFIX)) continue
+      const id = key.slice(MESSAGE_KEY_PREFIX.length)
+      if (!connection.checkedAgainstHistory?.has(id)) ids.push(id)
+    }
+    return ids
+  }
+
+  /**
+   * Look the ids up in the store before the update is applied (Yjs has no rollback); the
+   * connection's frames wait meanwhile and then go on in order. One indexed read per update that
+   * writes messages, and only in conversations that have sealed some.
+   */
+  private checkAgainstHistory(connection: RoomConnection, frame: Uint8Array, ids: string[]): void {
+    const rejudged = connection.rejudging
+    connection.waiting = [frame]
+    void this.store.sealedMessages(this.id, ids).then(
+      (sealed) => {
+        if (this.state !== 'open' || connection.closed) return
+        if (sealed.length > 0) {
+          connection.waiting = null
+          this.refuse(connection, 4400, 'immutable', `message ${sealed[0]!.id} already exists in the history`)
+          return
+        }
+        connection.checkedAgainstHistory = new Set(ids)
+        this.runWaiting(connection, rejudged)
+        connection.checkedAgainstHistory = null
+      },
+      (error: unknown) => {
+        if (this.state !== 'open' || connection.closed) return
+        this.logOf(connection).warn(
+          { room: this.id, err: error },
+          'could not read the history to check an update',
+        )
+        // Nothing was applied: the client sends it again when it reconnects.
+        connection.waiting = null
+        connection.close(1011, 'the store is unavailable')
+      },
+    )
+  }
+
   /** Handle the frames a connection held back, in order; `rejudged`: the first is judged for good. */
   private runWaiting(connection: RoomConnection, rejudged: boolean): void {
     const frames = connection.waiting ?? []
     connection.waiting = null
     for (const [index, frame] of frames.entries()) {
       if (this.state !== 'open' || connection.closed) break
+      // A frame that must wait again (judged again, or checked against the history) holds the rest.
+      // (TypeScript keeps `waiting` narrowed to null across the calls below; it is not.)
+      const heldAgain = connection.waiting as Uint8Array[] | null
+      if (heldAgain) {
+        heldAgain.push(...frames.slice(index))
+        break
+      }
       // The frames behind the first may still wait once each, should they be refused too.
       connection.rejudging = rejudged && index === 0
       if (this.heldFrames) this.heldFrames.push({ connection, frame })

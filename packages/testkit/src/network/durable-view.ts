@@ -91,6 +91,10 @@ export class DurableView implements Store {
     return this.inner.history(docId, beforeSeq, limit)
   }
 
+  sealedMessages(docId: string, ids: readonly string[]): Promise<HistoryRecord[]> {
+    return this.inner.sealedMessages(docId, ids)
+  }
+
   compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
     return this.inner.compact(docId, snapshot, throughEntry)
   }
