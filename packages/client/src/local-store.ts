@@ -1,4 +1,5 @@
-import { IndexeddbPersistence, storeState } from 'y-indexeddb'
+import { compactSealedEntries } from '@ticks/core'
+import { fetchUpdates, IndexeddbPersistence } from 'y-indexeddb'
 import type * as Y from 'yjs'
 
 /**
@@ -49,7 +50,29 @@ const countEntries = (db: IDBDatabase) =>
 /** The fields of y-indexeddb's persistence this wrapper relies on (stable across 9.x). */
 interface PersistenceInternals {
   _db: Promise<IDBDatabase>
+  /** The first key not yet read into the document: every entry below it is in the document. */
+  _dbref: number
 }
+
+/**
+ * y-indexeddb's `storeState`, storing the document as the server's snapshot does: sealed (or
+ * discarded) message entries as garbage-collected ranges (core `compactSealedEntries`). A device
+ * that held messages when they were sealed would otherwise keep ~35 bytes of each forever, since
+ * `Y.encodeStateAsUpdate` writes a deleted map entry with its key (DESIGN section 12).
+ */
+async function storeCompactedState(persistence: IndexeddbPersistence): Promise<void> {
+  const updates = await fetchUpdates(persistence)
+  const { _dbref: readThrough } = persistence as unknown as PersistenceInternals
+  // One transaction: the new snapshot is added before the entries it replaces are deleted.
+  await settled(updates.add(compactSealedEntries(persistence.doc)))
+  await settled(updates.delete(IDBKeyRange.upperBound(readThrough, true)))
+}
+
+const settled = <T>(request: IDBRequest<T>) =>
+  new Promise<T>((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result)
+    request.onerror = () => reject(request.error)
+  })
 
 export interface IndexedDbStoreOptions {
   /**
@@ -70,7 +93,8 @@ export interface IndexedDbStoreOptions {
  * - *`synced` fires even when nothing was stored* (#35): `loadedFromDisk()` says which.
  * - *Growth on every construction* (#31): each load appends the pre-load state as a new entry and
  *   y-indexeddb compacts only past 500 entries; we compact as soon as a load finds more than
- *   `COMPACT_AFTER_ENTRIES`, so the log stays short however often the app is reloaded.
+ *   `COMPACT_AFTER_ENTRIES`, so the log stays short however often the app is reloaded, and
+ *   store sealed messages' entries as the server does (`storeCompactedState`).
  * - *Destroyed during its load, it never reports the load, and drops what the document held
  *   before it* (its pre-load state is written only by a load that finishes). `destroy()` lets the
  *   load finish and waits for the writes already made, then closes; `whenLoaded` settles at once.
@@ -110,7 +134,7 @@ export function indexedDbStore(name: string, doc: Y.Doc, { after }: IndexedDbSto
     if (stopping) return
     const entries = await countEntries(db)
     hadStoredState = entries > 1
-    if (entries > COMPACT_AFTER_ENTRIES && !stopping) void storeState(current, true)
+    if (entries > COMPACT_AFTER_ENTRIES && !stopping) void storeCompactedState(current).catch(() => {})
   })
   const whenLoaded = Promise.race([loaded, stopped])
 

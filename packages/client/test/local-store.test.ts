@@ -1,5 +1,5 @@
 import 'fake-indexeddb/auto'
-import { randomId } from '@ticks/core'
+import { Conversation, initConversation, randomId, sealThrough, stampUnsequenced } from '@ticks/core'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { COMPACT_AFTER_ENTRIES, indexedDbStore } from '../src/index.js'
@@ -119,5 +119,32 @@ describe('IndexedDB store (y-indexeddb wrapped)', () => {
     const { doc, store } = await reload(name)
     expect(doc.getMap('u:alice').size).toBe(COMPACT_AFTER_ENTRIES * 3)
     await store.destroy()
+  })
+
+  it('stores the entries of messages sealed while the device held them as the server does (no keys)', async () => {
+    const name = `test:${randomId()}`
+    const first = await reload(name)
+    initConversation(first.doc, { title: 't', members: { alice: 'owner', bob: 'member' } })
+    const alice = new Conversation(first.doc, { userId: 'alice', replicaId: 'a1' })
+    const sent = Array.from({ length: 200 }, (_, i) => alice.send(`message ${i}`))
+    stampUnsequenced(alice.conversationIndex)
+    // The sequencer seals all but the last ten; this device held every one of them.
+    sealThrough(alice.conversationIndex, 190)
+    expect(await first.store.whenPersisted()).toBe(true)
+    const heldBytes = Y.encodeStateAsUpdate(first.doc).byteLength
+    await first.store.destroy()
+
+    for (let i = 0; i <= COMPACT_AFTER_ENTRIES; i++) await (await reload(name)).store.destroy()
+    // The load past the bound compacted the log: the stored state holds no sealed entry's key.
+    const stored = await readStored(name)
+    const storedBytes = Y.encodeStateAsUpdate(stored).byteLength
+    const keys = [...stored.getMap('u:alice').keys()]
+    expect(keys.filter((key) => key.startsWith('m|'))).toHaveLength(10)
+    expect(storedBytes).toBeLessThan(heldBytes - 190 * 20)
+    // Still the same conversation: the window, the seqs, nothing pending.
+    const reopened = new Conversation(stored, { userId: 'alice', replicaId: 'a1' })
+    expect(reopened.messages().map((m) => m.id)).toEqual(sent.slice(190).map((m) => m.id))
+    expect(reopened.messages().map((m) => m.seq)).toEqual(sent.slice(190).map((_, i) => 191 + i))
+    expect(reopened.sealedThrough()).toBe(190)
   })
 })
