@@ -44,8 +44,9 @@ export interface MuxClient {
   close(): void
 }
 
-export async function muxClient(server: TestServer, userId: string): Promise<MuxClient> {
-  const socket = new WebSocket(`${server.wsUrl}/sync?token=${await tokenFor(userId)}`)
+/** `token`: another token than `userId`'s own (an admin's, a bad one). */
+export async function muxClient(server: TestServer, userId: string, token?: string): Promise<MuxClient> {
+  const socket = new WebSocket(`${server.wsUrl}/sync?token=${token ?? (await tokenFor(userId))}`)
   socket.binaryType = 'nodebuffer'
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
