@@ -9,6 +9,7 @@ import {
   memoryHistoryCache,
 } from './history-cache.js'
 import { Inbox } from './inbox.js'
+import { indexedDbKeyStore, type KeyStore, keyDatabaseName, memoryKeyStore } from './key-store.js'
 import { LiveConversation } from './live-conversation.js'
 import { OutboxKeeper } from './outbox-keeper.js'
 import { claimReplicaId } from './replica-id.js'
@@ -49,6 +50,18 @@ export interface ClientOptions {
   connection?: Partial<ConnectionOptions>
   deliveredDelayMs?: number
   typingTimeoutMs?: number
+  /**
+   * Where this device keeps its signing key. Default: IndexedDB with `persistence: 'indexeddb'`
+   * (one key per browser profile and user), else memory (a new key per client).
+   */
+  keyStore?: KeyStore
+}
+
+/** The public half of this device's signing key, as conversations publish it (`k|<keyId>`). */
+export interface DeviceKey {
+  keyId: string
+  publicKey: string
+  createdAt: number
 }
 
 export interface TicksClient {
@@ -84,6 +97,19 @@ export interface TicksClient {
    */
   resume(): void
   readonly paused: boolean
+  /** This device's signing key (made on first use); its messages are signed with it. */
+  signingKey(): Promise<DeviceKey>
+  /**
+   * Sign with a new key from now on. The old key stays published and its messages stay verified;
+   * revoke it (`revokeKey`) if it may have leaked.
+   */
+  rotateSigningKey(): Promise<DeviceKey>
+  /**
+   * Revoke one of this user's keys (a lost device's, say) in every open conversation where it is
+   * published: what it signed shows unverified from then on. Returns how many conversations
+   * changed; a conversation not open now is not touched (open it and call its `revokeKey`).
+   */
+  revokeKey(keyId: string): number
   /** Close every conversation (those still closing included): sockets, timers, IndexedDB handles. */
   close(): Promise<void>
 }
@@ -106,6 +132,13 @@ export function createClient(options: ClientOptions): TicksClient {
   const replicaId = claim.id
   const connection = { ...DEFAULT_CONNECTION_OPTIONS, ...options.connection }
   const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
+  const keyStore =
+    options.keyStore ??
+    (persistence === 'indexeddb' ? indexedDbKeyStore(keyDatabaseName(options.userId)) : memoryKeyStore())
+  const deviceKey = async (key: Promise<DeviceKey>): Promise<DeviceKey> => {
+    const { keyId, publicKey, createdAt } = await key
+    return { keyId, publicKey, createdAt }
+  }
   /** Without persistence, pages of history are kept for the client's lifetime: a reopened chat pages from memory. */
   const memoryHistory = new Map<string, HistoryCache>()
   const historyCache = (conversationId: string): HistoryCache => {
@@ -173,6 +206,7 @@ export function createClient(options: ClientOptions): TicksClient {
         after: closing.get(conversationId),
         onSend: () => outbox.wrote(conversationId),
         historyCache: historyCache(conversationId),
+        keyStore,
         fetch: fetchImpl,
         onReleased: (teardown, unsent) => {
           if (open.get(conversationId) === conversation) open.delete(conversationId)
@@ -237,6 +271,13 @@ export function createClient(options: ClientOptions): TicksClient {
     },
     get paused() {
       return paused
+    },
+    signingKey: () => deviceKey(keyStore.current()),
+    rotateSigningKey: () => deviceKey(keyStore.rotate()),
+    revokeKey(keyId) {
+      let revoked = 0
+      for (const conversation of open.values()) if (conversation.revokeKey(keyId)) revoked++
+      return revoked
     },
     async close() {
       if (!closed) {

@@ -1,5 +1,5 @@
 export { reconnectDelay } from './backoff.js'
-export { type ClientOptions, createClient, type TicksClient } from './client.js'
+export { type ClientOptions, createClient, type DeviceKey, type TicksClient } from './client.js'
 export {
   type ConnectionOptions,
   type ConnectionState,
@@ -22,6 +22,7 @@ export {
   memoryHistoryCache,
 } from './history-cache.js'
 export { Inbox, type InboxEntry } from './inbox.js'
+export { indexedDbKeyStore, type KeyStore, keyDatabaseName, memoryKeyStore } from './key-store.js'
 export { databaseName, LiveConversation } from './live-conversation.js'
 export {
   COMPACT_AFTER_ENTRIES,

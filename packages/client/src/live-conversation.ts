@@ -1,4 +1,14 @@
-import { Conversation, type Message } from '@ticks/core'
+import {
+  Conversation,
+  deleteSignature,
+  type KeyRecord,
+  type Message,
+  MessageVerifier,
+  publishedKeys,
+  revokeKey,
+  type VerifiableMessage,
+  type Verification,
+} from '@ticks/core'
 import { Awareness } from 'y-protocols/awareness'
 import type * as Y from 'yjs'
 import {
@@ -13,7 +23,9 @@ import { createDeliveredBatcher } from './delivered-batcher.js'
 import { fetchHistoryPage, httpBases } from './history-api.js'
 import type { HistoryCache } from './history-cache.js'
 import { HistoryPager } from './history-pager.js'
+import type { KeyStore } from './key-store.js'
 import { indexedDbStore, type LocalStore, memoryOnlyStore } from './local-store.js'
+import { MessageSigning } from './message-signing.js'
 import { type PresenceState, presenceByUser } from './presence.js'
 import { SharedConnection } from './shared-connection.js'
 import type { SharedSocket } from './shared-socket.js'
@@ -49,6 +61,8 @@ export interface LiveConversationSetup {
   historyCache: HistoryCache
   /** For the history pages (`GET /api/conversations/:id/history`). */
   fetch: typeof fetch
+  /** This device's signing key (signed messages, DESIGN section 13). */
+  keyStore: KeyStore
 }
 
 /** How much cached history a conversation shows as soon as it is loaded, before any paging. */
@@ -73,6 +87,8 @@ export class LiveConversation extends Conversation {
   private readonly onSend: (() => void) | undefined
   private readonly onRemoteTransaction: (transaction: Y.Transaction) => void
   private readonly history: HistoryPager
+  private readonly signing: MessageSigning
+  private readonly verifier: MessageVerifier
   private token: string
   private typingTimer: ReturnType<typeof setTimeout> | undefined
   private holders = 1
@@ -126,6 +142,8 @@ export class LiveConversation extends Conversation {
         }),
     })
     this.delivered = createDeliveredBatcher(() => this.markDelivered(), setup.deliveredDelayMs)
+    this.signing = new MessageSigning(setup.doc, setup.userId, setup.keyStore, this)
+    this.verifier = new MessageVerifier(setup.doc)
     this.onRemoteTransaction = (transaction) => {
       if (!transaction.local && transaction.changed.size > 0) this.delivered.schedule()
     }
@@ -255,14 +273,52 @@ export class LiveConversation extends Conversation {
    */
   override send(text: string): Message {
     const message = super.send(text)
+    this.signing.sign(message)
     // Noted at once, not only when let go: a tab closed with the chat open still has it sent later.
     this.onSend?.()
     return message
   }
 
+  /**
+   * Whether a message is its author's (signed messages): `verified`, `unverified`, `unknown-key`,
+   * or `checking` while that is worked out (a fresh message's signature may still be on its way).
+   * Synchronous and cached: ask for the messages on screen; `onVerification` says when to ask again.
+   */
+  verification(message: VerifiableMessage): Verification {
+    return this.verifier.verification(message)
+  }
+
+  /** The verification once known (an unsigned message is `unverified`: nothing is waited for). */
+  verify(message: VerifiableMessage): Promise<Exclude<Verification, 'checking'>> {
+    return this.verifier.verify(message)
+  }
+
+  /** Called when verifications may have changed (a signature or key arrived, a key was revoked). */
+  onVerification(listener: () => void): () => void {
+    return this.verifier.onChange(listener)
+  }
+
+  /** The signing keys `userId` (default: this user) published in this conversation, by key id. */
+  publishedKeys(userId: string = this.userId): Record<string, KeyRecord> {
+    return publishedKeys(this.doc, userId)
+  }
+
+  /**
+   * Revoke one of this user's keys here, e.g. a lost device's from the new one: every message it
+   * signed shows unverified from now on, for good. False when it is not published here or already
+   * revoked. Keys are published per conversation: revoke it in each (`client.revokeKey`).
+   */
+  revokeKey(keyId: string): boolean {
+    return revokeKey(this.doc, this.userId, keyId, Date.now(), this)
+  }
+
   override discard(messageId: string): void {
     const failedBefore = this.messages().some((m) => m.status === 'failed')
-    super.discard(messageId)
+    // Its signature goes with it, in the same write: nothing of it is left to send.
+    this.doc.transact(() => {
+      super.discard(messageId)
+      deleteSignature(this.doc, this.userId, messageId, this)
+    }, this)
     const stop = this.link.stopped
     // Not after a 1007: that stop refused what the server sent, which no discard here changes.
     const refused = stop && REFUSAL_CLOSE_CODES.has(stop.code)
@@ -329,6 +385,9 @@ export class LiveConversation extends Conversation {
   }
 
   private async teardown(): Promise<void> {
+    // A signature being made is written first, so it is stored and sent with the rest.
+    if (this.signing.busy) await this.signing.whenIdle()
+    this.verifier.destroy()
     // A pending receipt is worth keeping: write it before the socket and the store go away.
     this.delivered.cancel()
     this.markDelivered()
