@@ -1,6 +1,14 @@
 import type * as Y from 'yjs'
+import { MessageActions } from './message-actions.js'
 import { orderLogPrefix, readOrderLogShape } from './order-log.js'
+import type { EditRecord } from './schema.js'
 import {
+  DELETION_KEY_PREFIX,
+  type DeletionRecord,
+  deletionKey,
+  deletionRecordProblem,
+  EDIT_KEY_PREFIX,
+  editRecordProblem,
   holdsMessages,
   isMemberRecord,
   isWatermark,
@@ -10,7 +18,10 @@ import {
   type MemberRecord,
   type MessageRecord,
   messageRecordProblem,
+  parseReactionKey,
+  REACTION_KEY_PREFIX,
   RECEIPT_KEY_PREFIX,
+  rootOfAuthor,
   SERVER_ROOT,
   SYSTEM_AUTHOR,
   SYSTEM_ROOT,
@@ -25,6 +36,11 @@ export interface IndexedMessage {
   author: string
   /** Its 1-based position in the order log; undefined until stamped. */
   seq: number | undefined
+  /**
+   * Deleted for everyone (issue 17): a tombstone whose record holds no text, only what keeps its
+   * place and status (createdAt, to) and what it answered.
+   */
+  deleted?: true
 }
 
 /** A message sealed into the store's history: it left the live document, its seq stays. */
@@ -85,6 +101,16 @@ export class ConversationIndex {
   structureVersion = 0
   /** Every message id in the order it first appeared here: readers keep their own position in it. */
   readonly addedIds: string[] = []
+  /** Edits, deletions and reactions (issue 17). */
+  readonly actions = new MessageActions()
+  /**
+   * Ids of messages an action changed (or whose replied-to message changed), in order: readers
+   * keep their own position and refresh only those. `actionStamp` says when each last changed.
+   */
+  readonly actionChangedIds: string[] = []
+  private readonly actionStamps = new Map<string, number>()
+  /** Replies by the id they answer, so a change of the original refreshes its quotes. */
+  private readonly replies = new Map<string, Set<string>>()
 
   private readonly replicaWatermarks = new Map<string, Map<string, Watermark>>()
   private readonly userWatermarks = new Map<string, Watermark>()
@@ -123,6 +149,21 @@ export class ConversationIndex {
   /** The user's per-replica watermarks (key: replica id). */
   replicaWatermarksOf(userId: string): ReadonlyMap<string, Watermark> {
     return this.replicaWatermarks.get(userId) ?? new Map()
+  }
+
+  /** When an action last changed what a message shows (0: never), for readers that cache it. */
+  actionStamp(messageId: string): number {
+    return this.actionStamps.get(messageId) ?? 0
+  }
+
+  /** The live or sealed message with this id that this replica holds. */
+  find(messageId: string): IndexedMessage | undefined {
+    return this.messages.get(messageId) ?? this.history.get(messageId)
+  }
+
+  /** Whether a deletion marker for the message exists (its author's root, or the index). */
+  isDeleted(author: string, messageId: string): boolean {
+    return this.actions.deletionOf(author, messageId) !== undefined
   }
 
   /**
@@ -178,8 +219,17 @@ export class ConversationIndex {
     for (const message of messages) {
       if (!Number.isSafeInteger(message.seq) || message.seq < 1 || message.seq > this.sealedThrough) continue
       if (this.history.has(message.record.id) || typeof message.author !== 'string') continue
-      if (messageRecordProblem(message.record, message.record.id) !== undefined) continue
-      this.keepSealed(message, message.seq)
+      const { record } = message
+      const problem = message.deleted
+        ? deletionRecordProblem({ deletedAt: 0, createdAt: record.createdAt, to: record.to })
+        : messageRecordProblem(record, record.id)
+      if (problem !== undefined || typeof record.id !== 'string') continue
+      const deletion = this.actions.deletionOf(message.author, record.id)
+      if (message.deleted || deletion) {
+        this.keepSealed(tombstoneOf(record, message.author, deletion ?? record), message.seq)
+      } else {
+        this.keepSealed(message, message.seq)
+      }
       added = true
     }
     if (!added) return
@@ -282,8 +332,31 @@ export class ConversationIndex {
   private readUserKey(user: string, key: string, value: unknown): void {
     if (key.startsWith(MESSAGE_KEY_PREFIX)) {
       const id = key.slice(MESSAGE_KEY_PREFIX.length)
-      if (value === undefined) this.removeMessage(id)
+      // A deleted message's entry leaves with its marker's arrival, in whichever order they come.
+      const deletion = this.deletionInDocument(user, id)
+      if (deletion) this.placeTombstone(user, id, deletion, value)
+      else if (value === undefined) this.removeMessage(id)
       else if (messageRecordProblem(value, id) === undefined) this.putMessage(value as MessageRecord, user)
+    } else if (key.startsWith(EDIT_KEY_PREFIX)) {
+      const id = key.slice(EDIT_KEY_PREFIX.length)
+      this.actions.setEdit(
+        user,
+        id,
+        editRecordProblem(value) === undefined ? (value as EditRecord) : undefined,
+      )
+      this.markChanged(id)
+    } else if (key.startsWith(DELETION_KEY_PREFIX)) {
+      const id = key.slice(DELETION_KEY_PREFIX.length)
+      // Never removed (the write rules refuse it): a marker, once seen, stays.
+      if (deletionRecordProblem(value) !== undefined) return
+      this.actions.setDeletion(user, id, value as DeletionRecord)
+      this.placeTombstone(user, id, value as DeletionRecord, undefined)
+      this.markChanged(id)
+    } else if (key.startsWith(REACTION_KEY_PREFIX)) {
+      const reaction = parseReactionKey(key)
+      if (!reaction) return
+      this.actions.setReaction(reaction.messageId, reaction.emoji, user, value === true)
+      this.markChanged(reaction.messageId)
     } else if (key.startsWith(RECEIPT_KEY_PREFIX)) {
       const replica = key.slice(RECEIPT_KEY_PREFIX.length)
       const replicas = this.replicaWatermarks.get(user) ?? new Map<string, Watermark>()
@@ -301,15 +374,74 @@ export class ConversationIndex {
     }
   }
 
-  private putMessage(record: MessageRecord, author: string): void {
+  /** A valid deletion marker of `author` for the message, read from the document. */
+  private deletionInDocument(author: string, id: string): DeletionRecord | undefined {
+    const known = this.actions.deletionOf(author, id)
+    if (known) return known
+    const value = this.doc.share.has(rootOfAuthor(author))
+      ? this.doc.getMap(rootOfAuthor(author)).get(deletionKey(id))
+      : undefined
+    if (deletionRecordProblem(value) !== undefined) return undefined
+    this.actions.setDeletion(author, id, value as DeletionRecord)
+    return value as DeletionRecord
+  }
+
+  /**
+   * The message becomes a tombstone in its place (live, sealed, or not here yet): same seq and
+   * status, no text. `entry`: the `m|` value when it is being read, else undefined.
+   */
+  private placeTombstone(author: string, id: string, deletion: DeletionRecord, entry: unknown): void {
+    const sealed = this.history.get(id)
+    if (sealed) {
+      if (!sealed.deleted && sealed.author === author) {
+        this.keepSealed(tombstoneOf(sealed.record, author, deletion), sealed.seq)
+        this.markChanged(id)
+      }
+      return
+    }
+    const current = this.messages.get(id)
+    if (current?.deleted) return
+    if (current && current.author !== author) return // another author's id: not this marker's
+    const original =
+      current?.record ??
+      (messageRecordProblem(entry, id) === undefined ? (entry as MessageRecord) : undefined)
+    const tombstone = tombstoneOf(
+      original ?? { id, createdAt: deletion.createdAt, to: deletion.to },
+      author,
+      deletion,
+    )
+    if (!current) {
+      this.putMessage(tombstone.record, author, true)
+      return
+    }
+    // In place: seq, order and status stay, so readers refresh this one message.
+    const placed: IndexedMessage = { ...tombstone, seq: current.seq }
+    this.messages.set(id, placed)
+    if (placed.seq !== undefined) this.sequenced[placed.seq - this.sealedThrough - 1] = placed
+    this.markChanged(id)
+  }
+
+  private markChanged(id: string): void {
+    const stamp = this.actionChangedIds.push(id)
+    this.actionStamps.set(id, stamp)
+    for (const reply of this.replies.get(id) ?? []) {
+      this.actionStamps.set(reply, this.actionChangedIds.push(reply))
+    }
+  }
+
+  private putMessage(record: MessageRecord, author: string, deleted?: true): void {
     // Keyed by the record's own id string, so every map below hashes one string object once.
     const id = record.id
     // A sealed message's entry met again (a late copy): it belongs to history, not the window.
     if (this.history.has(id)) return
+    if (record.replyTo) this.noteReply(record.replyTo.id, id)
     if (this.rebuilding) {
       // Read before the order log (see rebuild): nothing is stamped yet.
       const known = this.messages.size
-      this.messages.set(id, { record, author, seq: undefined })
+      this.messages.set(
+        id,
+        deleted ? { record, author, seq: undefined, deleted } : { record, author, seq: undefined },
+      )
       // Same size: two roots hold the id (a forgery the server refuses); the last one read wins.
       if (this.messages.size !== known) this.addedIds.push(id)
       return
@@ -321,8 +453,10 @@ export class ConversationIndex {
       this.addedIds.push(id)
       seq = this.stampsWithoutMessage.get(id)
       if (seq !== undefined) this.stampsWithoutMessage.delete(id)
+      // Replies that arrived first quote it now.
+      if (this.replies.has(id)) this.markChanged(id)
     }
-    const indexed: IndexedMessage = { record, author, seq }
+    const indexed: IndexedMessage = deleted ? { record, author, seq, deleted } : { record, author, seq }
     if (seq !== undefined && seq <= this.sealedThrough) {
       this.keepSealed(indexed, seq)
       return
@@ -363,8 +497,18 @@ export class ConversationIndex {
   }
 
   private keepSealed(indexed: IndexedMessage, seq: number): void {
-    this.history.set(indexed.record.id, { record: indexed.record, author: indexed.author, seq })
+    const sealed: SealedMessage = { record: indexed.record, author: indexed.author, seq }
+    if (indexed.deleted) sealed.deleted = true
+    if (indexed.record.replyTo) this.noteReply(indexed.record.replyTo.id, indexed.record.id)
+    this.history.set(indexed.record.id, sealed)
     this.historyVersion++
+    // Replies quoting it show its text now (a page of history arrived).
+    if (this.replies.has(indexed.record.id)) this.markChanged(indexed.record.id)
+  }
+
+  private noteReply(originalId: string, replyId: string): void {
+    const replies = this.replies.get(originalId) ?? new Set<string>()
+    this.replies.set(originalId, replies.add(replyId))
   }
 
   private readMetaKey(key: string, value: unknown): void {
@@ -447,6 +591,17 @@ export class ConversationIndex {
       }
     }
   }
+}
+
+/** What a message deleted for everyone keeps: its place, recipients and what it answered. */
+function tombstoneOf(
+  record: Pick<MessageRecord, 'id' | 'createdAt' | 'to'> & Partial<MessageRecord>,
+  author: string,
+  deletion: Pick<DeletionRecord, 'createdAt' | 'to'>,
+): IndexedMessage {
+  const kept: MessageRecord = { id: record.id, text: '', createdAt: deletion.createdAt, to: deletion.to }
+  if (record.replyTo) kept.replyTo = record.replyTo
+  return { record: kept, author, seq: undefined, deleted: true }
 }
 
 /** Whether a transaction changed a root type (nested types are not part of the schema). */

@@ -1,5 +1,15 @@
 import * as random from 'lib0/random'
 import type * as Y from 'yjs'
+import {
+  type ActionContext,
+  addReaction,
+  checkText,
+  deleteForEveryone,
+  editMessage,
+  mentionsIn,
+  removeReaction,
+  replyReference,
+} from './actions.js'
 import { ConversationIndex } from './conversation-index.js'
 import { TicksError } from './errors.js'
 import { randomId } from './ids.js'
@@ -7,6 +17,7 @@ import { type Message, MessageList } from './message-list.js'
 import { raiseWatermark } from './receipts.js'
 import {
   DEFAULT_LIMITS,
+  editKey,
   isValidId,
   type Limits,
   META_ROOT,
@@ -17,7 +28,6 @@ import {
   recipientsOf,
   TITLE_KEY,
   userRoot,
-  utf8Length,
 } from './schema.js'
 import { recipientStatus, type Status } from './status.js'
 
@@ -36,6 +46,17 @@ export interface HistoryMessage {
   createdAt: number
   to: string[]
   seq: number
+  /** The message answered (issue 17). */
+  replyTo?: { id: string; author: string }
+  mentions?: string[]
+  /** Deleted for everyone: the history keeps no text (`text` is ''). */
+  deleted?: true
+}
+
+/** Options of `send` (issue 17). */
+export interface SendOptions {
+  /** The id of the message this one answers (shown, not deleted). */
+  replyTo?: string
 }
 
 export interface ConversationOptions {
@@ -79,6 +100,10 @@ export class Conversation {
   private readonly unsubscribe: () => void
   /** The Yjs client id receipts are written with (see `withClientId`): one per session, like Yjs's own. */
   private readonly receiptClient: number
+  /** When this replica's recent edits were made, for `maxEditsPerMinute`. */
+  private readonly recentEdits: number[] = []
+  /** How much of the index's action journal was checked for own edits left after a deletion. */
+  private actionsChecked = 0
 
   constructor(doc: Y.Doc, options: ConversationOptions) {
     if (!options.userId) throw new TicksError('invalid-argument', 'userId is required')
@@ -94,33 +119,38 @@ export class Conversation {
       has: (id) => this.failures.has(id),
       version: () => this.failureVersion,
     })
-    this.unsubscribe = this.index.onChange(() => this.emit())
+    this.unsubscribe = this.index.onChange(() => {
+      this.dropEditsOfDeleted()
+      this.emit()
+    })
   }
 
   get id(): string {
     return this.doc.guid
   }
 
-  /** Write a message. It is `pending` until the server stamps it after persisting it. */
-  send(text: string): Message {
-    if (typeof text !== 'string' || text.trim().length === 0) {
-      throw new TicksError('empty-text', 'A message needs some text')
-    }
-    if (utf8Length(text) > this.limits.maxTextBytes) {
-      throw new TicksError('text-too-long', `A message may hold at most ${this.limits.maxTextBytes} bytes`)
-    }
+  /**
+   * Write a message. It is `pending` until the server stamps it after persisting it. `replyTo`
+   * names the message it answers; members named `@<userId>` in the text are recorded as mentions.
+   */
+  send(text: string, options: SendOptions = {}): Message {
+    checkText(text, this.limits)
     this.assertCanWrite()
+    const replyTo = options.replyTo === undefined ? undefined : replyReference(this.index, options.replyTo)
+    const mentions = mentionsIn(text, this.index.members, this.limits.maxMentions)
     const record: MessageRecord = {
       id: this.nextMessageId(),
       text,
       createdAt: this.nextCreatedAt(),
       to: recipientsOf(this.index.members, this.userId),
     }
+    if (replyTo) record.replyTo = replyTo
+    if (mentions.length > 0) record.mentions = mentions
     this.doc.transact(() => {
       this.doc.getMap(userRoot(this.userId)).set(messageKey(record.id), record)
     }, this)
     // Built here rather than read back: inside an outer transaction the index has not seen it yet.
-    return {
+    const message: Message = {
       id: record.id,
       author: this.userId,
       text,
@@ -128,6 +158,49 @@ export class Conversation {
       status: 'pending',
       to: record.to,
     }
+    if (replyTo) message.replyTo = this.list.get(record.id)?.replyTo ?? replyTo
+    if (record.mentions) message.mentions = record.mentions
+    return message
+  }
+
+  /** React to a message with an emoji (at most `maxReactionsPerMessage` each). False: already did. */
+  react(messageId: string, emoji: string): boolean {
+    this.assertCanWrite()
+    return addReaction(this.actionContext(), messageId, emoji)
+  }
+
+  /** Take one's reaction back. False: there was none. */
+  unreact(messageId: string, emoji: string): boolean {
+    this.assertCanWrite()
+    return removeReaction(this.actionContext(), messageId, emoji)
+  }
+
+  /**
+   * Change the text of one's own message (any number of times; the latest wins, on every
+   * replica). Seq, order and status stay: a read message stays read.
+   */
+  edit(messageId: string, text: string): Message {
+    checkText(text, this.limits)
+    this.assertCanWrite()
+    const now = this.now()
+    while (this.recentEdits.length > 0 && this.recentEdits[0]! <= now - 60_000) this.recentEdits.shift()
+    if (this.recentEdits.length >= this.limits.maxEditsPerMinute) {
+      throw new TicksError('rate-limited', `At most ${this.limits.maxEditsPerMinute} edits per minute`)
+    }
+    editMessage(this.actionContext(), messageId, text)
+    this.recentEdits.push(now)
+    return this.message(messageId)
+  }
+
+  /**
+   * Delete one's own message for everyone: it stays in its place as a tombstone (`deleted`, no
+   * text) with its seq and status, and its text leaves the document. Owners cannot delete
+   * others' messages (authorship is the root an entry is in; see the README).
+   */
+  deleteForEveryone(messageId: string): void {
+    this.assertCanWrite()
+    deleteForEveryone(this.actionContext(), messageId)
+    this.clearFailure(messageId)
   }
 
   /** Every message, in display order (DESIGN section 4). */
@@ -202,11 +275,12 @@ export class Conversation {
    */
   addHistory(messages: readonly HistoryMessage[]): void {
     this.index.addHistory(
-      messages.map(({ id, author, text, createdAt, to, seq }) => ({
-        record: { id, text, createdAt, to },
-        author,
-        seq,
-      })),
+      messages.map(({ id, author, text, createdAt, to, seq, replyTo, mentions, deleted }) => {
+        const record: MessageRecord = { id, text, createdAt, to }
+        if (replyTo) record.replyTo = replyTo
+        if (mentions) record.mentions = mentions
+        return deleted ? { record, author, seq, deleted } : { record, author, seq }
+      }),
     )
   }
 
@@ -301,6 +375,33 @@ export class Conversation {
 
   private emit(): void {
     for (const listener of this.listeners) listener()
+  }
+
+  private actionContext(): ActionContext {
+    return { index: this.index, userId: this.userId, limits: this.limits, now: this.now, origin: this }
+  }
+
+  /**
+   * Another device of this user deleted a message for everyone: an edit of it this replica still
+   * holds would be refused by the server (the deletion is permanent), so it goes too.
+   */
+  private dropEditsOfDeleted(): void {
+    const journal = this.index.actionChangedIds
+    if (this.actionsChecked === journal.length || this.destroyed) return
+    const from = this.actionsChecked
+    this.actionsChecked = journal.length
+    const root = userRoot(this.userId)
+    if (!this.doc.share.has(root)) return
+    const map = this.doc.getMap(root)
+    const orphans = new Set<string>()
+    for (let i = from; i < journal.length; i++) {
+      const id = journal[i]!
+      if (this.index.isDeleted(this.userId, id) && map.has(editKey(id))) orphans.add(id)
+    }
+    if (orphans.size === 0 || !this.canWriteReceipts()) return
+    this.doc.transact(() => {
+      for (const id of orphans) map.delete(editKey(id))
+    }, this)
   }
 
   /** A bad injected generator must fail here: a reused id would overwrite this user's own message. */

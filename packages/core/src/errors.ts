@@ -9,6 +9,9 @@ export type TicksErrorCode =
   | 'invalid-argument'
   | 'not-synced'
   | 'closed'
+  | 'deleted'
+  | 'too-many-reactions'
+  | 'rate-limited'
 
 /** A typed refusal from the model. Bad input is never a silent no-op. */
 export class TicksError extends Error {

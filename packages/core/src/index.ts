@@ -1,4 +1,13 @@
 export {
+  type ActionContext,
+  addReaction,
+  deleteForEveryone,
+  editMessage,
+  mentionsIn,
+  removeReaction,
+  replyReference,
+} from './actions.js'
+export {
   clockProblem,
   documentProblem,
   isClientId,
@@ -13,11 +22,13 @@ export {
   type HistoryMessage,
   type Member,
   type Message,
+  type SendOptions,
 } from './conversation.js'
 export { ConversationIndex, type IndexedMessage, type SealedMessage } from './conversation-index.js'
 export { type ConversationSetup, initConversation, newConversationDoc } from './create.js'
 export { TicksError, type TicksErrorCode } from './errors.js'
 export { randomId } from './ids.js'
+export { MessageActions } from './message-actions.js'
 export { type SignableMessage, type SignOutcome, signMessage } from './message-signer.js'
 export {
   MessageVerifier,

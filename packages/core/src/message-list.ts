@@ -16,6 +16,20 @@ export interface Message {
   to: string[]
   /** An announcement posted through the server (issue 16); its author is `SYSTEM_AUTHOR`. */
   announcement?: true
+  /**
+   * The message this one answers (issue 17), resolved when shown, never copied: its current text
+   * when this replica holds it (live or paged-in history), `deleted` when it was deleted for
+   * everyone, neither when it is not loaded (show who it answered and a placeholder).
+   */
+  replyTo?: { id: string; author: string; text?: string; deleted?: true }
+  /** Members named as `@<userId>` in the text. */
+  mentions?: string[]
+  /** Per emoji (sorted), the members who reacted (sorted). */
+  reactions?: Record<string, string[]>
+  /** The author edited it: `text` is the latest edit's. */
+  edited?: { at: number }
+  /** Deleted for everyone: a tombstone in its place, with `text: ''`. */
+  deleted?: true
 }
 
 interface Snapshot {
@@ -35,6 +49,8 @@ interface Snapshot {
   messages: Message[]
   /** Built on first use: a cold list of 100,000 would otherwise pay 100,000 hash inserts up front. */
   byId: Map<string, Message> | undefined
+  /** How much of the index's action journal this snapshot has seen. */
+  actionsSeen: number
 }
 
 /**
@@ -46,6 +62,8 @@ interface Snapshot {
  */
 export class MessageList {
   private snapshot: Snapshot | undefined
+  /** The action stamp each listed message was built at (see `ConversationIndex.actionStamp`). */
+  private readonly builtAt = new WeakMap<Message, number>()
 
   constructor(
     private readonly index: ConversationIndex,
@@ -77,7 +95,9 @@ export class MessageList {
     const reuse = previous && byIdOf(previous)
     const place = (indexed: IndexedMessage, seq: number | undefined, status: Status): Message => {
       const old = reuse?.get(indexed.record.id)
-      return old && isCurrent(old, indexed, status) && old.seq === seq ? old : toMessage(indexed, seq, status)
+      return old && this.isCurrent(old, indexed, status) && old.seq === seq
+        ? old
+        : this.toMessage(indexed, seq, status)
     }
     const sequenced: Message[] = []
     const statusOf = this.statusFunction()
@@ -130,7 +150,7 @@ export class MessageList {
         const indexed = indexedAt(message)
         const status = statusOf(indexed.record, seq)
         if (status === message.status) continue
-        const fresh = toMessage(indexed, seq, status)
+        const fresh = this.toMessage(indexed, seq, status)
         list[i] = fresh
         byId?.set(fresh.id, fresh)
       }
@@ -142,16 +162,33 @@ export class MessageList {
     for (let seq = previous.orderLength + 1; seq <= index.lastSeq(); seq++) {
       const indexed = index.sequencedAt(seq)
       if (!indexed) continue
-      const fresh = toMessage(indexed, seq, statusOf(indexed.record, seq))
+      const fresh = this.toMessage(indexed, seq, statusOf(indexed.record, seq))
       sequenced.push(fresh)
       byId?.set(fresh.id, fresh)
+    }
+
+    // Actions (issue 17): only the messages they touched are rebuilt, found by seq.
+    const touched = new Set<string>()
+    for (let i = previous.actionsSeen; i < index.actionChangedIds.length; i++)
+      touched.add(index.actionChangedIds[i]!)
+    for (const id of touched) {
+      const seq = index.seqOf(id)
+      if (seq === undefined) continue // unsequenced: rebuilt below with the pending ones
+      const list = seq <= index.sealedThrough ? history : sequenced
+      const at = firstAtOrAfter(list, seq)
+      const listed = list[at]
+      const indexed = index.find(id)
+      if (!listed || listed.id !== id || !indexed) continue
+      const fresh = this.toMessage(indexed, seq, listed.status)
+      list[at] = fresh
+      byId?.set(id, fresh)
     }
 
     // Unsequenced messages are few: reuse the previous ones that did not change.
     const previousPending = new Map(previous.pending.map((message) => [message.id, message]))
     const pending = this.pending((indexed, seq, status) => {
       const old = previousPending.get(indexed.record.id)
-      const message = old && isCurrent(old, indexed, status) ? old : toMessage(indexed, seq, status)
+      const message = old && this.isCurrent(old, indexed, status) ? old : this.toMessage(indexed, seq, status)
       byId?.set(message.id, message)
       return message
     })
@@ -178,7 +215,23 @@ export class MessageList {
       watermarks: new Map(index.watermarks()),
       messages: history.length === 0 ? sequenced.concat(pending) : history.concat(sequenced, pending),
       byId,
+      actionsSeen: index.actionChangedIds.length,
     }
+  }
+
+  private toMessage(indexed: IndexedMessage, seq: number | undefined, status: Status): Message {
+    const message = toMessage(this.index, indexed, seq, status)
+    this.builtAt.set(message, this.index.actionStamp(message.id))
+    return message
+  }
+
+  /** Whether a listed message still shows its record, status and actions. */
+  private isCurrent(message: Message, indexed: IndexedMessage, status: Status): boolean {
+    return (
+      isCurrent(message, indexed, status) &&
+      this.builtAt.get(message) === this.index.actionStamp(message.id) &&
+      (message.deleted === true) === (indexed.deleted === true)
+    )
   }
 
   /** Unsequenced messages (few: this replica's outbox and others' in flight), sorted. */
@@ -218,18 +271,48 @@ export class MessageList {
   }
 }
 
-function toMessage({ record, author }: IndexedMessage, seq: number | undefined, status: Status): Message {
+function toMessage(
+  index: ConversationIndex,
+  indexed: IndexedMessage,
+  seq: number | undefined,
+  status: Status,
+): Message {
+  const { record, author } = indexed
+  const edit = indexed.deleted ? undefined : index.actions.editOf(author, record.id)
   const message: Message = {
     id: record.id,
     author,
-    text: record.text,
+    text: edit ? edit.text : record.text,
     createdAt: record.createdAt,
     status,
     to: record.to,
   }
   if (seq !== undefined) message.seq = seq
   if (author === SYSTEM_AUTHOR) message.announcement = true
+  if (record.replyTo) message.replyTo = quoteOf(index, record.replyTo)
+  if (indexed.deleted) {
+    message.deleted = true
+    return message
+  }
+  if (record.mentions) message.mentions = record.mentions
+  if (edit) message.edited = { at: edit.editedAt }
+  const reactions = index.actions.reactionsOf(record.id)
+  if (reactions) message.reactions = reactions
   return message
+}
+
+/** What a reply shows of the message it answers, from what this replica holds now. */
+function quoteOf(
+  index: ConversationIndex,
+  { id, author }: { id: string; author: string },
+): NonNullable<Message['replyTo']> {
+  const original = index.find(id)
+  if ((original && original.author !== author) || (!original && !index.isDeleted(author, id))) {
+    return { id, author }
+  }
+  if (original?.deleted || index.isDeleted(author, id)) return { id, author, deleted: true }
+  const edit = index.actions.editOf(author, id)
+  return { id, author, text: edit ? edit.text : original!.record.text }
 }
 
 /** Whether a listed message still shows its record (which a rewrite in place replaces) and status. */

@@ -1,9 +1,15 @@
 import * as decoding from 'lib0/decoding'
 import * as Y from 'yjs'
 import { clockProblem, MAX_CLOCK_ADVANCE } from './clocks.js'
-import { lastSeqOf } from './order-log.js'
+import { lastSeqOf, readOrderLogShape } from './order-log.js'
 import {
   DEFAULT_LIMITS,
+  DELETION_KEY_PREFIX,
+  deletionKey,
+  deletionRecordProblem,
+  EDIT_KEY_PREFIX,
+  editRecordProblem,
+  emojiProblem,
   holdsMessages,
   isJsonValue,
   isMemberRecord,
@@ -13,7 +19,10 @@ import {
   MEMBER_KEY_PREFIX,
   MESSAGE_KEY_PREFIX,
   META_ROOT,
+  messageKey,
   messageRecordProblem,
+  parseReactionKey,
+  REACTION_KEY_PREFIX,
   RECEIPT_KEY_PREFIX,
   type Role,
   SERVER_ROOT,
@@ -44,6 +53,13 @@ export interface Writer {
    * server knows this from awareness, where every peer announces its client id).
    */
   clientClaimedByOther?: (client: number) => boolean
+  /**
+   * Who wrote a message sealed into the store's history (issue 17: actions on sealed messages):
+   * its author, null when no sealed message has that id, undefined when the host does not know
+   * yet (the update is then refused `unknown-message`; a host may look it up and judge again).
+   * Without it only the document answers, so actions on sealed messages are refused.
+   */
+  sealedAuthorOf?: (messageId: string) => string | null | undefined
 }
 
 export type RefusalCode =
@@ -59,6 +75,9 @@ export type RefusalCode =
   | 'receipt-lowered'
   | 'receipt-ahead'
   | 'foreign-client'
+  | 'not-author'
+  | 'unknown-message'
+  | 'too-many-reactions'
 
 /** The WebSocket close code that goes with a refusal (DESIGN section 6). */
 export type RefusalCloseCode = 4400 | 4403 | 4413
@@ -80,6 +99,8 @@ export type Verdict =
       incomplete: boolean
       /** The ids this update takes for its writer (see `Claim`); empty for a re-send. */
       claims: Claim[]
+      /** Edits (`e|` entries) this update writes: hosts rate-limit them (issue 17). */
+      edits: number
     }
   | { ok: false; code: RefusalCode; closeCode: RefusalCloseCode; reason: string }
 
@@ -109,6 +130,9 @@ const CLOSE_CODE: Record<RefusalCode, RefusalCloseCode> = {
   'receipt-lowered': 4400,
   'receipt-ahead': 4400,
   'foreign-client': 4403,
+  'not-author': 4403,
+  'unknown-message': 4400,
+  'too-many-reactions': 4400,
 }
 
 /** Every close code a write-rules refusal can carry: the writer's unsent entries were refused. */
@@ -121,6 +145,7 @@ const INCOMPLETE: Verdict = Object.freeze({
   unknownDeletions: 0,
   incomplete: true,
   claims: [],
+  edits: 0,
 })
 
 /** Claim keys of Yjs client ids (message ids claim their entry key, `m|<id>`). */
@@ -178,6 +203,14 @@ class UpdateCheck {
   private readonly keyRecordsWritten = new Set<string>()
   private deleteSet: DeleteSet = Y.createDeleteSet()
   private unknownDeletions = 0
+  /** Live items this update deletes. */
+  private deletedItems = new Set<Y.Item>()
+  /** This update's new map entries by root and key (the last item of a key wins, as in Yjs). */
+  private readonly freshEntries = new Map<string, Map<string, Y.Item>>()
+  /** Message ids whose reaction count was checked. */
+  private readonly reactionsChecked = new Set<string>()
+  private liveOrderIds: Set<string> | undefined
+  private edits = 0
 
   constructor(
     private readonly doc: Y.Doc,
@@ -231,7 +264,23 @@ class UpdateCheck {
     const deletions = this.countDeletions(ds)
     const { unknownDeletions } = this
     if (newStructs === 0 && deletions.length === 0) {
-      return { ok: true, newStructs: 0, deletions: 0, unknownDeletions, incomplete: false, claims: [] }
+      return {
+        ok: true,
+        newStructs: 0,
+        deletions: 0,
+        unknownDeletions,
+        incomplete: false,
+        claims: [],
+        edits: 0,
+      }
+    }
+    this.deletedItems = new Set(deletions)
+    for (const item of fresh) {
+      const place = this.placeOf(item)
+      if (!place || place.key === null) continue
+      const entries = this.freshEntries.get(place.root) ?? new Map<string, Y.Item>()
+      this.freshEntries.set(place.root, entries)
+      entries.set(place.key, item)
     }
 
     if (this.writer.role === undefined) refuse('not-a-member', `${this.writer.userId} is not a member`)
@@ -257,9 +306,18 @@ class UpdateCheck {
         claims.push({ key, holder: `${this.writer.userId} ${item.id.client}:${item.id.clock}` })
       }
     }
-    const deletedItems = new Set(deletions)
+    const deletedItems = this.deletedItems
     for (const item of deletions) this.checkDeletion(item, deletedItems)
-    return { ok: true, newStructs, deletions: deletions.length, unknownDeletions, incomplete: false, claims }
+    const { edits } = this
+    return {
+      ok: true,
+      newStructs,
+      deletions: deletions.length,
+      unknownDeletions,
+      incomplete: false,
+      claims,
+      edits,
+    }
   }
 
   /**
@@ -366,6 +424,7 @@ class UpdateCheck {
       const problem = messageRecordProblem(value, id, this.limits)
       if (problem) refuse(problem.includes('exceeds') ? 'too-large' : 'bad-shape', problem)
       if (this.existingEntry(root, key)) refuse('immutable', `message ${id} already exists`)
+      if (this.hasDeletionMarker(root, id)) refuse('immutable', `message ${id} was deleted for everyone`)
       // Ids are global: another author's entry (even a discarded one) keeps its id, its seq and
       // its place in everyone's list.
       for (const name of this.doc.share.keys()) {
@@ -390,6 +449,18 @@ class UpdateCheck {
       }
       // Only a raise that survives this update may cover the deletion of another receipt.
       if (!deletedHere) this.newWatermarks.push(watermark)
+      return
+    }
+    if (key.startsWith(EDIT_KEY_PREFIX)) {
+      this.checkEdit(root, key.slice(EDIT_KEY_PREFIX.length), value, deletedHere)
+      return
+    }
+    if (key.startsWith(DELETION_KEY_PREFIX)) {
+      this.checkDeletionMarker(root, key, value)
+      return
+    }
+    if (key.startsWith(REACTION_KEY_PREFIX)) {
+      this.checkReaction(root, key, value, deletedHere)
       return
     }
     if (key.startsWith(KEY_RECORD_PREFIX)) {
@@ -430,6 +501,105 @@ class UpdateCheck {
     if (current && !current.deleted) refuse('immutable', `${key} is already signed`)
   }
 
+  /** An edit (issue 17): only of the writer's own message, never of one deleted for everyone. */
+  private checkEdit(root: string, id: string, value: unknown, deletedHere: boolean): void {
+    if (!isValidId(id, this.limits)) refuse('bad-shape', 'invalid message id')
+    const problem = editRecordProblem(value, this.limits)
+    if (problem) refuse(problem.includes('exceeds') ? 'too-large' : 'bad-shape', problem)
+    // Checked even when discarded here: its text would still be stored with the update.
+    if (this.hasDeletionMarker(root, id)) refuse('immutable', `message ${id} was deleted for everyone`)
+    this.checkOwnMessage(root, id)
+    if (!deletedHere) this.edits++
+  }
+
+  /** A deletion for everyone: of the writer's own message, once and for good. */
+  private checkDeletionMarker(root: string, key: string, value: unknown): void {
+    const id = key.slice(DELETION_KEY_PREFIX.length)
+    if (!isValidId(id, this.limits)) refuse('bad-shape', 'invalid message id')
+    const problem = deletionRecordProblem(value, this.limits)
+    if (problem) refuse('bad-shape', problem)
+    if (this.existingEntry(root, key)) refuse('immutable', `message ${id} was already deleted for everyone`)
+    this.checkOwnMessage(root, id)
+  }
+
+  /** A reaction: `true` at `x|<id>|<emoji>`, on a message that exists, a few per message. */
+  private checkReaction(root: string, key: string, value: unknown, deletedHere: boolean): void {
+    const reaction = parseReactionKey(key)
+    if (!reaction) refuse('forbidden-key', `unknown key ${JSON.stringify(key)}`)
+    const { messageId, emoji } = reaction!
+    if (!isValidId(messageId, this.limits)) refuse('bad-shape', 'invalid message id')
+    const problem = emojiProblem(emoji, this.limits)
+    if (problem) refuse('bad-shape', problem)
+    if (value !== true) refuse('bad-shape', 'a reaction holds true')
+    if (deletedHere) return
+    // Reactions on a message deleted for everyone are kept (a member offline when it was deleted
+    // must not be refused for it) but never shown.
+    if (this.authorOf(messageId) === null) refuse('unknown-message', `no message ${messageId}`)
+    if (this.reactionsChecked.has(messageId)) return
+    this.reactionsChecked.add(messageId)
+    const prefix = `${REACTION_KEY_PREFIX}${messageId}|`
+    const kept = new Set<string>()
+    for (const [entryKey, item] of this.doc.share.get(root)?._map ?? []) {
+      if (entryKey.startsWith(prefix) && !item.deleted && !this.deletedItems.has(item)) kept.add(entryKey)
+    }
+    for (const [entryKey, item] of this.freshEntries.get(root) ?? []) {
+      if (entryKey.startsWith(prefix) && this.isLiveFresh(item)) kept.add(entryKey)
+    }
+    if (kept.size > this.limits.maxReactionsPerMessage) {
+      refuse('too-many-reactions', `at most ${this.limits.maxReactionsPerMessage} reactions per message`)
+    }
+  }
+
+  /** The writer's own message: live in its root (the document or this update), or sealed as theirs. */
+  private checkOwnMessage(root: string, id: string): void {
+    const author = this.authorOf(id)
+    if (author === null) refuse('unknown-message', `no message ${id}`)
+    if (author !== root) refuse('not-author', `message ${id} is another author's`)
+  }
+
+  /**
+   * The root of the message with this id: a live entry (document or update), then the host's
+   * sealed history; null when none holds it. Refuses `unknown-message` while the host does not know.
+   */
+  private authorOf(id: string): string | null {
+    const key = messageKey(id)
+    for (const [name, type] of this.doc.share) {
+      if (!holdsMessages(name)) continue
+      const entry = type._map.get(key)
+      if (entry && !entry.deleted && !this.deletedItems.has(entry)) return name
+      if (entry && this.deletedItems.has(entry) && name === this.ownRoot) return name
+    }
+    for (const [name, entries] of this.freshEntries) if (holdsMessages(name) && entries.has(key)) return name
+    if (this.hasDeletionMarker(this.ownRoot, id)) return this.ownRoot
+    const sealed = this.writer.sealedAuthorOf?.(id)
+    if (sealed === undefined && this.writer.sealedAuthorOf)
+      refuse('unknown-message', `message ${id} is not known yet`)
+    return sealed ? userRoot(sealed) : null
+  }
+
+  /** Whether a root holds a deletion marker for the message (in the document or this update). */
+  private hasDeletionMarker(root: string, id: string): boolean {
+    const key = deletionKey(id)
+    const existing = this.existingEntry(root, key)
+    if (existing && !existing.deleted) return true
+    const fresh = this.freshEntries.get(root)?.get(key)
+    return fresh !== undefined && this.isLiveFresh(fresh)
+  }
+
+  private isLiveFresh(item: Y.Item): boolean {
+    return !(item.content instanceof Y.ContentDeleted) && !Y.isDeleted(this.deleteSet, item.id)
+  }
+
+  /** Message ids the live order log holds (stamped and not sealed). */
+  private stampedIds(): Set<string> {
+    this.liveOrderIds ??= new Set(
+      this.doc.share.has(SERVER_ROOT)
+        ? readOrderLogShape(this.doc.getArray<string>(SERVER_ROOT)).entries
+        : [],
+    )
+    return this.liveOrderIds
+  }
+
   private checkMetaEntry(key: string, value: unknown): void {
     if (key === TITLE_KEY) {
       if (typeof value !== 'string' || value.length > this.limits.maxTitleLength)
@@ -450,12 +620,22 @@ class UpdateCheck {
     if (!place) refuse('unresolvable', 'cannot resolve a deleted item')
     const { root, key } = place!
     this.checkRootAccess(root)
+    if (root !== this.ownRoot || key === null) return
     // Deleting a key record would un-revoke it: only a revocation, which replaces the record (Yjs
     // deletes the item it overwrites), may remove its item.
-    if (root === this.ownRoot && key?.startsWith(KEY_RECORD_PREFIX) && !this.keyRecordsWritten.has(key)) {
+    if (key.startsWith(KEY_RECORD_PREFIX) && !this.keyRecordsWritten.has(key)) {
       refuse('immutable', 'a published key cannot be deleted: revoke it')
     }
-    if (root !== this.ownRoot || key === null || !key.startsWith(RECEIPT_KEY_PREFIX)) return
+    if (key.startsWith(DELETION_KEY_PREFIX)) refuse('immutable', 'a deletion for everyone is permanent')
+    if (key.startsWith(MESSAGE_KEY_PREFIX)) {
+      // A sent message leaves the document only as a tombstone (issue 17): its place and seq stay.
+      const id = key.slice(MESSAGE_KEY_PREFIX.length)
+      if (this.stampedIds().has(id) && !this.hasDeletionMarker(root, id)) {
+        refuse('immutable', `a sent message (${id}) is deleted for everyone with a d| marker`)
+      }
+      return
+    }
+    if (!key.startsWith(RECEIPT_KEY_PREFIX)) return
     // Deleting a receipt is how a replica keeps the map small. It is lawful only when what remains
     // of the user's receipts still covers it; otherwise observers would see the watermark go down.
     const deleted = item.content instanceof Y.ContentAny ? item.content.arr[0] : undefined

@@ -22,6 +22,10 @@ export const SYSTEM_AUTHOR = ':system'
 export const MESSAGE_KEY_PREFIX = 'm|'
 export const RECEIPT_KEY_PREFIX = 'r|'
 export const MEMBER_KEY_PREFIX = 'member|'
+/** Message actions (issue 17), each in the acting user's own root; see `actions.ts`. */
+export const EDIT_KEY_PREFIX = 'e|'
+export const DELETION_KEY_PREFIX = 'd|'
+export const REACTION_KEY_PREFIX = 'x|'
 export const TITLE_KEY = 'title'
 
 export type Role = 'owner' | 'member' | 'observer'
@@ -33,6 +37,30 @@ export interface MessageRecord {
   text: string
   createdAt: number
   /** The other writing members when it was sent: group receipts aggregate over these. */
+  to: string[]
+  /** The message this one answers (issue 17): set at send, never its text (resolved when shown). */
+  replyTo?: { id: string; author: string }
+  /** Members named as `@<userId>` in the text, unique and sorted (derived at send). */
+  mentions?: string[]
+}
+
+/**
+ * The author's latest edit of a message, at `e|<messageId>` in the author's root (issue 17).
+ * A plain object, so a signature (issue 16) may later be added beside the text.
+ */
+export interface EditRecord {
+  text: string
+  editedAt: number
+}
+
+/**
+ * A deletion for everyone, at `d|<messageId>` in the author's root: permanent, written in the same
+ * transaction that deletes the author's `m|` and `e|` entries. It keeps what the tombstone still
+ * shows: its place (`createdAt` orders it while unsequenced) and its recipients (its status).
+ */
+export interface DeletionRecord {
+  deletedAt: number
+  createdAt: number
   to: string[]
 }
 
@@ -59,6 +87,14 @@ export interface Limits {
   maxRecipients: number
   /** Longest id (message, user, replica). */
   maxIdLength: number
+  /** Most distinct emoji one user may keep on one message. */
+  maxReactionsPerMessage: number
+  /** Longest reaction emoji, in UTF-8 bytes. */
+  maxEmojiBytes: number
+  /** Most members one message may mention. */
+  maxMentions: number
+  /** Most edits one user may make per minute (core counts per replica; the server per room). */
+  maxEditsPerMinute: number
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -66,12 +102,29 @@ export const DEFAULT_LIMITS: Limits = {
   maxTitleLength: 200,
   maxRecipients: 1000,
   maxIdLength: 128,
+  maxReactionsPerMessage: 8,
+  maxEmojiBytes: 32,
+  maxMentions: 50,
+  maxEditsPerMinute: 20,
 }
 
 export const userRoot = (userId: string): string => USER_ROOT_PREFIX + userId
 export const messageKey = (messageId: string): string => MESSAGE_KEY_PREFIX + messageId
 export const receiptKey = (replicaId: string): string => RECEIPT_KEY_PREFIX + replicaId
 export const memberKey = (userId: string): string => MEMBER_KEY_PREFIX + userId
+export const editKey = (messageId: string): string => EDIT_KEY_PREFIX + messageId
+export const deletionKey = (messageId: string): string => DELETION_KEY_PREFIX + messageId
+/** One key per (message, emoji): ids hold no `|`, so the first `|` after the prefix ends the id. */
+export const reactionKey = (messageId: string, emoji: string): string =>
+  `${REACTION_KEY_PREFIX}${messageId}|${emoji}`
+
+/** The message id and emoji of a reaction key, or undefined when it is not one. */
+export function parseReactionKey(key: string): { messageId: string; emoji: string } | undefined {
+  if (!key.startsWith(REACTION_KEY_PREFIX)) return undefined
+  const bar = key.indexOf('|', REACTION_KEY_PREFIX.length)
+  if (bar < 0) return undefined
+  return { messageId: key.slice(REACTION_KEY_PREFIX.length, bar), emoji: key.slice(bar + 1) }
+}
 
 /**
  * A message's recipients (`to`): the writing members other than its author (none excluded for an
@@ -120,6 +173,54 @@ export function messageRecordProblem(
   if (typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return 'message createdAt is not a number'
   if (!Array.isArray(to) || !to.every(isString)) return 'message to is not a list of user ids'
   if (to.length > limits.maxRecipients) return 'message names too many recipients'
+  const { replyTo, mentions } = value
+  if (replyTo !== undefined) {
+    if (!isPlainObject(replyTo) || !isString(replyTo.id) || !isString(replyTo.author))
+      return 'message replyTo is not { id, author }'
+    if (!isValidId(replyTo.id, limits) || replyTo.id === id)
+      return 'message replyTo names an invalid message id'
+  }
+  if (mentions !== undefined) {
+    if (!Array.isArray(mentions) || !mentions.every((user) => isString(user) && isValidId(user, limits)))
+      return 'message mentions is not a list of user ids'
+    if (mentions.length > limits.maxMentions) return 'message mentions too many members'
+    for (let i = 1; i < mentions.length; i++)
+      if (mentions[i - 1]! >= mentions[i]!) return 'message mentions are not unique and sorted'
+  }
+  return undefined
+}
+
+/** Why an edit record is malformed (`too-large` problems say "exceeds"), or undefined. */
+export function editRecordProblem(value: unknown, limits: Limits = DEFAULT_LIMITS): string | undefined {
+  if (!isPlainObject(value)) return 'an edit is not an object'
+  const { text, editedAt } = value
+  if (!isString(text) || text.trim().length === 0) return 'edit text is empty'
+  if (text.length * 3 > limits.maxTextBytes && utf8Length(text) > limits.maxTextBytes) {
+    return `edit text exceeds ${limits.maxTextBytes} bytes`
+  }
+  if (typeof editedAt !== 'number' || !Number.isFinite(editedAt)) return 'edit editedAt is not a number'
+  return undefined
+}
+
+/** Why a deletion marker is malformed, or undefined. */
+export function deletionRecordProblem(value: unknown, limits: Limits = DEFAULT_LIMITS): string | undefined {
+  if (!isPlainObject(value)) return 'a deletion is not an object'
+  const { deletedAt, createdAt, to } = value
+  if (typeof deletedAt !== 'number' || !Number.isFinite(deletedAt))
+    return 'deletion deletedAt is not a number'
+  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt))
+    return 'deletion createdAt is not a number'
+  if (!Array.isArray(to) || !to.every(isString)) return 'deletion to is not a list of user ids'
+  if (to.length > limits.maxRecipients) return 'deletion names too many recipients'
+  return undefined
+}
+
+/** Why a reaction emoji is not acceptable: empty, too long, or holding whitespace. */
+export function emojiProblem(emoji: unknown, limits: Limits = DEFAULT_LIMITS): string | undefined {
+  if (!isString(emoji) || emoji.length === 0) return 'a reaction is an emoji'
+  if (utf8Length(emoji) > limits.maxEmojiBytes)
+    return `a reaction emoji exceeds ${limits.maxEmojiBytes} bytes`
+  if (/\s/u.test(emoji)) return 'a reaction emoji holds no whitespace'
   return undefined
 }
 

@@ -50,7 +50,13 @@ export function sealThrough(
   const sealed: SealedMessage[] = []
   for (let seq = index.sealedThrough + 1; seq <= index.sealedThrough + count; seq++) {
     const indexed = index.sequencedAt(seq)
-    if (indexed) sealed.push({ record: indexed.record, author: indexed.author, seq })
+    if (indexed)
+      sealed.push({
+        record: indexed.record,
+        author: indexed.author,
+        seq,
+        ...(indexed.deleted && { deleted: true }),
+      })
   }
   const doc = index.doc
   doc.transact(() => {
