@@ -128,6 +128,17 @@ export function forbiddenSpecimens(forge: Forge, random: Random): Specimen[] {
       () => doc.getMap('u:mallory').set('m|deep', { ...record('deep'), to: nested(64) }),
     ],
     ['a receipt with read above delivered', () => doc.getMap('u:mallory').set('r|odd', { d: 0, r: 5 })],
+    // Signed messages (issue 16): signatures and keys are shape-checked, and only ever one's own.
+    ['a malformed signature', () => doc.getMap('u:mallory').set('s|x', { key: 'k', sig: 'forged' })],
+    ['a malformed key record', () => doc.getMap('u:mallory').set('k|x', { publicKey: 'AAAA', createdAt: 1 })],
+    [
+      'a signature in u:alice',
+      () => doc.getMap('u:alice').set('s|forged', { key: 'k', sig: 'A'.repeat(86) }),
+    ],
+    [
+      "a key record in bob's root",
+      () => doc.getMap('u:bob').set('k|mallory', { publicKey: 'A'.repeat(43), createdAt: 1 }),
+    ],
   ]
   const aliceMessage = someKey('u:alice', 'm|')
   if (aliceMessage) {
