@@ -5,9 +5,10 @@ import type {
   PresenceState,
   TicksClient,
 } from '@ticks/client'
-import type { Member, Message, Status } from '@ticks/core'
+import type { Member, Message, Status, VerifiableMessage, Verification } from '@ticks/core'
 import { batch, getOwner, onCleanup } from 'solid-js'
 import { createStore, reconcile } from 'solid-js/store'
+import { createVerification } from './create-verification.js'
 
 /** A live conversation as Solid state: read it in JSX and only what changed re-renders. */
 export interface ConversationState {
@@ -35,6 +36,11 @@ export interface ConversationState {
   receipts(messageId: string): Record<string, Status>
   /** Why a `failed` message was refused; reactive. */
   failureReason(messageId: string): string | undefined
+  /**
+   * Whether a message is its author's: `verified`, `unverified`, `unknown-key`, or `checking`
+   * (signed messages); reactive, verified only for what reads it.
+   */
+  verification(message: VerifiableMessage): Verification
   send(text: string): Message
   markRead(upToMessageId?: string): void
   retry(messageId: string): void
@@ -136,6 +142,8 @@ export function createConversation(
     conversation.onPresence(() => setState('presence', reconcile(conversation.presence()))),
     conversation.onPersistence(() => setState('outboxOnDisk', conversation.outboxOnDisk())),
   ]
+  const verifications = createVerification(conversation)
+  unsubscribe.push(verifications.stop)
 
   let closed: Promise<void> | undefined
   const close = () => {
@@ -197,6 +205,7 @@ export function createConversation(
     failureReason(messageId) {
       return watch(messageId)?.failureReason
     },
+    verification: (message) => verifications.verification(message),
     send: (text) => conversation.send(text),
     markRead: (upToMessageId) => void conversation.markRead(upToMessageId),
     retry: (messageId) => conversation.retry(messageId),

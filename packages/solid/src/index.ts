@@ -1,1 +1,2 @@
 export { type ConversationState, createConversation } from './create-conversation.js'
+export { createVerification, type VerificationState } from './create-verification.js'
