@@ -17,6 +17,7 @@ export {
 } from './store/postgres-store.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export {
+  type AnnouncementRecord,
   type AppendGuard,
   type Claim,
   ClaimConflictError,
@@ -27,6 +28,7 @@ export {
   historyRecordOf,
   type Lease,
   type LogSize,
+  MAX_ANNOUNCEMENTS_PAGE,
   MAX_HISTORY_PAGE,
   type QuarantinedEntry,
   SNAPSHOT_ENTRY,

@@ -217,6 +217,7 @@ const aRequest = (): fc.Arbitrary<InjectOptions> => {
       validBodies.batch(),
     ),
     withBody('POST', fc.constant('/api/announcements'), validBodies.announcement()),
+    withoutBody(aPageQuery().map((query) => `/api/announcements${query}`)),
     withoutBody(fc.constantFrom('/api/state', '/healthz', '/readyz', '/metrics', '/api', '/api/', '/sync')),
     withoutBody(anId().map((id) => `/api/${id}`)),
   )

@@ -1,10 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import {
+  type AnnouncementRecord,
   ClaimConflictError,
   type ConversationSummary,
   FencedError,
   type LogSize,
+  MAX_ANNOUNCEMENTS_PAGE,
   MAX_HISTORY_PAGE,
   SNAPSHOT_ENTRY,
   type Store,
@@ -145,6 +147,24 @@ export function runStoreContract(name: string, setup: () => Promise<StoreContrac
       expect(await store.conversationIds()).toEqual([])
       for (const id of ['b', 'a', 'c']) await store.append(id, [bytes(1)])
       expect(await (await peer()).conversationIds()).toEqual(['a', 'b', 'c'])
+    })
+
+    it('records announcements and lists the most recent first, also after a reopen', async () => {
+      expect(await store.recentAnnouncements(10)).toEqual([])
+      const posted = (n: number, conversationId: string | null): AnnouncementRecord => ({
+        id: `post-${n}`,
+        text: `announcement ${n} é🙂`,
+        postedBy: 'ops',
+        postedAt: 1_700_000_000_000 + n,
+        conversationId,
+        delivered: n,
+        failed: n % 2,
+      })
+      for (let n = 1; n <= 3; n++) await store.recordAnnouncement(posted(n, n === 2 ? null : `c${n}`))
+      expect(await (await peer()).recentAnnouncements(2)).toEqual([posted(3, 'c3'), posted(2, null)])
+      if (reopen) store = await reopen()
+      expect(await store.recentAnnouncements(10)).toEqual([posted(3, 'c3'), posted(2, null), posted(1, 'c1')])
+      expect(await store.recentAnnouncements(MAX_ANNOUNCEMENTS_PAGE + 1)).toHaveLength(3)
     })
 
     it('keeps documents apart', async () => {

@@ -157,11 +157,13 @@ describe('PostgreSQL (a real server in a temp dir, per suite)', () => {
       const first = await PostgresStore.open({ connectionString })
       await first.append('d', [new Uint8Array([1])])
       await first.close()
-      // Back to version 1, as the first release with PostgreSQL left it: no claims, no history.
+      // Back to version 1, as the first release with PostgreSQL left it: no claims, no history,
+      // no announcements.
       const client = new pg.Client({ connectionString })
       await client.connect()
       await client.query('DROP TABLE claims')
       await client.query('DROP TABLE history')
+      await client.query('DROP TABLE announcements')
       await client.query('DELETE FROM schema_version WHERE version > 1')
       await client.end()
       const migrated = await PostgresStore.open({ connectionString })
@@ -172,6 +174,17 @@ describe('PostgreSQL (a real server in a temp dir, per suite)', () => {
       })
       expect(await migrated.history('d', 2, 10)).toEqual(sealed)
       expect(await migrated.sealedMessages('d', ['a'])).toEqual(sealed)
+      const announcement = {
+        id: 'p',
+        text: 'hello',
+        postedBy: 'ops',
+        postedAt: 1,
+        conversationId: null,
+        delivered: 1,
+        failed: 0,
+      }
+      await migrated.recordAnnouncement(announcement)
+      expect(await migrated.recentAnnouncements(5)).toEqual([announcement])
       expect(await migrated.load('d')).toEqual([
         { entry: 1, update: new Uint8Array([1]) },
         { entry: 2, update: new Uint8Array([2]) },

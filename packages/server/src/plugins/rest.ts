@@ -3,6 +3,7 @@ import {
   aggregateStatus,
   displayOrder,
   type Role,
+  randomId,
   recipientStatus,
   type Status,
   TicksError,
@@ -13,7 +14,7 @@ import { bearerToken } from '../auth/jwt.js'
 import type { ServerContext } from '../context.js'
 import { createConversation } from '../conversations.js'
 import { inboxEntry } from '../inbox/inbox-entry.js'
-import { MAX_HISTORY_PAGE } from '../store/store.js'
+import { type AnnouncementRecord, MAX_ANNOUNCEMENTS_PAGE, MAX_HISTORY_PAGE } from '../store/store.js'
 import { type Room, RoomError } from '../sync/room.js'
 
 /** A failure that becomes `{ error: { code, message } }` with `status`. */
@@ -38,6 +39,7 @@ const MEMBERS = {
 } as const
 const STATE_CACHE_MS = 5000
 const DEFAULT_HISTORY_PAGE = 50
+const DEFAULT_ANNOUNCEMENTS_PAGE = 20
 /** Most messages one batch may send. */
 const MAX_BATCH = 100
 /** A page below a given `before` never changes: everything under it is sealed for good. */
@@ -260,8 +262,49 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
           announced.push({ conversationId: target, error: describeError(error).code })
         }
       }
-      request.log.info({ admin: userId, conversations: announced.length }, 'announcement posted')
-      return reply.code(201).send({ announcements: announced })
+      const record: AnnouncementRecord = {
+        id: randomId(),
+        text,
+        postedBy: userId,
+        postedAt: Date.now(),
+        conversationId: conversationId ?? null,
+        delivered: announced.filter((one) => one.error === undefined).length,
+        failed: announced.filter((one) => one.error !== undefined).length,
+      }
+      try {
+        await store.recordAnnouncement(record)
+      } catch (error) {
+        // The messages are out: failing the request now would only make the admin post them twice.
+        request.log.error(
+          { err: error, announcement: record.id },
+          'could not record an announcement for /admin',
+        )
+      }
+      request.log.info(
+        { admin: userId, announcement: record.id, conversations: announced.length },
+        'announcement posted',
+      )
+      return reply.code(201).send({ id: record.id, announcements: announced })
+    },
+  )
+
+  // What admins announced, newest first, from the store's record of them: no conversation is loaded.
+  app.get<{ Querystring: { limit?: number } }>(
+    '/api/announcements',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: MAX_ANNOUNCEMENTS_PAGE } },
+        },
+      },
+    },
+    async (request) => {
+      const { admin } = await identityOf(request)
+      if (!admin) throw new HttpError(403, 'not-admin', 'announcements need an admin token')
+      return {
+        announcements: await store.recentAnnouncements(request.query.limit ?? DEFAULT_ANNOUNCEMENTS_PAGE),
+      }
     },
   )
 

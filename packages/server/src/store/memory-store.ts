@@ -1,6 +1,7 @@
 import { claimProblem } from './claim-rules.js'
 import { fenceProblem, grantLease, holds, leaseState } from './lease-rules.js'
 import {
+  type AnnouncementRecord,
   type AppendGuard,
   ClaimConflictError,
   type ConversationSummary,
@@ -8,6 +9,7 @@ import {
   type HistoryRecord,
   type Lease,
   type LogSize,
+  MAX_ANNOUNCEMENTS_PAGE,
   MAX_HISTORY_PAGE,
   type QuarantinedEntry,
   SNAPSHOT_ENTRY,
@@ -33,6 +35,8 @@ export class MemoryStore implements Store {
   /** Per document: claim key → holder. */
   private readonly claims = new Map<string, Map<string, string>>()
   private readonly quarantined: QuarantinedEntry[] = []
+  /** Oldest first. */
+  private readonly announcements: AnnouncementRecord[] = []
   private nextQuarantineId = 1
   private closed = false
 
@@ -159,6 +163,17 @@ export class MemoryStore implements Store {
   async conversationIds(): Promise<string[]> {
     this.assertOpen()
     return [...this.documents.keys()].sort()
+  }
+
+  async recordAnnouncement(record: AnnouncementRecord): Promise<void> {
+    this.assertOpen()
+    this.announcements.push(structuredClone(record))
+  }
+
+  async recentAnnouncements(limit: number): Promise<AnnouncementRecord[]> {
+    this.assertOpen()
+    const count = Math.min(limit, MAX_ANNOUNCEMENTS_PAGE)
+    return structuredClone(this.announcements.slice(-count).reverse())
   }
 
   async listConversations(userId: string): Promise<ConversationSummary[]> {

@@ -3,6 +3,7 @@ import { claimProblem, sortedClaims } from './claim-rules.js'
 import { GroupCommit, type PendingRequest } from './group-commit.js'
 import { fenceProblem } from './lease-rules.js'
 import {
+  type AnnouncementRecord,
   type AppendGuard,
   type Claim,
   ClaimConflictError,
@@ -12,6 +13,7 @@ import {
   type HistoryRecord,
   type Lease,
   type LogSize,
+  MAX_ANNOUNCEMENTS_PAGE,
   MAX_HISTORY_PAGE,
   type QuarantinedEntry,
   SNAPSHOT_ENTRY,
@@ -121,6 +123,13 @@ const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX history_by_message ON history (doc_id, (record->>'id'));
   `,
+  // 5: what admins announced (issue 16), in the order recorded: see Store.recordAnnouncement.
+  `
+  CREATE TABLE announcements (
+    position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    record jsonb NOT NULL
+  );
+  `,
 ]
 
 /** The schema version this code reads and writes. */
@@ -216,6 +225,18 @@ export class PostgresStore implements Store {
       [docId, beforeSeq, Math.min(limit, MAX_HISTORY_PAGE)],
     )
     return rows.map((row) => row.record).reverse()
+  }
+
+  async recordAnnouncement(record: AnnouncementRecord): Promise<void> {
+    await this.pool.query('INSERT INTO announcements (record) VALUES ($1)', [JSON.stringify(record)])
+  }
+
+  async recentAnnouncements(limit: number): Promise<AnnouncementRecord[]> {
+    const { rows } = await this.pool.query<{ record: AnnouncementRecord }>(
+      'SELECT record FROM announcements ORDER BY position DESC LIMIT $1',
+      [Math.min(limit, MAX_ANNOUNCEMENTS_PAGE)],
+    )
+    return rows.map((row) => row.record)
   }
 
   async sealedMessages(docId: string, ids: readonly string[]): Promise<HistoryRecord[]> {

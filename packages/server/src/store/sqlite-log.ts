@@ -4,12 +4,14 @@ import Database from 'better-sqlite3'
 import { claimProblem, sortedClaims } from './claim-rules.js'
 import { fenceProblem, grantLease, holds, leaseState } from './lease-rules.js'
 import {
+  type AnnouncementRecord,
   type Claim,
   type ConversationSummary,
   type Fence,
   type HistoryRecord,
   type Lease,
   type LogSize,
+  MAX_ANNOUNCEMENTS_PAGE,
   MAX_HISTORY_PAGE,
   type QuarantinedEntry,
   SNAPSHOT_ENTRY,
@@ -63,6 +65,11 @@ CREATE TABLE IF NOT EXISTS history (
 ) WITHOUT ROWID;
 -- Sealed messages by id, for the write rules (an id stays taken once sealed).
 CREATE INDEX IF NOT EXISTS history_by_message ON history (doc_id, json_extract(record, '$.id'));
+-- What admins announced (issue 16), in the order recorded: see Store.recordAnnouncement.
+CREATE TABLE IF NOT EXISTS announcements (
+  position INTEGER PRIMARY KEY AUTOINCREMENT,
+  record TEXT NOT NULL
+);
 -- Ids taken for good (message ids, Yjs client ids) and who holds them: see Store.append.
 CREATE TABLE IF NOT EXISTS claims (
   doc_id TEXT NOT NULL,
@@ -149,6 +156,10 @@ export class SqliteLog {
         'SELECT COUNT(*) AS entries, SUM(LENGTH(data)) AS bytes FROM updates WHERE doc_id = ?',
       ),
       setSummary: this.db.prepare('UPDATE documents SET summary = ?, updated_at = ? WHERE id = ?'),
+      insertAnnouncement: this.db.prepare('INSERT INTO announcements (record) VALUES (?)'),
+      recentAnnouncements: this.db.prepare<[number], { record: string }>(
+        'SELECT record FROM announcements ORDER BY position DESC LIMIT ?',
+      ),
       deleteMembers: this.db.prepare('DELETE FROM members WHERE doc_id = ?'),
       insertMember: this.db.prepare('INSERT INTO members (user_id, doc_id) VALUES (?, ?)'),
       setSnapshot: this.db.prepare('UPDATE documents SET snapshot = ? WHERE id = ?'),
@@ -327,6 +338,16 @@ export class SqliteLog {
 
   conversationIds(): string[] {
     return this.statements.ids.all().map((row) => row.id)
+  }
+
+  recordAnnouncement(record: AnnouncementRecord): void {
+    this.statements.insertAnnouncement.run(JSON.stringify(record))
+  }
+
+  recentAnnouncements(limit: number): AnnouncementRecord[] {
+    return this.statements.recentAnnouncements
+      .all(Math.min(limit, MAX_ANNOUNCEMENTS_PAGE))
+      .map((row) => JSON.parse(row.record) as AnnouncementRecord)
   }
 
   listConversations(userId: string): ConversationSummary[] {

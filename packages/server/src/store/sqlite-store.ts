@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads'
 import { GroupCommit, type PendingRequest } from './group-commit.js'
 import { type AppendRequest, type AppendResult, SqliteLog } from './sqlite-log.js'
 import {
+  type AnnouncementRecord,
   type AppendGuard,
   ClaimConflictError,
   type ConversationSummary,
@@ -26,6 +27,8 @@ export type SqliteRequest = { id: number } & (
   | { op: 'dropQuarantined'; quarantineId: number }
   | { op: 'list'; userId: string }
   | { op: 'ids' }
+  | { op: 'recordAnnouncement'; record: AnnouncementRecord }
+  | { op: 'recentAnnouncements'; limit: number }
   | { op: 'history'; docId: string; beforeSeq: number; limit: number }
   | { op: 'sealedMessages'; docId: string; ids: readonly string[] }
   | { op: 'acquireLease'; docId: string; nodeId: string; ttlMs: number }
@@ -125,6 +128,14 @@ export class SqliteStore implements Store {
 
   conversationIds(): Promise<string[]> {
     return this.call({ op: 'ids' }) as Promise<string[]>
+  }
+
+  async recordAnnouncement(record: AnnouncementRecord): Promise<void> {
+    await this.call({ op: 'recordAnnouncement', record })
+  }
+
+  recentAnnouncements(limit: number): Promise<AnnouncementRecord[]> {
+    return this.call({ op: 'recentAnnouncements', limit }) as Promise<AnnouncementRecord[]>
   }
 
   listConversations(userId: string): Promise<ConversationSummary[]> {

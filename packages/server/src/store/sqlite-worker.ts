@@ -28,6 +28,10 @@ function run(request: SqliteRequest): unknown {
       return log.listConversations(request.userId)
     case 'ids':
       return log.conversationIds()
+    case 'recordAnnouncement':
+      return log.recordAnnouncement(request.record)
+    case 'recentAnnouncements':
+      return log.recentAnnouncements(request.limit)
     case 'history':
       return log.history(request.docId, request.beforeSeq, request.limit)
     case 'sealedMessages':

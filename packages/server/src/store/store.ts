@@ -89,6 +89,10 @@ export interface Store {
   dropQuarantined(id: number): Promise<boolean>
   /** The id of every document (for an announcement to every conversation), in id order. */
   conversationIds(): Promise<string[]>
+  /** Keep a record of an announcement an admin posted (issue 16), for `/admin` to list. */
+  recordAnnouncement(record: AnnouncementRecord): Promise<void>
+  /** The `limit` (at most `MAX_ANNOUNCEMENTS_PAGE`) most recently recorded announcements, newest first. */
+  recentAnnouncements(limit: number): Promise<AnnouncementRecord[]>
   /** Summaries of the conversations `userId` is a member of, most recently updated first. */
   listConversations(userId: string): Promise<ConversationSummary[]>
   /**
@@ -202,6 +206,28 @@ export const historyRecordOf = ({ record, author, seq }: SealedMessage): History
 
 /** The most messages one `history` call returns. */
 export const MAX_HISTORY_PAGE = 200
+
+/**
+ * An announcement as an admin posted it (issue 16): what, by whom, when, and where it went. The
+ * messages themselves live in each conversation's `system` root; this is the admins' record of
+ * them, so that listing them loads no conversation.
+ */
+export interface AnnouncementRecord {
+  /** The post's own id (each conversation's message has an id of its own). */
+  id: string
+  text: string
+  postedBy: string
+  /** Milliseconds since 1970. */
+  postedAt: number
+  /** The one conversation it was posted into; null: into every conversation. */
+  conversationId: string | null
+  /** Conversations it reached, and those where it failed (closed, too large…). */
+  delivered: number
+  failed: number
+}
+
+/** The most announcements one `recentAnnouncements` call returns. */
+export const MAX_ANNOUNCEMENTS_PAGE = 200
 
 export type { Claim }
 

@@ -1,5 +1,6 @@
 import { ConversationIndex } from '@ticks/core'
 import type {
+  AnnouncementRecord,
   AppendGuard,
   ConversationSummary,
   HistoryRecord,
@@ -101,6 +102,14 @@ export class DurableView implements Store {
 
   conversationIds(): Promise<string[]> {
     return this.inner.conversationIds()
+  }
+
+  recordAnnouncement(record: AnnouncementRecord): Promise<void> {
+    return this.inner.recordAnnouncement(record)
+  }
+
+  recentAnnouncements(limit: number): Promise<AnnouncementRecord[]> {
+    return this.inner.recentAnnouncements(limit)
   }
 
   listConversations(userId: string): Promise<ConversationSummary[]> {
