@@ -67,7 +67,7 @@ export {
   type Writer,
 } from './rules.js'
 export * from './schema.js'
-export { compactSealedEntries } from './sealed-compaction.js'
+export { collectSealedEntries, compactSealedEntries } from './sealed-compaction.js'
 export { orderLog, SEQUENCER_ORIGIN, sealThrough, stampUnsequenced } from './sequencer.js'
 export {
   isKeyRecord,

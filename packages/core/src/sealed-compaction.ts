@@ -20,9 +20,10 @@ type DeleteSet = ReturnType<typeof Y.createDeleteSet>
  * everything else (overwritten receipts are named by the next raise of their key).
  *
  * The state vector does not change, so replicas holding the full entries sync with it as before.
+ * With `stateVector`, only what a replica at that state lacks (a sync step 2 for it).
  */
-export function compactSealedEntries(doc: Y.Doc): Uint8Array {
-  const update = Y.encodeStateAsUpdate(doc)
+export function compactSealedEntries(doc: Y.Doc, stateVector?: Uint8Array): Uint8Array {
+  const update = Y.encodeStateAsUpdate(doc, stateVector)
   const live = new Set(liveOrderIds(doc))
   const { structs, ds } = Y.decodeUpdate(update) as { structs: Struct[]; ds: DeleteSet }
   let collected = 0
@@ -32,6 +33,35 @@ export function compactSealedEntries(doc: Y.Doc): Uint8Array {
     return new Y.GC(struct.id, struct.length)
   })
   return collected === 0 ? update : encodeUpdate(mergeCollected(compacted), ds)
+}
+
+/**
+ * The same collection in a live document, in place: deleted message entries that the live order
+ * log does not name become garbage-collected ranges and leave their root's key table. A document
+ * that sealed while loaded (a room open for weeks) then holds what one loaded from the compacted
+ * snapshot holds, instead of ~35 bytes per sealed message for as long as it stays loaded, and a
+ * replica joining it is sent the compact form (a fresh browser joining a 20,000-message
+ * conversation decoded 720 KB of tombstones instead of 150 KB). Safe for the reason above:
+ * nothing can ever name such an entry again. Call outside a transaction. Returns how many.
+ */
+export function collectSealedEntries(doc: Y.Doc): number {
+  const live = new Set(liveOrderIds(doc))
+  let collected = 0
+  const clients = new Set<number>()
+  for (const [name, type] of doc.share) {
+    if (!holdsMessages(name)) continue
+    for (const [key, item] of type._map) {
+      if (!item.deleted || item.origin !== null || item.left !== null || item.right !== null) continue
+      if (!key.startsWith(MESSAGE_KEY_PREFIX) || live.has(key.slice(MESSAGE_KEY_PREFIX.length))) continue
+      type._map.delete(key)
+      item.gc(doc.store, true)
+      clients.add(item.id.client)
+      collected++
+    }
+  }
+  // One range per run, as Yjs keeps its own collected structs (and as the snapshot encodes them).
+  for (const client of clients) doc.store.clients.set(client, mergeCollected(doc.store.clients.get(client)!))
+  return collected
 }
 
 function liveOrderIds(doc: Y.Doc): string[] {

@@ -3,6 +3,7 @@ import {
   type Claim,
   ConversationIndex,
   checkUpdate,
+  collectSealedEntries,
   compactSealedEntries,
   MESSAGE_KEY_PREFIX,
   type MessageRecord,
@@ -96,6 +97,8 @@ export async function createRoom(options: RoomOptions): Promise<Room> {
     throw new RoomError('load-failed', `could not load ${options.id}: ${(error as Error).message}`)
   }
   if (!doc) throw new RoomError('not-found', `no conversation ${options.id}`)
+  // Seals stored after the last compaction come back as tombstones: hold what the snapshot would.
+  collectSealedEntries(doc.doc)
   return new Room(doc.doc, options, doc.lastEntry)
 }
 
@@ -422,6 +425,7 @@ export class Room {
     if (this.state !== 'open' || updates.length === 0) return
     const emitted: Uint8Array[] = []
     this.applying = emitted
+    const sealedBefore = this.index.sealedThrough
     try {
       this.doc.transact(() => {
         for (const update of updates) applyCheckedUpdate(this.doc, update, REMOTE_ORIGIN)
@@ -432,6 +436,8 @@ export class Room {
     } finally {
       this.applying = null
     }
+    // The owner sealed: drop the sealed entries' tombstones here too (see `commit`).
+    if (this.index.sealedThrough > sealedBefore) collectSealedEntries(this.doc)
     // Commits are applied in entry order, so nothing should wait; if something does, the store
     // has what it waits for.
     if (this.doc.store.pendingStructs) void this.replication?.catchUp()
@@ -880,6 +886,8 @@ export class Room {
       )
     }
     if (this.isGone()) return
+    // Before the held replies are encoded: they then carry no tombstone of what was just sealed.
+    if (sealed.length > 0) collectSealedEntries(this.doc)
     this.broadcastCommitted(batch, stamps)
     this.releaseReplies()
     // One compactor per conversation (the sequencer), folding only what this doc holds all of.
