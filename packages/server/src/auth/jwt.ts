@@ -13,6 +13,7 @@ import {
 } from 'jose'
 import { DEFAULT_JWT_CLOCK_TOLERANCE_SECONDS, MIN_JWT_SECRET_BYTES } from '../options.js'
 import { AuthError, type Authenticator, AuthUnavailableError, type Identity } from './authenticator.js'
+import { DEFAULT_VERIFIED_TOKEN_CACHE, VerifiedTokens } from './verified-tokens.js'
 
 /** The claim, or the scope, that lets a token post announcements (issue 16). */
 export const ADMIN_CLAIM = 'ticks_admin'
@@ -33,6 +34,10 @@ export interface AuthOptions {
   dataDir?: string | undefined
   /** Where to say that the dev secret file is readable by others, or was empty and replaced. */
   log?: { warn(obj: object, msg: string): void }
+  /** Verified tokens kept for reuse (default 10,000; 0: verify every time). See `VerifiedTokens`. */
+  verifiedTokenCache?: number | undefined
+  /** The clock of that cache (tests). */
+  now?: () => number
 }
 
 const DEV_SECRET_FILE = 'dev-jwt-secret'
@@ -53,6 +58,8 @@ const DEV_TOKEN_LIFETIME = '30d'
  */
 export function createAuthenticator(options: AuthOptions): Authenticator {
   const claims = claimChecks(options)
+  const verified = new VerifiedTokens(options.verifiedTokenCache ?? DEFAULT_VERIFIED_TOKEN_CACHE, options.now)
+  const verifyWith = (token: string | undefined, verify: JoseVerify) => verifyCached(token, verify, verified)
   if (options.jwksUrl) {
     // A JWKS holds public keys only: nothing this server could sign a session with.
     if (options.devSessions) throw new Error('dev sessions need a JWT secret to sign with, not a JWKS URL')
@@ -114,11 +121,25 @@ function issueToken(
   return token.sign(secret)
 }
 
-async function verifyWith(
+type JoseVerify = (token: string) => Promise<{ payload: JWTPayload }>
+
+async function verifyCached(
   token: string | undefined,
-  verify: (token: string) => Promise<{ payload: JWTPayload }>,
+  verify: JoseVerify,
+  verified: VerifiedTokens,
 ): Promise<Identity> {
   if (!token) throw new AuthError('missing token')
+  const known = verified.get(token)
+  if (known) return known
+  const { identity, exp } = await verifyWithJose(token, verify)
+  verified.set(token, identity, exp)
+  return identity
+}
+
+async function verifyWithJose(
+  token: string,
+  verify: JoseVerify,
+): Promise<{ identity: Identity; exp: number | undefined }> {
   let payload: JWTPayload
   try {
     ;({ payload } = await verify(token))
@@ -130,7 +151,10 @@ async function verifyWith(
   }
   if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new AuthError('token has no sub')
   const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : []
-  return { userId: payload.sub, admin: payload[ADMIN_CLAIM] === true || scopes.includes(ADMIN_SCOPE) }
+  return {
+    identity: { userId: payload.sub, admin: payload[ADMIN_CLAIM] === true || scopes.includes(ADMIN_SCOPE) },
+    exp: payload.exp,
+  }
 }
 
 function refusalReason(error: unknown): string {

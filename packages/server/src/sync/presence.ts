@@ -13,7 +13,8 @@ const MAX_CLIENTS_PER_SPEAKER = 16
 /** Whoever sends presence: a socket of a user, with the awareness ids it speaks for. */
 export interface Speaker {
   readonly userId: string
-  readonly awarenessClients: Set<number>
+  /** Null until it announces one: most sockets never do, and an empty Set costs ~150 B each. */
+  awarenessClients: Set<number> | null
 }
 
 export interface PresenceHooks {
@@ -31,27 +32,38 @@ export interface PresenceHooks {
  * they see, others' included, so foreign entries are dropped, not refused.
  */
 export class Presence {
-  readonly awareness: awarenessProtocol.Awareness
-  private readonly owners = new Map<number, string>()
+  /**
+   * Made when the room first hears presence: most rooms never do (a client sends none until its
+   * user types), and an Awareness holds three Maps and a timer (the idle bench's heap, per room).
+   */
+  private current: awarenessProtocol.Awareness | null = null
+  /** Who announced each client id; made with the first announcement. */
+  private owners: Map<number, string> | null = null
 
   constructor(
     private readonly doc: Y.Doc,
     private readonly hooks: PresenceHooks,
-  ) {
-    this.awareness = new awarenessProtocol.Awareness(doc)
-    this.awareness.setLocalState(null)
-    this.awareness.on('update', this.onUpdate)
+  ) {}
+
+  get awareness(): awarenessProtocol.Awareness {
+    if (this.current) return this.current
+    const awareness = new awarenessProtocol.Awareness(this.doc)
+    awareness.setLocalState(null)
+    awareness.on('update', this.onUpdate)
+    this.current = awareness
+    return awareness
   }
 
   /** Every state, for a socket that just connected or asked; undefined when there is none. */
   snapshot(): Uint8Array | undefined {
-    const clients = [...this.awareness.getStates().keys()]
+    if (!this.current) return undefined
+    const clients = [...this.current.getStates().keys()]
     return clients.length === 0 ? undefined : awarenessProtocol.encodeAwarenessUpdate(this.awareness, clients)
   }
 
   /** Whether a Yjs client id nothing in the document holds yet was announced by another user. */
   claimedByOther(client: number, userId: string): boolean {
-    return (this.owners.get(client) ?? userId) !== userId
+    return (this.owners?.get(client) ?? userId) !== userId
   }
 
   /**
@@ -64,7 +76,7 @@ export class Presence {
     // Others' states that stock clients echo back are not its own and do not count.
     const announced = new Set(speaker.awarenessClients)
     for (const { client, state } of entries) {
-      const owner = this.owners.get(client)
+      const owner = this.owners?.get(client)
       if (state !== 'null' && (owner === undefined || owner === speaker.userId)) announced.add(client)
     }
     if (announced.size > MAX_CLIENTS_PER_SPEAKER) {
@@ -82,13 +94,14 @@ export class Presence {
 
   /** A speaker left: its states go, and everyone (other nodes included) hears of it. */
   leave(speaker: Speaker): void {
-    if (speaker.awarenessClients.size === 0) return
-    awarenessProtocol.removeAwarenessStates(this.awareness, [...speaker.awarenessClients], speaker)
+    if (!this.current || !speaker.awarenessClients?.size) return
+    awarenessProtocol.removeAwarenessStates(this.current, [...speaker.awarenessClients], speaker)
   }
 
   destroy(): void {
-    this.awareness.off('update', this.onUpdate)
-    this.awareness.destroy()
+    if (!this.current) return
+    this.current.off('update', this.onUpdate)
+    this.current.destroy()
   }
 
   /** `update` cut down to the entries `userId` may speak for (undefined: none). */
@@ -96,8 +109,11 @@ export class Presence {
     const own = entries.filter(({ client, state }) => {
       // The room's own id (its sequencer's Yjs client) is nobody's to speak for.
       if (client === this.doc.clientID) return false
-      const owner = this.owners.get(client)
-      if (owner === undefined && state !== 'null') this.owners.set(client, userId)
+      const owner = this.owners?.get(client)
+      if (owner === undefined && state !== 'null') {
+        this.owners ??= new Map()
+        this.owners.set(client, userId)
+      }
       return owner === undefined || owner === userId
     })
     if (own.length === entries.length) return update
@@ -113,9 +129,11 @@ export class Presence {
       // An id announced again after its removal comes as "updated": it is the speaker's as well,
       // and must leave with it.
       for (const client of [...change.added, ...change.updated]) {
-        if (this.owners.get(client) === speaker.userId) speaker.awarenessClients.add(client)
+        if (this.owners?.get(client) !== speaker.userId) continue
+        speaker.awarenessClients ??= new Set()
+        speaker.awarenessClients.add(client)
       }
-      for (const client of change.removed) speaker.awarenessClients.delete(client)
+      for (const client of change.removed) speaker.awarenessClients?.delete(client)
     }
     const changed = [...change.added, ...change.updated, ...change.removed]
     if (changed.length === 0) return
@@ -129,4 +147,4 @@ const isSpeaker = (origin: unknown): origin is Speaker =>
   typeof origin === 'object' &&
   origin !== null &&
   typeof (origin as Speaker).userId === 'string' &&
-  (origin as Speaker).awarenessClients instanceof Set
+  'awarenessClients' in origin

@@ -5,7 +5,8 @@ import type { Peer, RoomEvents, RoomLimits } from './room-options.js'
 /** A peer inside a room: its rate limit and the awareness client ids it speaks for. */
 export class RoomConnection implements Speaker {
   readonly rate: RateLimiter
-  readonly awarenessClients = new Set<number>()
+  /** The presence ids it speaks for; null until it announces one (see `Speaker`). */
+  awarenessClients: Set<number> | null = null
   closed = false
   /** Sync replies held back until the room is durable (see `answerSyncStep1`). */
   repliesPending = 0
