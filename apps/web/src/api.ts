@@ -83,3 +83,34 @@ export const createConversationRequest = (token: string, title: string, members:
   })
 
 export const fetchState = (token?: string) => request<Record<string, unknown>>('/api/state', { token })
+
+/** An announcement as the server records a post of one (issue 16): what `/admin` lists. */
+export interface Announcement {
+  id: string
+  text: string
+  postedBy: string
+  postedAt: number
+  /** null: posted into every conversation. */
+  conversationId: string | null
+  delivered: number
+  failed: number
+}
+
+/** What one post did, conversation by conversation. */
+export interface AnnouncementPosted {
+  id: string
+  announcements: { conversationId: string; id?: string; seq?: number; error?: string }[]
+}
+
+/** Admin tokens only: anyone else gets ApiError 403 (`not-admin`). */
+export const listAnnouncements = async (token: string, limit = 20): Promise<Announcement[]> =>
+  (await request<{ announcements: Announcement[] }>(`/api/announcements?limit=${limit}`, { token }))
+    .announcements
+
+/** Into one conversation, or (without `conversationId`) into every one. Admin tokens only. */
+export const postAnnouncement = (token: string, text: string, conversationId?: string) =>
+  request<AnnouncementPosted>('/api/announcements', {
+    method: 'POST',
+    token,
+    body: JSON.stringify(conversationId === undefined ? { text } : { text, conversationId }),
+  })

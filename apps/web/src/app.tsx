@@ -1,5 +1,5 @@
 import { createEffect, createSignal, Match, onCleanup, Show, Switch } from 'solid-js'
-import { createDevSession, fetchState } from './api.js'
+import { createDevSession, fetchState, listAnnouncements, postAnnouncement } from './api.js'
 import type { ChatModel } from './chat/chat-model.js'
 import { ChatView } from './chat/chat-view.js'
 import { createLiveChatModel } from './chat/live-chat-model.js'
@@ -134,7 +134,15 @@ export function App() {
   return (
     <Switch>
       <Match when={path() === '/admin' && session()} keyed>
-        {(current) => <AdminPage fetchState={() => fetchState(current.token)} />}
+        {(current) => (
+          <AdminPage
+            fetchState={() => fetchState(current.token)}
+            announcements={{
+              list: () => listAnnouncements(current.token),
+              post: (text, conversationId) => postAnnouncement(current.token, text, conversationId),
+            }}
+          />
+        )}
       </Match>
       <Match when={session()} keyed>
         {(current) => <Messenger session={current} />}

@@ -1,7 +1,10 @@
 import { createSignal, For, type JSX, onCleanup, Show } from 'solid-js'
+import { AdminAnnouncements, type AdminAnnouncementsProps } from './admin-announcements.js'
 
 export interface AdminPageProps {
   fetchState: () => Promise<Record<string, unknown>>
+  /** Recent announcements and posting them (admin tokens only); left out, the page shows none. */
+  announcements?: AdminAnnouncementsProps
   /** Refresh period; the server caches `/api/state` for up to 5 s, so polling faster buys nothing. */
   intervalMs?: number
 }
@@ -80,7 +83,10 @@ function sectionFor(name: string, value: unknown): JSX.Element {
   )
 }
 
-/** `/admin`: rooms, sockets and messages by status, straight from `GET /api/state`. */
+/**
+ * `/admin`: rooms, sockets and messages by status, straight from `GET /api/state`, and the
+ * announcements admins posted, with a form to post one.
+ */
 export function AdminPage(props: AdminPageProps) {
   // The last good state stays on screen through a failed refresh (server restarting, network
   // down) beside the error, and the next refresh that succeeds replaces both.
@@ -130,6 +136,7 @@ export function AdminPage(props: AdminPageProps) {
         )}
       </Show>
       <p class="admin__note">Refreshes every {Math.round((props.intervalMs ?? 5000) / 1000)} s.</p>
+      <Show when={props.announcements}>{(announcements) => <AdminAnnouncements {...announcements()} />}</Show>
     </main>
   )
 }
