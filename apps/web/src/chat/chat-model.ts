@@ -1,4 +1,4 @@
-import type { Member, Message, Status } from '@ticks/core'
+import type { Member, Message, Status, Verification } from '@ticks/core'
 import type { ConnectionState } from '../components/connection-banner.js'
 
 export interface PresenceEntry {
@@ -44,6 +44,8 @@ export interface ChatModel {
   firstUnread(): string | undefined
   receipts(messageId: string): Record<string, Status>
   failureReason(messageId: string): string | undefined
+  /** Whether a message is its author's (signed messages); without it nothing is labelled. */
+  verification?(message: Message): Verification
   /** Throws a `TicksError` when the message cannot be written (too long, not a member, not loaded). */
   send(text: string): void
   retry(messageId: string): void

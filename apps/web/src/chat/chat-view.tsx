@@ -401,6 +401,7 @@ export function ChatView(props: ChatViewProps) {
                         message.status === 'failed' ? model().failureReason(message.id) : undefined
                       }
                       nameOf={nameOf}
+                      verification={model().verification?.(message)}
                       onRetry={(id) => model().retry(id)}
                       onDiscard={(id) => model().discard(id)}
                     />

@@ -66,6 +66,7 @@ export function createLiveChatModel(client: Pick<TicksClient, 'open'>, conversat
     firstUnread: () => firstUnread(state.conversation),
     receipts: (id) => state.receipts(id),
     failureReason: (id) => state.failureReason(id),
+    verification: (message) => state.verification(message),
     send: (text) => void state.send(text),
     retry: (id) => state.retry(id),
     discard: (id) => state.discard(id),

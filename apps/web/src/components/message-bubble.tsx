@@ -1,7 +1,8 @@
-import type { Message, Status } from '@ticks/core'
+import type { Message, Status, Verification } from '@ticks/core'
 import { Show } from 'solid-js'
 import { defaultNameOf, formatTime, type NameOf, type StatusTimes } from '../chat/status-text.js'
 import { MessageStatus } from './message-status.js'
+import { VerificationLabel } from './verification-label.js'
 
 export interface MessageBubbleProps {
   /** A store-backed message: reading `message.status` here subscribes this bubble alone. */
@@ -13,6 +14,8 @@ export interface MessageBubbleProps {
   times?: StatusTimes
   failureReason?: string
   nameOf?: NameOf
+  /** Whether the message is its author's (signed messages); unverified ones are labelled. */
+  verification?: Verification | undefined
   onRetry?: (messageId: string) => void
   onDiscard?: (messageId: string) => void
   /** Receives the bubble's element, e.g. to watch whether it is on screen. */
@@ -43,6 +46,7 @@ export function MessageBubble(props: MessageBubbleProps) {
         <div class="bubble__author">{author()}</div>
       </Show>
       <p class="bubble__text">{props.message.text}</p>
+      <VerificationLabel verification={props.verification} />
       <div class="bubble__meta">
         <time class="bubble__time" datetime={new Date(props.message.createdAt).toISOString()}>
           {formatTime(props.message.createdAt)}
