@@ -7,6 +7,7 @@ import { runCoreStorage } from './core-storage.js'
 import { runFanout } from './fanout.js'
 import { runIdle } from './idle.js'
 import { runManyConversations } from './many-conversations.js'
+import { runSignatures } from './signatures.js'
 import { runStorm } from './storm.js'
 
 /**
@@ -42,6 +43,7 @@ const scenarios: Record<string, () => Promise<string> | string> = {
         : { users: 100, perUser: 200, deliveries: 50, maxSockets: 12_000 },
     ),
   cold: () => runColdLoad(quick ? 10_000 : 100_000),
+  signatures: () => runSignatures(quick ? 1_000 : 10_000),
   bounded: () => runBounded(quick ? [10_000] : [10_000, 100_000, 1_000_000]),
   browser: () => runBrowserOpen(quick ? [2_000] : [20_000]),
   storm: () =>
