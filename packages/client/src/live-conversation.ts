@@ -288,7 +288,7 @@ export class LiveConversation extends Conversation {
     return this.verifier.verification(message)
   }
 
-  /** The verification once known (an unsigned message is `unverified`: nothing is waited for). */
+  /** The verification once known (a fresh message's signature is waited for, a few seconds at most). */
   verify(message: VerifiableMessage): Promise<Exclude<Verification, 'checking'>> {
     return this.verifier.verify(message)
   }

@@ -86,13 +86,20 @@ export class MessageVerifier {
     return 'checking'
   }
 
-  /** The answer once known. An unsigned message is `unverified` here: nothing is waited for. */
+  /**
+   * The answer once known: a fresh unsigned message waits for its signature until the grace ends
+   * (then it is `unverified`).
+   */
   async verify(message: VerifiableMessage): Promise<Exclude<Verification, 'checking'>> {
-    const state = this.state(message, false)
-    if (state.kind === 'final') return state.verification
-    if (state.kind === 'grace') return 'unverified'
-    const answer = this.answer(message.id, state.question, state.publicKey, state.sig, state.payload)
-    return (await answer) ? 'verified' : 'unverified'
+    for (;;) {
+      const state = this.state(message, !this.destroyed)
+      if (state.kind === 'final') return state.verification
+      if (state.kind === 'crypto') {
+        const answer = this.answer(message.id, state.question, state.publicKey, state.sig, state.payload)
+        return (await answer) ? 'verified' : 'unverified'
+      }
+      await this.changeOrDeadline(message.createdAt + this.graceMs)
+    }
   }
 
   /** Called when answers may have changed: a signature or key arrived, a key was revoked, a check ended. */
@@ -157,6 +164,19 @@ export class MessageVerifier {
       this.queueEmit()
     })
     return checked.answer
+  }
+
+  /** Resolves on the next change, or at `deadline` (by this verifier's clock) at the latest. */
+  private changeOrDeadline(deadline: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        stop()
+        clearTimeout(timer)
+        resolve()
+      }
+      const stop = this.onChange(done)
+      const timer = setTimeout(done, Math.max(0, deadline - this.now()) + 1)
+    })
   }
 
   /** One timer for the earliest fresh unsigned message shown: when it passes, answers change. */

@@ -200,6 +200,8 @@ describe('MessageVerifier', () => {
     sync(aliceDoc, bobDoc)
     const verifier = verifierOf(bobDoc)
     expect(verifier.verification(message)).toBe('checking')
+    // verify() waits for a fresh message's signature rather than answering unverified.
+    const answer = verifier.verify(message)
     const key = await generateSigningKey()
     await signMessage(aliceDoc, 'alice', message, key, alice)
     const answered = new Promise<void>((resolve) =>
@@ -209,6 +211,7 @@ describe('MessageVerifier', () => {
     )
     sync(aliceDoc, bobDoc)
     await answered
+    expect(await answer).toBe('verified')
   })
 
   it('counts announcements as the server’s: its own root stands for the signature', async () => {
