@@ -7,8 +7,9 @@ import { seedFromEnv } from './fuzz/random.js'
  * Issue 12: a member must not be able to break a conversation for everyone with crafted input.
  * A seeded campaign of hostile frames from mallory (structure-aware mutations of her own valid
  * updates, crafted huge clocks and lengths, forbidden writes, garbage, spoofed presence, the
- * issue's reproductions) against the real server on SQLite while alice and bob chat; then the
- * checks. Replay a failure with TICKS_FUZZ_SEED=<seed>; TICKS_FUZZ_MS sets the campaign's length.
+ * issue's reproductions, and issue 16's and 17's entries: batches, announcements, signatures,
+ * edits, deletions and reactions) against the real server on SQLite while alice and bob chat and
+ * an admin announces; then the checks. Replay a failure with TICKS_FUZZ_SEED=<seed>; TICKS_FUZZ_MS sets the campaign's length.
  * `npm run soak` runs a longer one (test/fuzz/soak.ts).
  */
 /**

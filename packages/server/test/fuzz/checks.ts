@@ -124,6 +124,36 @@ export const CHECKS: Check[] = [
     },
   },
   {
+    name: "announcements are the admin's alone, and nothing of a refused update landed (a batch is all or none)",
+    run: async ({ server, conversationId, chat, announced, neverApplied }) => {
+      const copy = await stockCopy(server, conversationId)
+      if (typeof copy === 'string') return [copy]
+      const problems: string[] = []
+      if (announced.size === 0)
+        problems.push('the admin announced nothing: the campaign did not run its announcements')
+      // Sealing may move old ones out of the live window: every one held must be the admin's, as posted.
+      for (const [key, value] of copy.getMap<{ text?: string }>('system').entries()) {
+        const id = key.slice('m|'.length)
+        if (!key.startsWith('m|') || announced.get(id) !== value.text)
+          problems.push(
+            `the system root holds ${key} = ${JSON.stringify(value).slice(0, 80)}, which no admin posted`,
+          )
+      }
+      if (copy.share.has('u::system')) problems.push("a ':system' user root exists")
+      for (const { userId, client } of chat.writers) {
+        for (const message of client.conversation.messages()) {
+          if (message.announcement && announced.get(message.id) !== message.text)
+            problems.push(`${userId} shows ${message.id} as an announcement no admin posted`)
+        }
+      }
+      for (const { root, key, label } of neverApplied) {
+        if (copy.getMap(root).has(key))
+          problems.push(`${root}/${key} of a refused update (${label}) was applied`)
+      }
+      return problems
+    },
+  },
+  {
     name: 'a fresh stock y-websocket client syncs, re-encodes what it got and holds what alice holds',
     run: async ({ server, conversationId, chat }) => {
       const copy = await stockCopy(server, conversationId)

@@ -5,13 +5,13 @@ import { Writable } from 'node:stream'
 import { ConversationIndex, documentProblem } from '@ticks/core'
 import * as Y from 'yjs'
 import { readMessage } from '../../src/sync/protocol.js'
-import { startTestServer, type TestServer, tokenFor } from '../helpers/server.js'
+import { JWT_SECRET, startTestServer, type TestServer, tokenFor } from '../helpers/server.js'
 import { SPOOF_MARKER } from './crafted.js'
 import { createFindings, type Finding } from './findings.js'
 import { forgeFrom } from './forge.js'
 import { type HonestChat, readEverything, startHonestChat } from './honest-chat.js'
 import { type LinkOutcome, type MalloryLink, openLink } from './mallory-link.js'
-import { frameOf, type Mutant } from './mutate.js'
+import { type EntryRef, frameOf, type Mutant } from './mutate.js'
 import { type Planned, planRound } from './plan.js'
 import { createRandom } from './random.js'
 
@@ -44,6 +44,10 @@ export interface Campaign {
   attackMs: number
   outcomes: Map<string, number>
   findings: Finding[]
+  /** What an admin announced during the campaign (issue 16), by message id: the text. */
+  announced: Map<string, string>
+  /** Entries of updates the room refused that it must never hold (a batch is all or none). */
+  neverApplied: (EntryRef & { label: string })[]
   summary: string
   /** Close the server (it flushes) and start a new one on the same data directory. */
   restart(): Promise<TestServer>
@@ -57,6 +61,8 @@ export const REFUSAL_CODES: ReadonlySet<number> = new Set([4400, 4403, 4413, 442
 
 const ANSWER_TIMEOUT_MS = 10_000
 const PROGRESS_EVERY_MS = 10_000
+/** An admin posts an announcement at the start and then every this many rounds (issue 16). */
+const ANNOUNCE_EVERY = 50
 
 export async function runCampaign(options: CampaignOptions): Promise<Campaign> {
   const { seed } = options
@@ -89,6 +95,25 @@ export async function runCampaign(options: CampaignOptions): Promise<Campaign> {
 
     const outcomes = new Map<string, number>()
     const findings = createFindings(log)
+    const announced = new Map<string, string>()
+    const neverApplied: Campaign['neverApplied'] = []
+    const adminToken = await tokenFor('ops', JWT_SECRET, { ticks_admin: true })
+    /** An admin's announcement over REST, sequenced into the conversation mallory attacks. */
+    const announce = async (round: number) => {
+      const text = `Announcement at round ${round}`
+      const response = await fetch(`${server.url}/api/announcements`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ text, conversationId }),
+      })
+      const body = (await response.json()) as { announcements?: { id: string }[] }
+      const id = body.announcements?.[0]?.id
+      if (response.status !== 201 || id === undefined) {
+        find(`an admin's announcement was refused: ${response.status} ${JSON.stringify(body)}`)
+        return
+      }
+      announced.set(id, text)
+    }
     let frames = 0
     /** The frame whatever shows up now is pinned on. */
     let current: Mutant = { label: 'opening the first socket', frame: new Uint8Array() }
@@ -196,6 +221,9 @@ export async function runCampaign(options: CampaignOptions): Promise<Campaign> {
         if (recentlyAccepted.length > 4) recentlyAccepted.shift()
       }
       if (outcome.kind === 'closed' && outcome.code === 4429) await sleep(100) // slow down, as told
+      if (outcome.kind === 'closed' && planned.neverApplied) {
+        for (const entry of planned.neverApplied) neverApplied.push({ ...entry, label: planned.label })
+      }
       for (const line of serverErrors.slice(errorsBefore))
         find(`the server logged an error: ${logMessage(line)}`)
       if (honestCloses() > closesBefore) {
@@ -249,6 +277,10 @@ export async function runCampaign(options: CampaignOptions): Promise<Campaign> {
     let attackMs = 0
     try {
       for (let round = 0; Date.now() < deadline; round++) {
+        if (round % ANNOUNCE_EVERY === 0) {
+          current = { label: `an admin's announcement at round ${round}`, frame: new Uint8Array() }
+          await announce(round)
+        }
         for (const planned of planRound(round, planContext)) {
           if (Date.now() >= deadline) break
           await deliver(planned)
@@ -273,7 +305,8 @@ export async function runCampaign(options: CampaignOptions): Promise<Campaign> {
       .join(', ')
     const summary =
       `fuzz seed=${seed}: ${frames} hostile frames in ${(attackMs / 1000).toFixed(1)} s ` +
-      `(${Math.round(frames / (attackMs / 1000))}/s); ${tally}; findings ${listed.length}`
+      `(${Math.round(frames / (attackMs / 1000))}/s); ${tally}; ${announced.size} announcements; ` +
+      `${neverApplied.length} entries of refused updates watched; findings ${listed.length}`
     return {
       seed,
       conversationId,
@@ -285,6 +318,8 @@ export async function runCampaign(options: CampaignOptions): Promise<Campaign> {
       attackMs,
       outcomes,
       findings: listed,
+      announced,
+      neverApplied,
       summary,
       async restart() {
         for (const writer of chat.writers) writer.client.destroy()

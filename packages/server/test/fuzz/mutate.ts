@@ -12,8 +12,21 @@ import { walkAwareness, walkFrame, walkStateVector } from './wire-walker.js'
  * server sees 2^64−1 and not whatever a JS number rounds it to.
  */
 
+/** An entry of the conversation's document, by root and key. */
+export interface EntryRef {
+  root: string
+  key: string
+}
+
 export type Specimen =
-  | { kind: 'update'; label: string; step: 'update' | 'sync-step-2'; update: Uint8Array }
+  | {
+      kind: 'update'
+      label: string
+      step: 'update' | 'sync-step-2'
+      update: Uint8Array
+      /** Entries the update writes that the room must never hold once it refused the update (a batch is all or none). */
+      neverApplied?: EntryRef[]
+    }
   | { kind: 'state-vector'; label: string; stateVector: Uint8Array }
   | { kind: 'awareness'; label: string; awareness: Uint8Array }
 

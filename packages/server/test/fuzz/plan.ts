@@ -3,7 +3,8 @@ import * as Y from 'yjs'
 import { writeUpdate } from '../../src/sync/protocol.js'
 import { awarenessUpdate, craftedSpecimens, garbageFrames, issueFrames } from './crafted.js'
 import { type Forge, forbiddenSpecimens, forgeFrom, validSpecimens } from './forge.js'
-import { frameOf, type Mutant, randomMutant, type Specimen, varintSweep } from './mutate.js'
+import { type EntryRef, frameOf, type Mutant, randomMutant, type Specimen, varintSweep } from './mutate.js'
+import { forbiddenShapeSpecimens, validShapeSpecimens } from './new-shapes.js'
 import type { Random } from './random.js'
 
 /**
@@ -16,6 +17,8 @@ export type Expectation = 'accepted' | 'refused' | 'either'
 
 export interface Planned extends Mutant {
   expect: Expectation
+  /** Entries the room must never hold once it refused this frame (sent as made, never mutated). */
+  neverApplied?: EntryRef[]
   /** Send the frame this many times without probing, then wait for the close (rate limit). */
   flood?: number
 }
@@ -43,8 +46,8 @@ export function planRound(round: number, context: PlanContext): Planned[] {
   const forge = forgeFrom(mirror, context.freshClient, `mallory-${random.int(4)}`)
   try {
     const roll = random.next()
-    if (roll < 0.15) return framed(validSpecimens(forge, random, round), 'accepted')
-    if (roll < 0.25) return framed(forbiddenSpecimens(forge, random), 'refused')
+    if (roll < 0.15) return framed(allValid(forge, random, round), 'accepted')
+    if (roll < 0.25) return framed(allForbidden(forge, random), 'refused')
     if (roll < 0.33) return framed(crafted(context), 'either')
     if (roll < 0.4) {
       return garbageFrames(random, 1024 * 1024).map((m) => ({ ...m, expect: garbageExpectation(m.label) }))
@@ -65,7 +68,24 @@ export function planRound(round: number, context: PlanContext): Planned[] {
 }
 
 const framed = (specimens: Specimen[], expect: Expectation): Planned[] =>
-  specimens.map((specimen) => ({ label: specimen.label, frame: frameOf(specimen), expect }))
+  specimens.map((specimen) => ({
+    label: specimen.label,
+    frame: frameOf(specimen),
+    expect,
+    ...(specimen.kind === 'update' && specimen.neverApplied && { neverApplied: specimen.neverApplied }),
+  }))
+
+/** Her valid writes: the first shapes and those of issues 16 and 17 (batches, signatures, actions). */
+const allValid = (forge: Forge, random: Random, round: number): Specimen[] => [
+  ...validSpecimens(forge, random, round),
+  ...validShapeSpecimens(forge, random, round),
+]
+
+/** One forbidden write of the first kinds and one of the new entries (announcements, batches…). */
+const allForbidden = (forge: Forge, random: Random): Specimen[] => [
+  ...forbiddenSpecimens(forge, random),
+  ...forbiddenShapeSpecimens(forge, random),
+]
 
 const either = (mutant: Mutant): Planned => ({ ...mutant, expect: 'either' })
 
@@ -81,8 +101,8 @@ function crafted({ random, mirror, freshClient, othersAwarenessIds }: PlanContex
 function specimenPool(forge: Forge, round: number, context: PlanContext): Specimen[] {
   const { random } = context
   return [
-    ...validSpecimens(forge, random, round),
-    ...forbiddenSpecimens(forge, random),
+    ...allValid(forge, random, round),
+    ...allForbidden(forge, random),
     ...crafted(context),
     { kind: 'state-vector', label: 'her state vector', stateVector: Y.encodeStateVector(context.mirror()) },
     {
