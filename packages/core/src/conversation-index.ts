@@ -29,6 +29,8 @@ import {
   USER_ROOT_PREFIX,
   type Watermark,
 } from './schema.js'
+import { isSignatureRecord, type SignatureRecord } from './signature-records.js'
+import { signatureOfSealed } from './signed-entries.js'
 import { joinWatermarks, NO_WATERMARK } from './status.js'
 
 export interface IndexedMessage {
@@ -46,6 +48,8 @@ export interface IndexedMessage {
 /** A message sealed into the store's history: it left the live document, its seq stays. */
 export interface SealedMessage extends IndexedMessage {
   seq: number
+  /** Its `s|` signature (issue 16), which left the live document with it. */
+  signature?: SignatureRecord
 }
 
 /**
@@ -228,7 +232,8 @@ export class ConversationIndex {
       if (message.deleted || deletion) {
         this.keepSealed(tombstoneOf(record, message.author, deletion ?? record), message.seq)
       } else {
-        this.keepSealed(message, message.seq)
+        const { signature } = message
+        this.keepSealed(message, message.seq, isSignatureRecord(signature) ? signature : undefined)
       }
       added = true
     }
@@ -274,7 +279,9 @@ export class ConversationIndex {
     } finally {
       this.rebuilding = false
     }
-    for (const [id, indexed] of this.messages) if (indexed.seq === undefined) this.unsequencedIds.add(id)
+    for (const [id, indexed] of this.messages) {
+      if (indexed.seq === undefined && !indexed.deleted) this.unsequencedIds.add(id)
+    }
   }
 
   private apply(tr: Y.Transaction): void {
@@ -334,7 +341,7 @@ export class ConversationIndex {
       const id = key.slice(MESSAGE_KEY_PREFIX.length)
       // A deleted message's entry leaves with its marker's arrival, in whichever order they come.
       const deletion = this.deletionInDocument(user, id)
-      if (deletion) this.placeTombstone(user, id, deletion, value)
+      if (deletion) this.placeTombstone(user, id, deletion)
       else if (value === undefined) this.removeMessage(id)
       else if (messageRecordProblem(value, id) === undefined) this.putMessage(value as MessageRecord, user)
     } else if (key.startsWith(EDIT_KEY_PREFIX)) {
@@ -350,7 +357,7 @@ export class ConversationIndex {
       // Never removed (the write rules refuse it): a marker, once seen, stays.
       if (deletionRecordProblem(value) !== undefined) return
       this.actions.setDeletion(user, id, value as DeletionRecord)
-      this.placeTombstone(user, id, value as DeletionRecord, undefined)
+      this.placeTombstone(user, id, value as DeletionRecord)
       this.markChanged(id)
     } else if (key.startsWith(REACTION_KEY_PREFIX)) {
       const reaction = parseReactionKey(key)
@@ -388,9 +395,9 @@ export class ConversationIndex {
 
   /**
    * The message becomes a tombstone in its place (live, sealed, or not here yet): same seq and
-   * status, no text. `entry`: the `m|` value when it is being read, else undefined.
+   * status, no text.
    */
-  private placeTombstone(author: string, id: string, deletion: DeletionRecord, entry: unknown): void {
+  private placeTombstone(author: string, id: string, deletion: DeletionRecord): void {
     const sealed = this.history.get(id)
     if (sealed) {
       if (!sealed.deleted && sealed.author === author) {
@@ -402,14 +409,7 @@ export class ConversationIndex {
     const current = this.messages.get(id)
     if (current?.deleted) return
     if (current && current.author !== author) return // another author's id: not this marker's
-    const original =
-      current?.record ??
-      (messageRecordProblem(entry, id) === undefined ? (entry as MessageRecord) : undefined)
-    const tombstone = tombstoneOf(
-      original ?? { id, createdAt: deletion.createdAt, to: deletion.to },
-      author,
-      deletion,
-    )
+    const tombstone = tombstoneOf({ id }, author, deletion)
     if (!current) {
       this.putMessage(tombstone.record, author, true)
       return
@@ -418,6 +418,7 @@ export class ConversationIndex {
     const placed: IndexedMessage = { ...tombstone, seq: current.seq }
     this.messages.set(id, placed)
     if (placed.seq !== undefined) this.sequenced[placed.seq - this.sealedThrough - 1] = placed
+    else this.unsequencedIds.delete(id)
     this.markChanged(id)
   }
 
@@ -458,13 +459,15 @@ export class ConversationIndex {
     }
     const indexed: IndexedMessage = deleted ? { record, author, seq, deleted } : { record, author, seq }
     if (seq !== undefined && seq <= this.sealedThrough) {
-      this.keepSealed(indexed, seq)
+      this.keepSealed(indexed, seq, this.sealedSignature(indexed))
       return
     }
     this.messages.set(id, indexed)
     if (this.discarded.size > 0) this.discarded.delete(id)
-    if (seq === undefined) this.unsequencedIds.add(id)
-    else this.sequenced[seq - this.sealedThrough - 1] = indexed
+    // A tombstone without a stamp is not listed, nor stamped: deleting a message nobody was shown
+    // sent is a discard, and a marker read before its (sealed) stamp must not show it as pending.
+    if (seq !== undefined) this.sequenced[seq - this.sealedThrough - 1] = indexed
+    else if (!deleted) this.unsequencedIds.add(id)
   }
 
   private removeMessage(id: string): void {
@@ -472,6 +475,7 @@ export class ConversationIndex {
     if (indexed) {
       this.messages.delete(id)
       this.discarded.add(id)
+      if (this.replies.has(id)) this.markChanged(id)
       this.removedInTransaction.set(id, indexed)
       this.structureVersion++
       if (indexed.seq !== undefined) {
@@ -493,13 +497,27 @@ export class ConversationIndex {
     this.messages.delete(id)
     this.discarded.delete(id)
     this.unsequencedIds.delete(id)
-    this.keepSealed(indexed, seq)
+    this.keepSealed(indexed, seq, this.sealedSignature(indexed))
   }
 
-  private keepSealed(indexed: IndexedMessage, seq: number): void {
+  /** The signature sealed with a message: its `s|` entry, which the seal deletes in the same transaction. */
+  private sealedSignature(indexed: IndexedMessage): SignatureRecord | undefined {
+    return indexed.deleted ? undefined : signatureOfSealed(this.doc, indexed.author, indexed.record.id)
+  }
+
+  private keepSealed(indexed: IndexedMessage, seq: number, signature?: SignatureRecord): void {
     const sealed: SealedMessage = { record: indexed.record, author: indexed.author, seq }
     if (indexed.deleted) sealed.deleted = true
+    if (signature) sealed.signature = { key: signature.key, sig: signature.sig }
     if (indexed.record.replyTo) this.noteReply(indexed.record.replyTo.id, indexed.record.id)
+    // A live entry read before its stamp was known to be sealed (a rebuild, or its deletion still
+    // on its way) is a late copy of this sealed message, not a pending one.
+    const live = this.messages.get(indexed.record.id)
+    if (live && live.seq === undefined) {
+      this.messages.delete(indexed.record.id)
+      this.unsequencedIds.delete(indexed.record.id)
+      this.structureVersion++
+    }
     this.history.set(indexed.record.id, sealed)
     this.historyVersion++
     // Replies quoting it show its text now (a page of history arrived).
@@ -565,7 +583,7 @@ export class ConversationIndex {
     for (const [id, indexed] of this.messages) {
       indexed.seq = undefined
       // While rebuilding, the unsequenced set is filled once at the end (see rebuild).
-      if (!this.rebuilding) this.unsequencedIds.add(id)
+      if (!this.rebuilding && !indexed.deleted) this.unsequencedIds.add(id)
     }
     this.sealedThrough = Math.max(this.sealedThrough, shape.sealedThrough)
     const skip = this.sealedThrough - shape.sealedThrough
@@ -593,14 +611,16 @@ export class ConversationIndex {
   }
 }
 
-/** What a message deleted for everyone keeps: its place, recipients and what it answered. */
+/**
+ * What a message deleted for everyone keeps: its place and recipients, from the marker alone (a
+ * replica that never held the message must show the same tombstone), so not what it answered.
+ */
 function tombstoneOf(
-  record: Pick<MessageRecord, 'id' | 'createdAt' | 'to'> & Partial<MessageRecord>,
+  record: Pick<MessageRecord, 'id'>,
   author: string,
   deletion: Pick<DeletionRecord, 'createdAt' | 'to'>,
 ): IndexedMessage {
   const kept: MessageRecord = { id: record.id, text: '', createdAt: deletion.createdAt, to: deletion.to }
-  if (record.replyTo) kept.replyTo = record.replyTo
   return { record: kept, author, seq: undefined, deleted: true }
 }
 

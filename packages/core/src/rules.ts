@@ -518,7 +518,8 @@ class UpdateCheck {
     if (!isValidId(id, this.limits)) refuse('bad-shape', 'invalid message id')
     const problem = deletionRecordProblem(value, this.limits)
     if (problem) refuse('bad-shape', problem)
-    if (this.existingEntry(root, key)) refuse('immutable', `message ${id} was already deleted for everyone`)
+    // Two devices of the author may delete it concurrently: the second marker says the same, and
+    // Yjs keeps one of them. Overwriting one seen (which deletes it) is refused in checkDeletion.
     this.checkOwnMessage(root, id)
   }
 
@@ -558,16 +559,16 @@ class UpdateCheck {
   }
 
   /**
-   * The root of the message with this id: a live entry (document or update), then the host's
-   * sealed history; null when none holds it. Refuses `unknown-message` while the host does not know.
+   * The root of the message with this id: an entry (document or update, live or deleted), then
+   * the host's sealed history; null when none holds it. Refuses `unknown-message` while the host does not know.
    */
   private authorOf(id: string): string | null {
     const key = messageKey(id)
     for (const [name, type] of this.doc.share) {
       if (!holdsMessages(name)) continue
-      const entry = type._map.get(key)
-      if (entry && !entry.deleted && !this.deletedItems.has(entry)) return name
-      if (entry && this.deletedItems.has(entry) && name === this.ownRoot) return name
+      // A deleted entry still names its author (a message discarded, or sealed and not yet
+      // compacted): an action a replica made while it was shown must not be refused for good.
+      if (type._map.has(key)) return name
     }
     for (const [name, entries] of this.freshEntries) if (holdsMessages(name) && entries.has(key)) return name
     if (this.hasDeletionMarker(this.ownRoot, id)) return this.ownRoot
@@ -626,7 +627,16 @@ class UpdateCheck {
     if (key.startsWith(KEY_RECORD_PREFIX) && !this.keyRecordsWritten.has(key)) {
       refuse('immutable', 'a published key cannot be deleted: revoke it')
     }
-    if (key.startsWith(DELETION_KEY_PREFIX)) refuse('immutable', 'a deletion for everyone is permanent')
+    // A marker may only give way to another marker of the same message (two devices deleted it
+    // at once, and Yjs keeps one): the message stays deleted either way.
+    if (key.startsWith(DELETION_KEY_PREFIX)) {
+      const fresh = this.freshEntries.get(root)?.get(key)
+      const current = this.existingEntry(root, key)
+      const kept =
+        (fresh !== undefined && this.isLiveFresh(fresh)) ||
+        (current !== undefined && current !== item && !current.deleted && !deletedItems.has(current))
+      if (!kept) refuse('immutable', 'a deletion for everyone is permanent')
+    }
     if (key.startsWith(MESSAGE_KEY_PREFIX)) {
       // A sent message leaves the document only as a tombstone (issue 17): its place and seq stay.
       const id = key.slice(MESSAGE_KEY_PREFIX.length)
