@@ -1,9 +1,19 @@
 import type { Speaker } from './presence.js'
 import { RateLimiter } from './rate-limiter.js'
-import type { Peer, RoomEvents, RoomLimits } from './room-options.js'
+import type { Connection, Peer, RoomEvents, RoomLimits } from './room-options.js'
 
-/** A peer inside a room: its rate limit and the awareness client ids it speaks for. */
-export class RoomConnection implements Speaker {
+/** What a connection hands to its room: the room itself, so that no socket needs closures of its own. */
+export interface ConnectionHost {
+  receive(connection: RoomConnection, frame: Uint8Array): void
+  disconnect(connection: RoomConnection): void
+}
+
+/**
+ * A peer inside a room: its rate limit and the awareness client ids it speaks for; also the
+ * transport's handle on the room (`Connection`), as methods rather than closures over it (each
+ * closure, with its context, is heap that every idle socket holds).
+ */
+export class RoomConnection implements Speaker, Connection {
   readonly rate: RateLimiter
   /** The presence ids it speaks for; null until it announces one (see `Speaker`). */
   awarenessClients: Set<number> | null = null
@@ -25,9 +35,17 @@ export class RoomConnection implements Speaker {
     readonly peer: Peer,
     limits: RoomLimits,
     private readonly events: Partial<RoomEvents>,
-    private readonly onClose: (connection: RoomConnection) => void,
+    private readonly room: ConnectionHost,
   ) {
     this.rate = new RateLimiter(limits.messagesPerSecond, limits.burst)
+  }
+
+  receive(frame: Uint8Array): void {
+    this.room.receive(this, frame)
+  }
+
+  disconnect(): void {
+    this.room.disconnect(this)
   }
 
   send(frame: Uint8Array): void {
@@ -44,7 +62,7 @@ export class RoomConnection implements Speaker {
     if (this.closed) return
     this.closed = true
     // Free the room's side at once; the transport's own disconnect call is then a no-op.
-    this.onClose(this)
+    this.room.disconnect(this)
     try {
       this.peer.close(code, reason)
     } catch {

@@ -248,11 +248,9 @@ export class Room {
       peer.close(this.state === 'poisoned' ? 1011 : 1012, 'room is closing')
       return { receive() {}, disconnect() {} }
     }
-    const connection = new RoomConnection(peer, this.limits, this.events, (c) => this.disconnect(c))
-    const link: Connection = {
-      receive: (frame) => this.receive(connection, frame),
-      disconnect: () => this.disconnect(connection),
-    }
+    // The connection is the transport's handle too: no closures per socket (idle heap).
+    const connection = new RoomConnection(peer, this.limits, this.events, this)
+    const link: Connection = connection
     if (this.roleOf(peer) !== undefined) {
       this.admit(connection)
       return link
@@ -514,7 +512,8 @@ export class Room {
     return peer.role ?? this.index.members.get(peer.userId)?.role
   }
 
-  private receive(connection: RoomConnection, frame: Uint8Array): void {
+  /** @internal A frame from a connection (`RoomConnection.receive`). */
+  receive(connection: RoomConnection, frame: Uint8Array): void {
     if (this.state !== 'open' || connection.closed) return
     const limit = frameLimit(this.limits, frame)
     if (frame.byteLength > limit) {
@@ -793,7 +792,8 @@ export class Room {
     return connection.peer.log ?? this.log
   }
 
-  private disconnect(connection: RoomConnection): void {
+  /** @internal A connection leaves (`RoomConnection.disconnect`). */
+  disconnect(connection: RoomConnection): void {
     connection.closed = true
     if (!this.connections.delete(connection)) return
     if (this.state === 'open') this.presence.leave(connection)
