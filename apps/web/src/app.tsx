@@ -37,7 +37,9 @@ function signOut() {
 
 /** The open conversation; keyed by id so switching conversations builds a fresh model and view. */
 function OpenChat(props: { inbox: Inbox; id: string; networkOnline: boolean }) {
-  const model: ChatModel = createLiveChatModel(props.inbox.client, props.id)
+  const model: ChatModel = createLiveChatModel(props.inbox.client, props.id, {
+    feedEntry: () => props.inbox.client.inbox().get(props.id),
+  })
   // Its row in the list follows this document while it is on screen (an unsent message shows).
   const shown = props.inbox.client.open(props.id)
   const release = props.inbox.showing(shown)

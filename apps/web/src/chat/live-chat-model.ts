@@ -1,4 +1,4 @@
-import type { TicksClient } from '@ticks/client'
+import type { InboxEntry, LiveConversation, TicksClient } from '@ticks/client'
 import { type ConversationState, createConversation } from '@ticks/solid'
 import { createSignal, onCleanup } from 'solid-js'
 import type { ChatModel } from './chat-model.js'
@@ -34,15 +34,45 @@ async function pageBackToFirstUnread(state: ConversationState): Promise<void> {
 }
 
 /**
+ * Whether the chat can open from what this device stored, without waiting for the server: it
+ * holds everything the inbox feed says the conversation holds (its newest message and this user's
+ * read position), so the unread divider lands where the server's copy would put it. A long chat's
+ * first screen is then one local read away instead of a round trip and the server's answer
+ * (issue 15). Not when the first unread may lie in sealed history (the oldest stored message is
+ * someone else's and unread): that takes the server.
+ */
+function storedIsCurrent(conversation: LiveConversation, entry: InboxEntry | undefined): boolean {
+  if (!entry || !conversation.loadedFromDisk()) return false
+  const index = conversation.conversationIndex
+  if (index.lastSeq() < entry.lastSeq || index.watermarkOf(conversation.userId).r < entry.readSeq)
+    return false
+  const oldest = conversation.messages()[0]
+  return !(oldest && oldest.author !== conversation.userId && isUnread(conversation, oldest))
+}
+
+export interface LiveChatOptions {
+  /** This chat's entry in the inbox feed, when the app has the feed (see `storedIsCurrent`). */
+  feedEntry?: () => InboxEntry | undefined
+}
+
+/**
  * The chat screen's model from `@ticks/solid`'s `createConversation`, for the lifetime of the
  * calling owner (it releases its handle on cleanup). Its messages are a store reconciled by id, so a
  * status change re-renders one bubble.
  */
-export function createLiveChatModel(client: Pick<TicksClient, 'open'>, conversationId: string): ChatModel {
+export function createLiveChatModel(
+  client: Pick<TicksClient, 'open'>,
+  conversationId: string,
+  options: LiveChatOptions = {},
+): ChatModel {
   const state = createConversation(client, conversationId)
   const [loaded, setLoaded] = createSignal(false)
   // Local storage first, then the server: a reload shows stored messages at once and the rest
-  // a moment later, and both must be in before the view can tell what is unread.
+  // a moment later, and both must be in before the view can tell what is unread — unless what is
+  // stored is already as current as the feed.
+  void state.conversation.whenLoaded().then(() => {
+    if (storedIsCurrent(state.conversation, options.feedEntry?.())) setLoaded(true)
+  })
   const timer = setTimeout(() => setLoaded(true), FIRST_SYNC_WAIT_MS)
   void state.conversation
     .whenSynced()
