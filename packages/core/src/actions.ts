@@ -14,6 +14,7 @@ import {
   userRoot,
   utf8Length,
 } from './schema.js'
+import { editSignatureKey, signatureKey } from './signature-records.js'
 
 /**
  * Message actions (issue 17) as writes to the acting user's own root, each checked here first
@@ -67,7 +68,7 @@ export function editMessage(context: ActionContext, messageId: string, text: str
 
 /**
  * Delete one's own message for everyone: a permanent marker, and in the same transaction the
- * message's entry and its edit leave the document (the text is gone, not hidden). Seq, place and
+ * message's entry, its edit and their signatures leave the document (the text is gone, not hidden). Seq, place and
  * status stay; the marker keeps what the tombstone shows.
  */
 export function deleteForEveryone(context: ActionContext, messageId: string): DeletionRecord {
@@ -81,6 +82,9 @@ export function deleteForEveryone(context: ActionContext, messageId: string): De
     root.set(deletionKey(messageId), marker)
     if (root.has(messageKey(messageId))) root.delete(messageKey(messageId))
     if (root.has(editKey(messageId))) root.delete(editKey(messageId))
+    // Signatures (issue 16) of a text that is gone: they go in the same write.
+    for (const key of [signatureKey(messageId), editSignatureKey(messageId)])
+      if (root.has(key)) root.delete(key)
   })
   return marker
 }

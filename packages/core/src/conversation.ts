@@ -29,6 +29,7 @@ import {
   TITLE_KEY,
   userRoot,
 } from './schema.js'
+import { editSignatureKey } from './signature-records.js'
 import { recipientStatus, type Status } from './status.js'
 
 export type { Message }
@@ -51,6 +52,11 @@ export interface HistoryMessage {
   mentions?: string[]
   /** Deleted for everyone: the history keeps no text (`text` is ''). */
   deleted?: true
+  /**
+   * Its signature (issue 16), sealed with it; absent in records sealed before records carried
+   * one, and for unsigned messages.
+   */
+  signature?: { key: string; sig: string }
 }
 
 /** Options of `send` (issue 17). */
@@ -275,11 +281,12 @@ export class Conversation {
    */
   addHistory(messages: readonly HistoryMessage[]): void {
     this.index.addHistory(
-      messages.map(({ id, author, text, createdAt, to, seq, replyTo, mentions, deleted }) => {
+      messages.map(({ id, author, text, createdAt, to, seq, replyTo, mentions, deleted, signature }) => {
         const record: MessageRecord = { id, text, createdAt, to }
         if (replyTo) record.replyTo = replyTo
         if (mentions) record.mentions = mentions
-        return deleted ? { record, author, seq, deleted } : { record, author, seq }
+        if (deleted) return { record, author, seq, deleted }
+        return signature ? { record, author, seq, signature } : { record, author, seq }
       }),
     )
   }
@@ -396,11 +403,15 @@ export class Conversation {
     const orphans = new Set<string>()
     for (let i = from; i < journal.length; i++) {
       const id = journal[i]!
-      if (this.index.isDeleted(this.userId, id) && map.has(editKey(id))) orphans.add(id)
+      if (!this.index.isDeleted(this.userId, id)) continue
+      if (map.has(editKey(id)) || map.has(editSignatureKey(id))) orphans.add(id)
     }
     if (orphans.size === 0 || !this.canWriteReceipts()) return
     this.doc.transact(() => {
-      for (const id of orphans) map.delete(editKey(id))
+      for (const id of orphans) {
+        // Its signature (issue 16) goes with it: it signs a text that is gone.
+        for (const key of [editKey(id), editSignatureKey(id)]) if (map.has(key)) map.delete(key)
+      }
     }, this)
   }
 

@@ -29,7 +29,7 @@ export { type ConversationSetup, initConversation, newConversationDoc } from './
 export { TicksError, type TicksErrorCode } from './errors.js'
 export { randomId } from './ids.js'
 export { MessageActions } from './message-actions.js'
-export { type SignableMessage, type SignOutcome, signMessage } from './message-signer.js'
+export { type SignableMessage, type SignOutcome, signEdit, signMessage } from './message-signer.js'
 export {
   MessageVerifier,
   type MessageVerifierOptions,
@@ -70,6 +70,11 @@ export * from './schema.js'
 export { collectSealedEntries, compactSealedEntries } from './sealed-compaction.js'
 export { orderLog, SEQUENCER_ORIGIN, sealThrough, stampUnsequenced } from './sequencer.js'
 export {
+  EDIT_SIGNATURE_KEY_PREFIX,
+  type EditSignatureRecord,
+  editSignatureKey,
+  editSignatureRecordProblem,
+  isEditSignatureRecord,
   isKeyRecord,
   isSignatureRecord,
   KEY_RECORD_PREFIX,
@@ -93,10 +98,13 @@ export {
 } from './signatures.js'
 export {
   deleteSignature,
+  editSignatureEntryOf,
   publishedKey,
   publishedKeys,
   revokeKey,
   signatureEntryOf,
+  signatureOfSealed,
+  writeEditSignature,
   writeSignature,
 } from './signed-entries.js'
 export {

@@ -3,10 +3,17 @@
  * (WebCrypto, asynchronous) follows it as its own entry a moment later, with the key that made it
  * published in the same transaction the first time this conversation needs it.
  */
-import type * as Y from 'yjs'
-import { messageKey, userRoot } from './schema.js'
+import * as Y from 'yjs'
+import { type EditRecord, editKey, editRecordProblem, messageKey, userRoot } from './schema.js'
+import { isEditSignatureRecord } from './signature-records.js'
 import { type SigningKey, signPayload } from './signatures.js'
-import { publishedKey, signatureEntryOf, writeSignature } from './signed-entries.js'
+import {
+  editSignatureEntryOf,
+  publishedKey,
+  signatureEntryOf,
+  writeEditSignature,
+  writeSignature,
+} from './signed-entries.js'
 
 export interface SignableMessage {
   id: string
@@ -47,4 +54,51 @@ export async function signMessage(
   if (publishedKey(doc, userId, key.keyId)?.revokedAt !== undefined) return 'key-revoked'
   writeSignature(doc, userId, message.id, key, sig, origin)
   return 'signed'
+}
+
+/** The author's current edit of a message in `doc`, if well formed. */
+function currentEdit(doc: Y.Doc, userId: string, messageId: string): EditRecord | undefined {
+  const item = doc.share.get(userRoot(userId))?._map.get(editKey(messageId))
+  if (!item || item.deleted || !(item.content instanceof Y.ContentAny)) return undefined
+  const value = item.content.arr[0]
+  return editRecordProblem(value) === undefined ? (value as EditRecord) : undefined
+}
+
+/**
+ * Sign `userId`'s latest edit of a message (issue 17), as `edit()` just wrote it: the signature
+ * covers its text and `editedAt` and replaces the previous edit's (`se|<messageId>`).
+ */
+export async function signEdit(
+  doc: Y.Doc,
+  userId: string,
+  messageId: string,
+  key: SigningKey,
+  origin: unknown,
+): Promise<SignOutcome> {
+  if (publishedKey(doc, userId, key.keyId)?.revokedAt !== undefined) return 'key-revoked'
+  const edit = currentEdit(doc, userId, messageId)
+  if (!edit || isSignedEdit(doc, userId, messageId, edit.editedAt)) return 'skipped'
+  const { text, editedAt } = edit
+  const sig = await signPayload(key.privateKey, {
+    kind: 'edit',
+    conversationId: doc.guid,
+    messageId,
+    author: userId,
+    text,
+    editedAt,
+  })
+  // A newer edit made meanwhile is signed by its own call; one deleted for everyone needs none.
+  if (doc.isDestroyed) return 'skipped'
+  const now = currentEdit(doc, userId, messageId)
+  if (!now || now.editedAt !== editedAt || now.text !== text) return 'skipped'
+  if (isSignedEdit(doc, userId, messageId, editedAt)) return 'skipped'
+  if (publishedKey(doc, userId, key.keyId)?.revokedAt !== undefined) return 'key-revoked'
+  writeEditSignature(doc, userId, messageId, key, sig, editedAt, origin)
+  return 'signed'
+}
+
+/** Whether the edit signature held already covers an edit at `editedAt` or a later one. */
+function isSignedEdit(doc: Y.Doc, userId: string, messageId: string, editedAt: number): boolean {
+  const entry = editSignatureEntryOf(doc, userId, messageId)
+  return isEditSignatureRecord(entry) && entry.editedAt >= editedAt
 }

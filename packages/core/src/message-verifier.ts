@@ -7,14 +7,23 @@
  */
 import type * as Y from 'yjs'
 import { SYSTEM_AUTHOR, USER_ROOT_PREFIX } from './schema.js'
-import { isSignatureRecord, KEY_RECORD_PREFIX, SIGNATURE_KEY_PREFIX } from './signature-records.js'
+import {
+  EDIT_SIGNATURE_KEY_PREFIX,
+  isEditSignatureRecord,
+  isSignatureRecord,
+  KEY_RECORD_PREFIX,
+  SIGNATURE_KEY_PREFIX,
+  type SignatureRecord,
+} from './signature-records.js'
 import { type SignedPayload, signedPayloadText, verifyPayload } from './signatures.js'
-import { publishedKey, signatureEntryOf } from './signed-entries.js'
+import { editSignatureEntryOf, publishedKey, signatureEntryOf } from './signed-entries.js'
 
 /**
  * - `verified`: signed by a key its author publishes here and has not revoked (announcements: the
  *   server's own root, which no member can write, stands for the signature).
- * - `unverified`: no signature, a malformed or wrong one, or one by a revoked key.
+ * - `unverified`: no signature, a malformed or wrong one, or one by a revoked key. An edited
+ *   message is answered from its latest edit's signature: one missing or naming an older edit is
+ *   unverified too (after the same grace as a fresh message's).
  * - `unknown-key`: signed by a key its author does not publish here; never trusted.
  * - `checking`: not known yet, being verified, or a fresh message whose signature is still on its
  *   way (it is written right after the message): shown as nothing rather than flashing unverified.
@@ -28,6 +37,8 @@ export interface VerifiableMessage {
   text: string
   createdAt: number
   announcement?: true
+  /** Edited (issue 17): `text` is the edit's, made at `at`. */
+  edited?: { at: number }
 }
 
 export interface MessageVerifierOptions {
@@ -37,6 +48,12 @@ export interface MessageVerifierOptions {
    */
   signatureGraceMs?: number
   now?: () => number
+  /**
+   * The signature a sealed message's history record carries (DESIGN section 12): sealing moves
+   * it out of the document. Without one, the document's `s|` entry is read (rooms sealed before
+   * records carried signatures kept it there).
+   */
+  sealedSignatureOf?: (messageId: string) => SignatureRecord | undefined
 }
 
 interface Checked {
@@ -52,6 +69,7 @@ export class MessageVerifier {
   private readonly listeners = new Set<() => void>()
   private readonly graceMs: number
   private readonly now: () => number
+  private readonly sealedSignatureOf: (messageId: string) => SignatureRecord | undefined
   private readonly onTransaction: (transaction: Y.Transaction) => void
   private graceTimer: ReturnType<typeof setTimeout> | undefined
   private graceDeadline = Number.POSITIVE_INFINITY
@@ -64,6 +82,7 @@ export class MessageVerifier {
   ) {
     this.graceMs = options.signatureGraceMs ?? DEFAULT_GRACE_MS
     this.now = options.now ?? Date.now
+    this.sealedSignatureOf = options.sealedSignatureOf ?? (() => undefined)
     this.onTransaction = (transaction) => {
       if (touchesSignedEntries(transaction)) this.queueEmit()
     }
@@ -78,7 +97,7 @@ export class MessageVerifier {
     const state = this.state(message)
     if (state.kind === 'final') return state.verification
     if (state.kind === 'grace') {
-      this.wakeAt(message.createdAt + this.graceMs)
+      this.wakeAt(signedAt(message) + this.graceMs)
       return 'checking'
     }
     const answer = this.answer(message.id, state.question, state.publicKey, state.sig, state.payload)
@@ -98,7 +117,7 @@ export class MessageVerifier {
         const answer = this.answer(message.id, state.question, state.publicKey, state.sig, state.payload)
         return (await answer) ? 'verified' : 'unverified'
       }
-      await this.changeOrDeadline(message.createdAt + this.graceMs)
+      await this.changeOrDeadline(signedAt(message) + this.graceMs)
     }
   }
 
@@ -125,26 +144,31 @@ export class MessageVerifier {
     | { kind: 'crypto'; question: string; publicKey: string; sig: string; payload: SignedPayload } {
     if (message.announcement || message.author === SYSTEM_AUTHOR)
       return { kind: 'final', verification: 'verified' }
-    const entry = signatureEntryOf(this.doc, message.author, message.id)
-    if (entry === undefined) {
-      const age = this.now() - message.createdAt
+    const edited = message.edited
+    const entry = edited
+      ? editSignatureEntryOf(this.doc, message.author, message.id)
+      : (this.sealedSignatureOf(message.id) ?? signatureEntryOf(this.doc, message.author, message.id))
+    // A signature still on its way, or (an edit) the previous edit's while the new one's is.
+    const awaited = edited
+      ? entry === undefined || (isEditSignatureRecord(entry) && entry.editedAt < edited.at)
+      : entry === undefined
+    if (awaited) {
+      const age = this.now() - signedAt(message)
       if (withGrace && age >= -this.graceMs && age < this.graceMs) return { kind: 'grace' }
       return { kind: 'final', verification: 'unverified' }
     }
-    if (!isSignatureRecord(entry)) return { kind: 'final', verification: 'unverified' }
-    const key = publishedKey(this.doc, message.author, entry.key)
+    if (edited ? !isEditSignatureRecord(entry) || entry.editedAt !== edited.at : !isSignatureRecord(entry))
+      return { kind: 'final', verification: 'unverified' }
+    const signature = entry as SignatureRecord
+    const key = publishedKey(this.doc, message.author, signature.key)
     if (!key) return { kind: 'final', verification: 'unknown-key' }
     if (key.revokedAt !== undefined) return { kind: 'final', verification: 'unverified' }
-    const payload: SignedPayload = {
-      kind: 'message',
-      conversationId: this.doc.guid,
-      messageId: message.id,
-      author: message.author,
-      text: message.text,
-      createdAt: message.createdAt,
-    }
-    const question = `${key.publicKey} ${entry.sig} ${signedPayloadText(payload)}`
-    return { kind: 'crypto', question, publicKey: key.publicKey, sig: entry.sig, payload }
+    const common = { conversationId: this.doc.guid, messageId: message.id, author: message.author }
+    const payload: SignedPayload = edited
+      ? { kind: 'edit', ...common, text: message.text, editedAt: edited.at }
+      : { kind: 'message', ...common, text: message.text, createdAt: message.createdAt }
+    const question = `${key.publicKey} ${signature.sig} ${signedPayloadText(payload)}`
+    return { kind: 'crypto', question, publicKey: key.publicKey, sig: signature.sig, payload }
   }
 
   private answer(
@@ -206,11 +230,18 @@ export class MessageVerifier {
   }
 }
 
+/** When what is shown was signed: its latest edit's time, or its own. */
+const signedAt = (message: VerifiableMessage): number => message.edited?.at ?? message.createdAt
+
 function touchesSignedEntries(transaction: Y.Transaction): boolean {
   for (const [type, keys] of transaction.changed) {
     if (type._item !== null) continue
     for (const key of keys) {
-      if (key?.startsWith(SIGNATURE_KEY_PREFIX) || key?.startsWith(KEY_RECORD_PREFIX)) {
+      if (
+        key?.startsWith(SIGNATURE_KEY_PREFIX) ||
+        key?.startsWith(EDIT_SIGNATURE_KEY_PREFIX) ||
+        key?.startsWith(KEY_RECORD_PREFIX)
+      ) {
         if (isUserRoot(transaction.doc, type)) return true
         break
       }

@@ -33,6 +33,9 @@ import {
   type Watermark,
 } from './schema.js'
 import {
+  EDIT_SIGNATURE_KEY_PREFIX,
+  editSignatureRecordProblem,
+  isEditSignatureRecord,
   isKeyRecord,
   KEY_RECORD_PREFIX,
   type KeyRecord,
@@ -343,7 +346,7 @@ class UpdateCheck {
       this.checkMetaEntry(key!, value)
       return undefined
     }
-    this.checkUserEntry(root, key!, value, Y.isDeleted(this.deleteSet, item.id))
+    this.checkUserEntry(root, key!, value, Y.isDeleted(this.deleteSet, item.id), item)
     return key!
   }
 
@@ -417,7 +420,13 @@ class UpdateCheck {
     refuse('forbidden-root', `unknown root type ${JSON.stringify(root)}`)
   }
 
-  private checkUserEntry(root: string, key: string, value: unknown, deletedHere: boolean): void {
+  private checkUserEntry(
+    root: string,
+    key: string,
+    value: unknown,
+    deletedHere: boolean,
+    item: Y.Item,
+  ): void {
     if (key.startsWith(MESSAGE_KEY_PREFIX)) {
       const id = key.slice(MESSAGE_KEY_PREFIX.length)
       if (!isValidId(id, this.limits)) refuse('bad-shape', 'invalid message id')
@@ -471,6 +480,10 @@ class UpdateCheck {
       this.checkSignature(root, key, value)
       return
     }
+    if (key.startsWith(EDIT_SIGNATURE_KEY_PREFIX)) {
+      this.checkEditSignature(key, value, item)
+      return
+    }
     refuse('forbidden-key', `unknown key ${JSON.stringify(key)}`)
   }
 
@@ -497,8 +510,29 @@ class UpdateCheck {
       refuse('bad-shape', 'invalid message id in a signature key')
     const problem = signatureRecordProblem(value, this.limits)
     if (problem) refuse('bad-shape', problem)
-    const current = this.existingEntry(root, key)
-    if (current && !current.deleted) refuse('immutable', `${key} is already signed`)
+    // A deleted one too: it left with its message (sealed, discarded, deleted for everyone), and
+    // a second signature would be a rewrite.
+    if (this.existingEntry(root, key)) refuse('immutable', `${key} is already signed`)
+  }
+
+  /**
+   * An edit's signature (issue 17) replaces only an older edit's: judged against the entry its
+   * writer replaced (the item's origin), not the room's latest, so two devices of the author
+   * signing concurrent edits are both taken and Yjs keeps one, as it keeps one of their edits.
+   */
+  private checkEditSignature(key: string, value: unknown, item: Y.Item): void {
+    if (!isValidId(key.slice(EDIT_SIGNATURE_KEY_PREFIX.length), this.limits))
+      refuse('bad-shape', 'invalid message id in an edit signature key')
+    const problem = editSignatureRecordProblem(value, this.limits)
+    if (problem) refuse('bad-shape', problem)
+    const replaced = item.origin ? this.findStruct(item.origin) : undefined
+    const old =
+      replaced instanceof Y.Item && replaced.content instanceof Y.ContentAny
+        ? replaced.content.arr[0]
+        : undefined
+    if (isEditSignatureRecord(old) && old.editedAt >= (value as { editedAt: number }).editedAt) {
+      refuse('immutable', "an edit signature may only be replaced by a newer edit's")
+    }
   }
 
   /** An edit (issue 17): only of the writer's own message, never of one deleted for everyone. */
@@ -587,6 +621,15 @@ class UpdateCheck {
     return fresh !== undefined && this.isLiveFresh(fresh)
   }
 
+  /** Whether this update deletes the message entry `m|<id>` of `root` (the room's, or its own new one). */
+  private deletesMessageHere(root: string, id: string): boolean {
+    const key = messageKey(id)
+    const existing = this.existingEntry(root, key)
+    if (existing && this.deletedItems.has(existing)) return true
+    const fresh = this.freshEntries.get(root)?.get(key)
+    return fresh !== undefined && !this.isLiveFresh(fresh)
+  }
+
   private isLiveFresh(item: Y.Item): boolean {
     return !(item.content instanceof Y.ContentDeleted) && !Y.isDeleted(this.deleteSet, item.id)
   }
@@ -636,6 +679,24 @@ class UpdateCheck {
         (fresh !== undefined && this.isLiveFresh(fresh)) ||
         (current !== undefined && current !== item && !current.deleted && !deletedItems.has(current))
       if (!kept) refuse('immutable', 'a deletion for everyone is permanent')
+    }
+    // A signature leaves only with what it signs: its message discarded or deleted for everyone in
+    // the same update (the sequencer's seal is the server's own write, not judged here).
+    if (key.startsWith(SIGNATURE_KEY_PREFIX)) {
+      const id = key.slice(SIGNATURE_KEY_PREFIX.length)
+      if (!this.hasDeletionMarker(root, id) && !this.deletesMessageHere(root, id)) {
+        refuse('immutable', `a signature (${key}) leaves only with its message`)
+      }
+      return
+    }
+    // An edit's signature gives way to a newer edit's, or goes with a deletion for everyone.
+    if (key.startsWith(EDIT_SIGNATURE_KEY_PREFIX)) {
+      const fresh = this.freshEntries.get(root)?.get(key)
+      const id = key.slice(EDIT_SIGNATURE_KEY_PREFIX.length)
+      if ((!fresh || !this.isLiveFresh(fresh)) && !this.hasDeletionMarker(root, id)) {
+        refuse('immutable', `an edit signature (${key}) is replaced only by a newer edit's`)
+      }
+      return
     }
     if (key.startsWith(MESSAGE_KEY_PREFIX)) {
       // A sent message leaves the document only as a tombstone (issue 17): its place and seq stay.

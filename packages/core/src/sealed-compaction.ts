@@ -2,6 +2,7 @@ import * as encoding from 'lib0/encoding'
 import * as Y from 'yjs'
 import { readOrderLogShape } from './order-log.js'
 import { holdsMessages, MESSAGE_KEY_PREFIX, SERVER_ROOT } from './schema.js'
+import { SIGNATURE_KEY_PREFIX } from './signature-records.js'
 
 type Struct = Y.Item | Y.GC | Y.Skip
 type DeleteSet = ReturnType<typeof Y.createDeleteSet>
@@ -15,7 +16,9 @@ type DeleteSet = ReturnType<typeof Y.createDeleteSet>
  * entry is never written again (messages are immutable: the write rules refuse it), so once
  * deleted — sealed into history, or discarded — nothing can ever name it, and it can become a
  * garbage-collected range like the children of a deleted type: two bytes, and one range for a
- * whole run of one client's consecutive messages. Kept: entries the live order log still names
+ * whole run of one client's consecutive messages. A message's signature (`s|<id>`, issue 16) is
+ * written once too and leaves with its message, so its deleted entry goes the same way. Kept:
+ * entries the live order log still names
  * (a message discarded after its stamp, which replicas must see as deleted, not as missing), and
  * everything else (overwritten receipts are named by the next raise of their key).
  *
@@ -36,7 +39,7 @@ export function compactSealedEntries(doc: Y.Doc, stateVector?: Uint8Array): Uint
 }
 
 /**
- * The same collection in a live document, in place: deleted message entries that the live order
+ * The same collection in a live document, in place: deleted message (and signature) entries that the live order
  * log does not name become garbage-collected ranges and leave their root's key table. A document
  * that sealed while loaded (a room open for weeks) then holds what one loaded from the compacted
  * snapshot holds, instead of ~35 bytes per sealed message for as long as it stays loaded, and a
@@ -52,7 +55,8 @@ export function collectSealedEntries(doc: Y.Doc): number {
     if (!holdsMessages(name)) continue
     for (const [key, item] of type._map) {
       if (!item.deleted || item.origin !== null || item.left !== null || item.right !== null) continue
-      if (!key.startsWith(MESSAGE_KEY_PREFIX) || live.has(key.slice(MESSAGE_KEY_PREFIX.length))) continue
+      const id = messageIdOfSealable(key)
+      if (id === undefined || live.has(id)) continue
       type._map.delete(key)
       item.gc(doc.store, true)
       clients.add(item.id.client)
@@ -68,19 +72,26 @@ function liveOrderIds(doc: Y.Doc): string[] {
   return doc.share.has(SERVER_ROOT) ? readOrderLogShape(doc.getArray<string>(SERVER_ROOT)).entries : []
 }
 
-/** A deleted message entry of a user root that the live order log does not name. */
+/** The message id of a key written once per message (`m|<id>`, `s|<id>`), else undefined. */
+function messageIdOfSealable(key: string): string | undefined {
+  if (key.startsWith(MESSAGE_KEY_PREFIX)) return key.slice(MESSAGE_KEY_PREFIX.length)
+  if (key.startsWith(SIGNATURE_KEY_PREFIX)) return key.slice(SIGNATURE_KEY_PREFIX.length)
+  return undefined
+}
+
+/** A deleted message (or signature) entry of a user root that the live order log does not name. */
 function isCollectable(struct: Struct, live: ReadonlySet<string>, ds: DeleteSet): struct is Y.Item {
   if (!(struct instanceof Y.Item) || struct.length !== 1) return false
   if (!(struct.content instanceof Y.ContentDeleted) && !Y.isDeleted(ds, struct.id)) return false
   const parent = struct.parent as unknown
-  const key = struct.parentSub
+  const id = struct.parentSub === null ? undefined : messageIdOfSealable(struct.parentSub)
   // Message entries are first writes of their key: no origin, so the update names parent and key.
   return (
     struct.origin === null &&
     typeof parent === 'string' &&
     holdsMessages(parent) &&
-    key?.startsWith(MESSAGE_KEY_PREFIX) === true &&
-    !live.has(key!.slice(MESSAGE_KEY_PREFIX.length))
+    id !== undefined &&
+    !live.has(id)
   )
 }
 

@@ -2,6 +2,8 @@ import type * as Y from 'yjs'
 import type { ConversationIndex, SealedMessage } from './conversation-index.js'
 import { compareUnsequenced } from './order.js'
 import { messageKey, rootOfAuthor, SERVER_ROOT } from './schema.js'
+import { signatureKey } from './signature-records.js'
+import { signatureOfSealed } from './signed-entries.js'
 
 /** Transaction origin of the sequencer's stamps, so hosts can tell them from other writes. */
 export const SEQUENCER_ORIGIN = Symbol('ticks-sequencer')
@@ -32,7 +34,9 @@ export const orderLog = (doc: Y.Doc): string[] => doc.getArray<string>(SERVER_RO
 
 /**
  * Seal every sequenced message with seq <= `throughSeq` (DESIGN section 12): in one transaction,
- * delete their entries from their authors' roots and the oldest entries of the order log. Seqs do
+ * delete their entries (the message and its signature, which the record carries from then on:
+ * the live document must not grow with history) from their authors' roots and the oldest
+ * entries of the order log. Seqs do
  * not move (deleted log items keep their length), receipts are watermarks over seq, so sealed
  * messages keep their statuses. Returns what was sealed, in seq order, for the host to store as
  * history in the same durable step as the update this transaction makes.
@@ -50,17 +54,26 @@ export function sealThrough(
   const sealed: SealedMessage[] = []
   for (let seq = index.sealedThrough + 1; seq <= index.sealedThrough + count; seq++) {
     const indexed = index.sequencedAt(seq)
-    if (indexed)
-      sealed.push({
-        record: indexed.record,
-        author: indexed.author,
-        seq,
-        ...(indexed.deleted && { deleted: true }),
-      })
+    if (!indexed) continue
+    const signature = indexed.deleted
+      ? undefined
+      : signatureOfSealed(index.doc, indexed.author, indexed.record.id)
+    sealed.push({
+      record: indexed.record,
+      author: indexed.author,
+      seq,
+      ...(indexed.deleted && { deleted: true }),
+      ...(signature && { signature }),
+    })
   }
   const doc = index.doc
   doc.transact(() => {
-    for (const { record, author } of sealed) doc.getMap(rootOfAuthor(author)).delete(messageKey(record.id))
+    for (const { record, author } of sealed) {
+      const root = doc.getMap(rootOfAuthor(author))
+      root.delete(messageKey(record.id))
+      // Whatever its shape: a malformed one would otherwise stay in the live document for good.
+      if (root.has(signatureKey(record.id))) root.delete(signatureKey(record.id))
+    }
     doc.getArray<string>(SERVER_ROOT).delete(0, count)
   }, origin)
   return sealed

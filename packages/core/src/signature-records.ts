@@ -8,6 +8,12 @@
  * - `s|<messageId>` → `SignatureRecord`: the signature of the message `m|<messageId>` beside it.
  *   Its own entry, not a field of the message, so `send()` stays synchronous (WebCrypto signs
  *   asynchronously) and stock y-websocket clients keep writing plain messages (shown unverified).
+ *   Written once; it leaves the document with its message (a discard, a deletion for everyone,
+ *   or the seal, which moves it into the sealed record).
+ * - `se|<messageId>` → `EditSignatureRecord`: the signature of the author's latest edit
+ *   (`e|<messageId>`, issue 17), naming the edit's `editedAt`. Its own entry, not a field of the
+ *   edit, so signing does not take a second `e|` write (edits are rate-limited); replaced only by
+ *   the signature of a newer edit.
  *
  * The root rule already makes these unforgeable by other members; the server checks their shape.
  */
@@ -15,6 +21,7 @@ import { DEFAULT_LIMITS, isValidId, type Limits } from './schema.js'
 
 export const KEY_RECORD_PREFIX = 'k|'
 export const SIGNATURE_KEY_PREFIX = 's|'
+export const EDIT_SIGNATURE_KEY_PREFIX = 'se|'
 
 export interface KeyRecord {
   /** The raw 32-byte Ed25519 public key, base64url without padding. */
@@ -31,8 +38,14 @@ export interface SignatureRecord {
   sig: string
 }
 
+/** The signature of an edit: which edit it covers is its `editedAt` (the `e|` entry's). */
+export interface EditSignatureRecord extends SignatureRecord {
+  editedAt: number
+}
+
 export const keyRecordKey = (keyId: string): string => KEY_RECORD_PREFIX + keyId
 export const signatureKey = (messageId: string): string => SIGNATURE_KEY_PREFIX + messageId
+export const editSignatureKey = (messageId: string): string => EDIT_SIGNATURE_KEY_PREFIX + messageId
 
 /** base64url without padding of exactly `bytes` bytes (the last character carries only the rest). */
 const base64urlOfLength = (bytes: number): RegExp => {
@@ -73,9 +86,27 @@ export function signatureRecordProblem(value: unknown, limits: Limits = DEFAULT_
   return undefined
 }
 
+/** Why an edit's signature entry is malformed, or undefined when it is well formed. */
+export function editSignatureRecordProblem(
+  value: unknown,
+  limits: Limits = DEFAULT_LIMITS,
+): string | undefined {
+  if (!isPlainObject(value)) return 'an edit signature is not an object'
+  if (!hasOnlyFields(value, ['key', 'sig', 'editedAt'])) return 'an edit signature is { key, sig, editedAt }'
+  if (typeof value.key !== 'string' || !isValidId(value.key, limits))
+    return 'an edit signature names an invalid key id'
+  if (typeof value.sig !== 'string' || !SIGNATURE_PATTERN.test(value.sig))
+    return 'an edit signature sig is 64 bytes of base64url'
+  if (typeof value.editedAt !== 'number' || !Number.isFinite(value.editedAt))
+    return 'an edit signature editedAt is not a number'
+  return undefined
+}
+
 export const isKeyRecord = (value: unknown): value is KeyRecord => keyRecordProblem(value) === undefined
 export const isSignatureRecord = (value: unknown): value is SignatureRecord =>
   signatureRecordProblem(value) === undefined
+export const isEditSignatureRecord = (value: unknown): value is EditSignatureRecord =>
+  editSignatureRecordProblem(value) === undefined
 
 /**
  * Why `next` may not replace the key record `current`, or undefined when it may. Allowed: the same

@@ -5,7 +5,10 @@
 import * as Y from 'yjs'
 import { rootOfAuthor, userRoot } from './schema.js'
 import {
+  type EditSignatureRecord,
+  editSignatureKey,
   isKeyRecord,
+  isSignatureRecord,
   KEY_RECORD_PREFIX,
   type KeyRecord,
   keyRecordKey,
@@ -45,6 +48,25 @@ export function publishedKeys(doc: Y.Doc, userId: string): Record<string, KeyRec
 export const signatureEntryOf = (doc: Y.Doc, author: string, messageId: string): unknown =>
   entryOf(doc, rootOfAuthor(author), signatureKey(messageId))
 
+/** The signature entry of a message's latest edit, whatever its shape (undefined: none). */
+export const editSignatureEntryOf = (doc: Y.Doc, author: string, messageId: string): unknown =>
+  entryOf(doc, rootOfAuthor(author), editSignatureKey(messageId))
+
+/**
+ * The signature of a message being sealed, read from its `s|` entry even when the transaction
+ * that seals it has just deleted it (its content stays until the transaction is cleaned up), so
+ * that a replica holding the message when it is sealed keeps the signature with its sealed copy.
+ */
+export function signatureOfSealed(
+  doc: Y.Doc,
+  author: string,
+  messageId: string,
+): SignatureRecord | undefined {
+  const item = doc.share.get(rootOfAuthor(author))?._map.get(signatureKey(messageId))
+  const value = item?.content instanceof Y.ContentAny ? item.content.arr[0] : undefined
+  return isSignatureRecord(value) ? { key: value.key, sig: value.sig } : undefined
+}
+
 /**
  * Write a message's signature, publishing the signing key in the same transaction if this
  * conversation does not have it yet (so a recipient never meets the signature without its key).
@@ -57,6 +79,32 @@ export function writeSignature(
   sig: string,
   origin: unknown,
 ): void {
+  const signature: SignatureRecord = { key: key.keyId, sig }
+  writeWithKey(doc, userId, key, signatureKey(messageId), signature, origin)
+}
+
+/** Write the signature of an edit (replacing the previous edit's), publishing the key as above. */
+export function writeEditSignature(
+  doc: Y.Doc,
+  userId: string,
+  messageId: string,
+  key: SigningKey,
+  sig: string,
+  editedAt: number,
+  origin: unknown,
+): void {
+  const signature: EditSignatureRecord = { key: key.keyId, sig, editedAt }
+  writeWithKey(doc, userId, key, editSignatureKey(messageId), signature, origin)
+}
+
+function writeWithKey(
+  doc: Y.Doc,
+  userId: string,
+  key: SigningKey,
+  entryKey: string,
+  value: SignatureRecord,
+  origin: unknown,
+): void {
   const root = userRoot(userId)
   doc.transact(() => {
     const map = doc.getMap(root)
@@ -64,8 +112,7 @@ export function writeSignature(
       const record: KeyRecord = { publicKey: key.publicKey, createdAt: key.createdAt }
       map.set(keyRecordKey(key.keyId), record)
     }
-    const signature: SignatureRecord = { key: key.keyId, sig }
-    map.set(signatureKey(messageId), signature)
+    map.set(entryKey, value)
   }, origin)
 }
 
