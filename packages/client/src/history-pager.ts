@@ -187,7 +187,10 @@ export class HistoryPager {
     for (const sealed of index.history.values()) {
       if (position++ < this.historyCached) continue
       const { id, text, createdAt, to } = sealed.record
-      held.push({ id, author: sealed.author, text, createdAt, to, seq: sealed.seq })
+      const message: HistoryMessage = { id, author: sealed.author, text, createdAt, to, seq: sealed.seq }
+      // Sealing took the signature out of the document: the cached copy keeps it (issue 16).
+      if (sealed.signature) message.signature = sealed.signature
+      held.push(message)
     }
     this.historyCached = index.history.size
     void this.cache.put(held).catch(() => {})

@@ -2,6 +2,7 @@ import {
   Conversation,
   deleteSignature,
   type KeyRecord,
+  type SendOptions,
   type Message,
   MessageVerifier,
   publishedKeys,
@@ -143,7 +144,10 @@ export class LiveConversation extends Conversation {
     })
     this.delivered = createDeliveredBatcher(() => this.markDelivered(), setup.deliveredDelayMs)
     this.signing = new MessageSigning(setup.doc, setup.userId, setup.keyStore, this)
-    this.verifier = new MessageVerifier(setup.doc)
+    // A sealed message's signature left the document with it: its history record carries it.
+    this.verifier = new MessageVerifier(setup.doc, {
+      sealedSignatureOf: (messageId) => this.index.history.get(messageId)?.signature,
+    })
     this.onRemoteTransaction = (transaction) => {
       if (!transaction.local && transaction.changed.size > 0) this.delivered.schedule()
     }
@@ -271,11 +275,18 @@ export class LiveConversation extends Conversation {
    * A 4403 that failed messages counts too: a member demoted to observer while offline has nothing
    * left to write once they are discarded, and reconnects to read (a non-member is refused again).
    */
-  override send(text: string): Message {
-    const message = super.send(text)
+  override send(text: string, options?: SendOptions): Message {
+    const message = super.send(text, options)
     this.signing.sign(message)
     // Noted at once, not only when let go: a tab closed with the chat open still has it sent later.
     this.onSend?.()
+    return message
+  }
+
+  /** Edit one's own message, signed right after (recipients verify the latest edit's signature). */
+  override edit(messageId: string, text: string): Message {
+    const message = super.edit(messageId, text)
+    this.signing.signEdit(messageId)
     return message
   }
 

@@ -1,8 +1,9 @@
 /**
  * Signs what this replica sends, right after `send()` (which stays synchronous): the signature and,
  * the first time in a conversation, the device's public key follow the message as one small write.
+ * Edits likewise, right after `edit()` (issue 17).
  */
-import { type SignableMessage, signMessage } from '@ticks/core'
+import { type SignableMessage, type SigningKey, type SignOutcome, signEdit, signMessage } from '@ticks/core'
 import type * as Y from 'yjs'
 import type { KeyStore } from './key-store.js'
 
@@ -18,8 +19,17 @@ export class MessageSigning {
   ) {}
 
   sign(message: SignableMessage): void {
-    const signing = this.signWithCurrentKey(message)
-      // Without Ed25519 (an old browser) the message goes unsigned: recipients show it unverified.
+    this.track((key) => signMessage(this.doc, this.userId, message, key, this.origin))
+  }
+
+  /** Sign this user's latest edit of a message (a later edit's call signs that one). */
+  signEdit(messageId: string): void {
+    this.track((key) => signEdit(this.doc, this.userId, messageId, key, this.origin))
+  }
+
+  private track(write: (key: SigningKey) => Promise<SignOutcome>): void {
+    const signing = this.signWithCurrentKey(write)
+      // Without Ed25519 (an old browser) it goes unsigned: recipients show it unverified.
       .catch(() => {})
       .finally(() => this.inFlight.delete(signing))
     this.inFlight.add(signing)
@@ -34,15 +44,15 @@ export class MessageSigning {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight)
   }
 
-  private async signWithCurrentKey(message: SignableMessage): Promise<void> {
+  private async signWithCurrentKey(write: (key: SigningKey) => Promise<SignOutcome>): Promise<void> {
     const key = await this.keys.current()
-    const outcome = await signMessage(this.doc, this.userId, message, key, this.origin)
+    const outcome = await write(key)
     // This device's key was revoked here (from another device): it makes itself a new one.
     if (outcome === 'key-revoked') {
       // Messages signed together find the same revoked key: the first to get here rotates it.
       const latest = await this.keys.current()
       const next = latest.keyId === key.keyId ? await this.keys.rotate() : latest
-      await signMessage(this.doc, this.userId, message, next, this.origin)
+      await write(next)
     }
   }
 }

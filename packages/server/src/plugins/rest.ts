@@ -44,6 +44,32 @@ const DEFAULT_ANNOUNCEMENTS_PAGE = 20
 const MAX_BATCH = 100
 /** A page below a given `before` never changes: everything under it is sealed for good. */
 const IMMUTABLE = 'private, max-age=31536000, immutable'
+/** A sealed message as a history page serves it (the store's `HistoryRecord`). */
+const HISTORY_RECORD = {
+  type: 'object',
+  required: ['seq', 'id', 'author', 'text', 'createdAt', 'to'],
+  properties: {
+    seq: { type: 'integer' },
+    id: { type: 'string' },
+    author: { type: 'string' },
+    text: { type: 'string' },
+    createdAt: { type: 'number' },
+    to: { type: 'array', items: { type: 'string' } },
+    replyTo: {
+      type: 'object',
+      required: ['id', 'author'],
+      properties: { id: { type: 'string' }, author: { type: 'string' } },
+    },
+    mentions: { type: 'array', items: { type: 'string' } },
+    deleted: { type: 'boolean' },
+    // Sealed with the message (issue 16): recipients verify a paged-in message with it.
+    signature: {
+      type: 'object',
+      required: ['key', 'sig'],
+      properties: { key: { type: 'string' }, sig: { type: 'string' } },
+    },
+  },
+} as const
 
 interface MessageView {
   id: string
@@ -206,6 +232,16 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
           properties: {
             before: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
             limit: { type: 'integer', minimum: 1, maximum: MAX_HISTORY_PAGE },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['messages', 'sealedThrough'],
+            properties: {
+              messages: { type: 'array', items: HISTORY_RECORD },
+              sealedThrough: { type: 'integer' },
+            },
           },
         },
       },

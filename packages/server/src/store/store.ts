@@ -192,16 +192,22 @@ export interface HistoryRecord {
   text: string
   createdAt: number
   to: string[]
+  /**
+   * The author's signature (issue 16), which left the live document when the message was sealed.
+   * Records stored before it was kept here have none (see the core README: signed messages).
+   */
+  signature?: { key: string; sig: string }
 }
 
 /** How the history keeps a message the sequencer sealed. */
-export const historyRecordOf = ({ record, author, seq }: SealedMessage): HistoryRecord => ({
+export const historyRecordOf = ({ record, author, seq, signature }: SealedMessage): HistoryRecord => ({
   seq,
   id: record.id,
   author,
   text: record.text,
   createdAt: record.createdAt,
   to: record.to,
+  ...(signature && { signature: { key: signature.key, sig: signature.sig } }),
 })
 
 /** The most messages one `history` call returns. */
