@@ -36,7 +36,13 @@ export interface ConversationInfo {
   title: string
   members?: Record<string, { joinedAt?: number }> | string[]
   /** What the server's listing adds for this user (as its inbox feed has them). */
-  lastMessage?: { author: string; text: string; createdAt: number } | null
+  lastMessage?: {
+    author: string
+    text: string
+    createdAt: number
+    /** The members it names, when the server's listing carries them (issue 17). */
+    mentions?: string[]
+  } | null
   unread?: number
 }
 

@@ -1,4 +1,4 @@
-import type { Conversation } from '@ticks/core'
+import { type Conversation, DEFAULT_LIMITS, mentionsIn } from '@ticks/core'
 import { unreadCount } from './chat/unread.js'
 import type { ConversationSummary } from './components/conversation-list.js'
 
@@ -9,7 +9,7 @@ export interface ListedConversation {
   /** When this device first listed it (epoch ms). */
   listedAt?: number
   /** From the feed: its last stamped message, this user's unread count, when this user joined. */
-  lastMessage?: { author: string; text: string; createdAt: number } | null
+  lastMessage?: { author: string; text: string; createdAt: number; mentionsMe?: boolean } | null
   unread?: number
   joinedAt?: number
 }
@@ -29,7 +29,8 @@ export function summarize(
   userId: string,
 ): RankedSummary {
   const messages = conversation?.messages() ?? []
-  const last = conversation ? messages[messages.length - 1] : (info.lastMessage ?? undefined)
+  const open = conversation ? messages[messages.length - 1] : undefined
+  const last = open ?? (conversation ? undefined : (info.lastMessage ?? undefined))
   const joinedAt = conversation ? conversation.members()[userId]?.joinedAt : info.joinedAt
   return {
     id: info.id,
@@ -37,9 +38,10 @@ export function summarize(
     unread: conversation ? unreadCount(conversation) : (info.unread ?? 0),
     lastMessage: last && {
       author: last.author,
-      text: last.text,
+      text: open?.deleted ? 'This message was deleted' : last.text,
       createdAt: last.createdAt,
       own: last.author === userId,
+      mentionsMe: open ? open.mentions?.includes(userId) === true : info.lastMessage?.mentionsMe === true,
     },
     activeAt: last?.createdAt ?? joinedAt ?? info.listedAt ?? 0,
   }
@@ -48,3 +50,20 @@ export function summarize(
 /** Newest activity first. */
 export const newestFirst = <T extends RankedSummary>(rows: T[]): T[] =>
   [...rows].sort((a, b) => b.activeAt - a.activeAt)
+
+/**
+ * Whether the last message of a listed conversation names `userId`: the server's recorded mentions
+ * when its listing carries them; otherwise (the inbox feed does not yet) core's own rule over the
+ * text and the members, which is how the message recorded them when it was sent.
+ */
+export function mentionsUser(
+  lastMessage: { text: string; mentions?: string[] } | null | undefined,
+  members: Record<string, unknown> | string[] | undefined,
+  userId: string,
+): boolean {
+  if (!lastMessage) return false
+  if (lastMessage.mentions) return lastMessage.mentions.includes(userId)
+  const memberIds = Array.isArray(members) ? members : Object.keys(members ?? {})
+  const byId = new Map(memberIds.map((id) => [id, true]))
+  return mentionsIn(lastMessage.text, byId, DEFAULT_LIMITS.maxMentions).includes(userId)
+}

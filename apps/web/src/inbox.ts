@@ -2,7 +2,7 @@ import { createClient, type LiveConversation, type TicksClient } from '@ticks/cl
 import { createSignal, onCleanup } from 'solid-js'
 import { ApiError, type ConversationInfo, createConversationRequest, listConversations } from './api.js'
 import type { ConversationSummary, ListError } from './components/conversation-list.js'
-import { type ListedConversation, newestFirst, summarize } from './conversation-summary.js'
+import { type ListedConversation, mentionsUser, newestFirst, summarize } from './conversation-summary.js'
 import type { Session } from './session.js'
 
 const listKey = (userId: string) => `ticks.conversations.${userId}`
@@ -56,7 +56,14 @@ export function createInbox(session: Session) {
       id: info.id,
       title: info.title,
       listedAt: before.get(info.id)?.listedAt ?? now,
-      lastMessage: info.lastMessage ?? null,
+      lastMessage: info.lastMessage
+        ? {
+            author: info.lastMessage.author,
+            text: info.lastMessage.text,
+            createdAt: info.lastMessage.createdAt,
+            mentionsMe: mentionsUser(info.lastMessage, info.members, session.userId),
+          }
+        : null,
       unread: info.unread ?? 0,
       joinedAt:
         (Array.isArray(info.members) ? undefined : info.members?.[session.userId]?.joinedAt) ??

@@ -26,7 +26,10 @@ export function createNotifications(
     if (permission() !== 'granted' || !document.hidden || row.id === options.activeId()) return
     const last = row.lastMessage
     if (!last) return
-    const notification = new Notification(row.title, { body: `${last.author}: ${last.text}`, tag: row.id })
+    const body = last.mentionsMe
+      ? `${last.author} mentioned you: ${last.text}`
+      : `${last.author}: ${last.text}`
+    const notification = new Notification(row.title, { body, tag: row.id })
     notification.onclick = () => {
       window.focus()
       options.open(row.id)

@@ -105,7 +105,11 @@ export function createFakeChat(
     firstUnread: () => tracked(() => firstUnread(mine)),
     receipts: (id) => tracked(() => mine.receipts(id)),
     failureReason: (id) => tracked(() => mine.failureReason(id)),
-    send: (text) => void mine.send(text),
+    send: (text, options) => void mine.send(text, options),
+    react: (id, emoji) => void mine.react(id, emoji),
+    unreact: (id, emoji) => void mine.unreact(id, emoji),
+    edit: (id, text) => void mine.edit(id, text),
+    deleteForEveryone: (id) => mine.deleteForEveryone(id),
     retry: (id) => {
       calls.retry.push(id)
       mine.clearFailure(id)

@@ -46,8 +46,16 @@ export interface ChatModel {
   failureReason(messageId: string): string | undefined
   /** Whether a message is its author's (signed messages); without it nothing is labelled. */
   verification?(message: Message): Verification
-  /** Throws a `TicksError` when the message cannot be written (too long, not a member, not loaded). */
-  send(text: string): void
+  /**
+   * Throws a `TicksError` when the message cannot be written (too long, not a member, not loaded).
+   * `replyTo` names the message it answers (issue 17).
+   */
+  send(text: string, options?: { replyTo?: string }): void
+  /** Message actions (issue 17); each throws a `TicksError` when refused (limits, not the author). */
+  react(messageId: string, emoji: string): void
+  unreact(messageId: string, emoji: string): void
+  edit(messageId: string, text: string): void
+  deleteForEveryone(messageId: string): void
   retry(messageId: string): void
   discard(messageId: string): void
   markRead(upToMessageId: string): void

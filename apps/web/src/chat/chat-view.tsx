@@ -1,13 +1,16 @@
-import { type Message, TicksError } from '@ticks/core'
+import type { Message, TicksError } from '@ticks/core'
 import { createEffect, createMemo, createSignal, Match, on, onCleanup, Show, Switch, untrack } from 'solid-js'
-import { Composer } from '../components/composer.js'
+import { Composer, type ComposerHandle } from '../components/composer.js'
+import { ComposerContext } from '../components/composer-context.js'
+import { ConfirmDialog } from '../components/confirm-dialog.js'
 import { ConnectionBanner } from '../components/connection-banner.js'
 import { initialOf } from '../components/initial.js'
-import { MessageBubble } from '../components/message-bubble.js'
+import { type BubbleActions, MessageBubble } from '../components/message-bubble.js'
 import { NewMessagesPill } from '../components/new-messages-pill.js'
 import { PresenceLine } from '../components/presence-line.js'
 import { SignInAgainButton } from '../components/sign-in-again-button.js'
 import { VirtualList, type VirtualListHandle } from '../components/virtual-list.js'
+import { actionErrorText, type ChatAction, isTicksError } from './action-errors.js'
 import type { ChatModel } from './chat-model.js'
 import { createVisibleMessages } from './read-tracker.js'
 import { defaultNameOf, type NameOf } from './status-text.js'
@@ -44,23 +47,14 @@ const TYPING_PAUSE_MS = 3000
 /** While typing goes on, re-announced this often: well inside the client's 5 s expiry. */
 const TYPING_RENEW_MS = 2000
 
-/** What the composer says when the model refuses a message, in the words of the person typing. */
-function sendErrorText(error: TicksError): string {
-  switch (error.code) {
-    case 'text-too-long':
-      return 'This message is too long to send. Shorten it, or split it into several messages.'
-    case 'not-synced':
-      return 'This conversation has not loaded yet. Try again in a moment.'
-    case 'not-a-member':
-      return 'You are not a member of this conversation.'
-    case 'read-only':
-      return 'You can read this conversation but not write in it.'
-    case 'closed':
-      return 'This conversation was closed. Open it again to write.'
-    default:
-      return `Could not send: ${error.message}`
-  }
-}
+/** How long the original a quote led to stays marked. */
+const HIGHLIGHT_MS = 1600
+
+/** What the composer's next Enter does besides sending: answer a message, or save an edit. */
+type ComposerMode =
+  | { kind: 'reply'; message: Message }
+  /** `draft`: what the box held before, given back when the edit ends. */
+  | { kind: 'edit'; message: Message; draft: string }
 
 /** One open conversation: header, connection banner, messages, composer. */
 export function ChatView(props: ChatViewProps) {
@@ -224,6 +218,8 @@ export function ChatView(props: ChatViewProps) {
   }
   const onTyping = () => {
     setSendError(undefined)
+    // Fixing a message already sent is not "typing…" to the others.
+    if (mode()?.kind === 'edit') return
     if (typingTimer === undefined || Date.now() - typingAnnouncedAt >= TYPING_RENEW_MS) {
       model().setTyping(true)
       typingAnnouncedAt = Date.now()
@@ -233,19 +229,115 @@ export function ChatView(props: ChatViewProps) {
   }
   onCleanup(() => clearTimeout(typingTimer))
 
-  /** False (the composer keeps the text) when the model refuses the message. */
-  const send = (text: string): boolean => {
+  /** Run a model call; a refusal is said under the composer (whose text stays) and returned. */
+  const attempt = (action: ChatAction, run: () => void): TicksError | undefined => {
     try {
-      model().send(text)
+      run()
     } catch (cause) {
-      // By name too: a second copy of @ticks/core in a bundle would fail `instanceof`.
-      if (!(cause instanceof TicksError || (cause as Error | undefined)?.name === 'TicksError')) throw cause
-      setSendError(sendErrorText(cause as TicksError))
-      return false
+      if (!isTicksError(cause)) throw cause
+      setSendError(actionErrorText(cause, action))
+      return cause
     }
     setSendError(undefined)
+    return undefined
+  }
+
+  // Replying and editing go through the composer, as in every messenger: a strip above the box
+  // says what Enter will do, Escape or its button backs out, and a draft put aside to edit a
+  // message comes back when the edit ends.
+  let composer: ComposerHandle | undefined
+  const [mode, setMode] = createSignal<ComposerMode>()
+  const cancelMode = () => {
+    const current = mode()
+    if (!current) return
+    setMode(undefined)
+    setSendError(undefined)
+    if (current.kind === 'edit') composer?.setText(current.draft)
+  }
+  const startReply = (message: Message) => {
+    if (mode()?.kind === 'edit') cancelMode()
+    setMode({ kind: 'reply', message })
+    composer?.focus()
+  }
+  const startEdit = (message: Message) => {
+    const current = mode()
+    const draft = current?.kind === 'edit' ? current.draft : (composer?.text() ?? '')
+    setMode({ kind: 'edit', message, draft })
+    setSendError(undefined)
+    composer?.setText(message.text)
+    composer?.focus()
+  }
+  /** Up in an empty box edits one's newest message that can still be edited. */
+  const editLast = () => {
+    const messages = model().messages()
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const message = messages[i]!
+      if (message.author === model().userId && !message.deleted && !message.announcement) {
+        startEdit(message)
+        return
+      }
+    }
+  }
+
+  /**
+   * False (the composer keeps the text) when the model refuses the message; after an edit, the
+   * draft that was put aside for it.
+   */
+  const send = (text: string): boolean | string => {
+    const current = mode()
+    if (current?.kind === 'edit') {
+      if (attempt('edit', () => model().edit(current.message.id, text))) return false
+      setMode(undefined)
+      return current.draft
+    }
+    if (current?.kind === 'reply') {
+      const refused = attempt('reply', () => model().send(text, { replyTo: current.message.id }))
+      // The original was deleted meanwhile: the next Enter sends the text without the quote.
+      if (refused?.code === 'deleted') setMode(undefined)
+      if (refused) return false
+    } else if (attempt('send', () => model().send(text))) return false
+    setMode(undefined)
     if (typingTimer !== undefined) stopTyping()
     return true
+  }
+
+  const [confirmingDelete, setConfirmingDelete] = createSignal<Message>()
+  const deleteMessage = (message: Message) => {
+    // Never stamped: the server never had it, so it goes as a discard does.
+    if (message.seq === undefined) attempt('delete', () => model().discard(message.id))
+    else attempt('delete', () => model().deleteForEveryone(message.id))
+    if (mode()?.message.id === message.id) cancelMode()
+  }
+
+  /** Someone who cannot write here (an observer, a closed conversation) is offered no actions. */
+  const canAct = () =>
+    !composerClosed() && model().members()[model().userId]?.role !== 'observer' && !model().stopped()
+  const bubbleActions: BubbleActions = {
+    onReply: startReply,
+    onReact: (message, emoji, mine) =>
+      void attempt('react', () =>
+        mine ? model().unreact(message.id, emoji) : model().react(message.id, emoji),
+      ),
+    onEdit: startEdit,
+    onDelete: (message) => setConfirmingDelete(message),
+  }
+
+  // Following a quote: the original comes to the top of the view, marked for a moment, with the
+  // keyboard focus (so a keyboard user lands where they looked).
+  const [highlighted, setHighlighted] = createSignal<string>()
+  let highlightTimer: ReturnType<typeof setTimeout> | undefined
+  onCleanup(() => clearTimeout(highlightTimer))
+  const jumpTo = (messageId: string) => {
+    if (!list?.scrollToKey(messageId, SCROLL_MARGIN_PX)) return
+    setHighlighted(messageId)
+    clearTimeout(highlightTimer)
+    highlightTimer = setTimeout(() => setHighlighted(undefined), HIGHLIGHT_MS)
+    requestAnimationFrame(() => {
+      const bubbles = scroller?.querySelectorAll<HTMLElement>('article[data-message-id]') ?? []
+      for (const bubble of bubbles) {
+        if (bubble.dataset.messageId === messageId) bubble.focus({ preventScroll: true })
+      }
+    })
   }
 
   const bannerState = () => {
@@ -394,6 +486,10 @@ export function ChatView(props: ChatViewProps) {
                       }}
                       message={message}
                       own={own}
+                      userId={model().userId}
+                      actions={canAct() ? bubbleActions : undefined}
+                      onJumpTo={jumpTo}
+                      highlighted={highlighted() === message.id}
                       showAuthor={isGroup()}
                       receipts={receipts()}
                       times={times()}
@@ -419,7 +515,49 @@ export function ChatView(props: ChatViewProps) {
         maxBytes={model().maxTextBytes}
         error={sendError()}
         disabled={composerClosed()}
+        handle={(handle) => {
+          composer = handle
+        }}
+        onCancel={mode() ? cancelMode : undefined}
+        onEditLast={canAct() ? editLast : undefined}
+        submitLabel={mode()?.kind === 'edit' ? 'Save' : 'Send'}
+        context={
+          <Show when={mode()}>
+            {(current) => (
+              <ComposerContext
+                kind={current().kind}
+                author={
+                  current().message.author === model().userId ? 'yourself' : nameOf(current().message.author)
+                }
+                text={current().message.text}
+                onCancel={() => {
+                  cancelMode()
+                  composer?.focus()
+                }}
+              />
+            )}
+          </Show>
+        }
       />
+      <Show when={confirmingDelete()}>
+        {(message) => (
+          <ConfirmDialog
+            title={message().seq === undefined ? 'Delete this unsent message?' : 'Delete for everyone?'}
+            description={
+              message().seq === undefined
+                ? 'It has not reached the server: it is removed from this device and never sent.'
+                : 'This message will be replaced by “This message was deleted” for everyone in this chat.'
+            }
+            confirmLabel={message().seq === undefined ? 'Delete' : 'Delete for everyone'}
+            onCancel={() => setConfirmingDelete(undefined)}
+            onConfirm={() => {
+              deleteMessage(message())
+              setConfirmingDelete(undefined)
+              composer?.focus()
+            }}
+          />
+        )}
+      </Show>
     </section>
   )
 }

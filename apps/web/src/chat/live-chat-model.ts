@@ -2,6 +2,7 @@ import type { InboxEntry, LiveConversation, TicksClient } from '@ticks/client'
 import { type ConversationState, createConversation } from '@ticks/solid'
 import { createSignal, onCleanup } from 'solid-js'
 import type { ChatModel } from './chat-model.js'
+import { sendWithOptions } from './send-with-options.js'
 import { firstUnread, isUnread } from './unread.js'
 
 /**
@@ -97,7 +98,16 @@ export function createLiveChatModel(
     receipts: (id) => state.receipts(id),
     failureReason: (id) => state.failureReason(id),
     verification: (message) => state.verification(message),
-    send: (text) => void state.send(text),
+    send: (text, options) =>
+      void (options?.replyTo === undefined
+        ? state.send(text)
+        : sendWithOptions(state.conversation, text, { replyTo: options.replyTo })),
+    // `@ticks/solid` does not wrap the actions (yet): the live conversation has them, and its
+    // change events refresh the store the bubbles read.
+    react: (id, emoji) => void state.conversation.react(id, emoji),
+    unreact: (id, emoji) => void state.conversation.unreact(id, emoji),
+    edit: (id, text) => void state.conversation.edit(id, text),
+    deleteForEveryone: (id) => state.conversation.deleteForEveryone(id),
     retry: (id) => state.retry(id),
     discard: (id) => state.discard(id),
     markRead: (id) => state.markRead(id),

@@ -1,9 +1,28 @@
 import { utf8Length } from '@ticks/core'
-import { createMemo, createSignal, Show } from 'solid-js'
+import { createMemo, createSignal, type JSX, Show } from 'solid-js'
+
+/** What the chat does with the box besides typing: put a message in to edit, bring a draft back. */
+export interface ComposerHandle {
+  text(): string
+  setText(text: string): void
+  focus(): void
+}
 
 export interface ComposerProps {
-  /** Whether the message was taken; when refused (false), the text stays for the user to fix. */
-  onSend: (text: string) => boolean
+  /**
+   * Whether the message was taken; when refused (false), the text stays for the user to fix. A
+   * string is what the box holds next instead of nothing (the draft put aside to edit a message).
+   */
+  onSend: (text: string) => boolean | string
+  /** Shown above the box: what Enter does besides sending (replying, editing). */
+  context?: JSX.Element
+  /** Escape in the box backs out of that context. */
+  onCancel?: () => void
+  /** Up in an empty box: edit one's last message, as in most messengers. */
+  onEditLast?: () => void
+  /** The submit button's name: "Send", or "Save" while editing. */
+  submitLabel?: string
+  handle?: (handle: ComposerHandle) => void
   /** Called on each keystroke; the host throttles what it broadcasts. */
   onTyping?: () => void
   disabled?: boolean
@@ -41,12 +60,28 @@ export function Composer(props: ComposerProps) {
     }
     return props.error
   }
+  const show = (value: string) => {
+    setText(value)
+    if (input) {
+      // Set at once, not on the next render: fitting reads the box's new height.
+      input.value = value
+      fitToContent(input)
+    }
+  }
+  props.handle?.({
+    text,
+    setText: show,
+    focus: () => {
+      input?.focus()
+      input?.setSelectionRange(input.value.length, input.value.length)
+    },
+  })
   const send = () => {
     const value = text()
     if (value.trim().length === 0 || props.disabled || tooLong() !== undefined) return
-    if (props.onSend(value) === false) return
-    setText('')
-    if (input) fitToContent(input)
+    const taken = props.onSend(value)
+    if (taken === false) return
+    show(typeof taken === 'string' ? taken : '')
     input?.focus()
   }
   return (
@@ -57,6 +92,7 @@ export function Composer(props: ComposerProps) {
         send()
       }}
     >
+      {props.context}
       <label class="visually-hidden" for="composer-input">
         Message
       </label>
@@ -79,6 +115,12 @@ export function Composer(props: ComposerProps) {
           if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
             event.preventDefault()
             send()
+          } else if (event.key === 'Escape' && props.onCancel) {
+            event.preventDefault()
+            props.onCancel()
+          } else if (event.key === 'ArrowUp' && text() === '' && props.onEditLast) {
+            event.preventDefault()
+            props.onEditLast()
           }
         }}
       />
@@ -86,7 +128,7 @@ export function Composer(props: ComposerProps) {
         type="submit"
         class="button composer__send"
         disabled={props.disabled || text().trim().length === 0 || tooLong() !== undefined}
-        aria-label="Send"
+        aria-label={props.submitLabel ?? 'Send'}
       >
         <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
           <path d="M3 20l18-8L3 4v6l12 2-12 2z" fill="currentColor" />

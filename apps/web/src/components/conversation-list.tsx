@@ -6,7 +6,14 @@ import { SignInAgainButton } from './sign-in-again-button.js'
 export interface ConversationSummary {
   id: string
   title: string
-  lastMessage?: { author: string; text: string; createdAt: number; own: boolean }
+  lastMessage?: {
+    author: string
+    text: string
+    createdAt: number
+    own: boolean
+    /** It names the reader (`@<userId>`): the notification and the row say so. */
+    mentionsMe?: boolean
+  }
   unread: number
 }
 
@@ -82,6 +89,11 @@ export function ConversationList(props: ConversationListProps) {
                           )}
                         </Show>
                       </span>
+                      <Show when={conversation.unread > 0 && conversation.lastMessage?.mentionsMe}>
+                        <span class="unread-badge unread-badge--mention" role="img" aria-label="Mentions you">
+                          @
+                        </span>
+                      </Show>
                       <Show when={conversation.unread > 0}>
                         <span class="unread-badge" role="img" aria-label={`${conversation.unread} unread`}>
                           {conversation.unread}
