@@ -6,9 +6,13 @@ import {
   checkUpdate,
   collectSealedEntries,
   compactSealedEntries,
+  generateSigningKey,
   initConversation,
   lastSeqOf,
+  type SigningKey,
   sealThrough,
+  signatureKey,
+  signMessage,
   stampUnsequenced,
 } from '../src/index.js'
 
@@ -184,14 +188,17 @@ describe('compacting sealed entries', () => {
 
   /**
    * A realistic history: three devices, each raising its receipt after every message it receives
-   * and sending every third message (the tombstone pattern of issue 15).
+   * and sending every third message (the tombstone pattern of issue 15), signed with `keys`
+   * (issue 16) when given.
    */
-  function busyConversation(count: number) {
+  async function busyConversation(count: number, keys?: Record<string, SigningKey>) {
     const { server, index, replica, sync } = setup()
     const devices = [replica('alice', 'a1'), replica('bob', 'b1'), replica('carol', 'c1')]
     for (let i = 0; i < count; i++) {
       const author = devices[i % 3]!
-      author.send(`message number ${i}`)
+      const message = author.send(`message number ${i}`)
+      const key = keys?.[author.userId]
+      if (key) expect(await signMessage(author.doc, author.userId, message, key, author)).toBe('signed')
       sync(author)
       stampUnsequenced(index)
       for (const device of devices) {
@@ -203,11 +210,19 @@ describe('compacting sealed entries', () => {
     return { server, index, devices, sync }
   }
 
-  it('keeps the live document from growing with history', () => {
+  it('keeps the live document from growing with history, signatures on (issue 16)', async () => {
+    const keys: Record<string, SigningKey> = {}
+    for (const user of Object.keys(MEMBERS)) keys[user] = await generateSigningKey()
     const sizes: Record<number, number> = {}
     for (const count of [300, 900]) {
-      const { server, index } = busyConversation(count)
-      sealThrough(index, count - 50)
+      const { server, index } = await busyConversation(count, keys)
+      const sealed = sealThrough(index, count - 50)
+      // Each signature left with its message, into its sealed record; the window keeps its own.
+      expect(sealed.every((message) => message.signature !== undefined)).toBe(true)
+      const signatures = [...Object.keys(MEMBERS)].flatMap((user) =>
+        [...server.getMap(`u:${user}`).keys()].filter((key) => key.startsWith(signatureKey(''))),
+      )
+      expect(signatures).toHaveLength(50)
       const compacted = compactSealedEntries(server)
       const fresh = new Y.Doc({ guid: 'c' })
       Y.applyUpdate(fresh, compacted)
@@ -217,12 +232,13 @@ describe('compacting sealed entries', () => {
       )
       sizes[count] = compacted.byteLength
     }
-    // 600 more sealed messages cost a few bytes at most (the window is the same size).
+    // 600 more sealed signed messages cost a few bytes at most (the window is the same size),
+    // where each signature left in the document cost 137.
     expect(sizes[900]! - sizes[300]!).toBeLessThan(600 * 3)
   })
 
-  it('syncs both ways with replicas that hold the full entries', () => {
-    const { server, index, devices, sync } = busyConversation(60)
+  it('syncs both ways with replicas that hold the full entries', async () => {
+    const { server, index, devices, sync } = await busyConversation(60)
     sealThrough(index, 40)
     for (const device of devices) sync(device)
     const fresh = new Y.Doc({ guid: 'c' })
@@ -238,8 +254,8 @@ describe('compacting sealed entries', () => {
     expect(freshView.messages().filter((m) => m.seq !== undefined)).toHaveLength(20)
   })
 
-  it('collects them in a live document in place, which then encodes as compactly and goes on working', () => {
-    const { server, index, devices, sync } = busyConversation(90)
+  it('collects them in a live document in place, which then encodes as compactly and goes on working', async () => {
+    const { server, index, devices, sync } = await busyConversation(90)
     sealThrough(index, 60)
     const compacted = compactSealedEntries(server)
     const vector = Y.encodeStateVector(server)
@@ -271,5 +287,31 @@ describe('compacting sealed entries', () => {
     const joinedView = new Conversation(joined, { userId: 'carol' })
     expect(view(joinedView)).toEqual(view(new Conversation(server, { userId: 'carol' })))
     expect(joinedView.messages().map((m) => m.seq)).toEqual(Array.from({ length: 11 }, (_, i) => 81 + i))
+  })
+})
+
+describe('sealing signed messages (issues 15 and 16)', () => {
+  it('collects the deleted signatures in place with their messages', async () => {
+    const { server, index, replica, sync } = setup()
+    const alice = replica('alice', 'a1')
+    const key = await generateSigningKey()
+    for (let i = 0; i < 30; i++) {
+      const message = alice.send(`signed ${i}`)
+      await signMessage(alice.doc, 'alice', message, key, alice)
+    }
+    sync(alice)
+    stampUnsequenced(index)
+    sealThrough(index, 20)
+    const compacted = compactSealedEntries(server)
+    // 20 message entries and their 20 signatures: none keeps its key in the document.
+    expect(collectSealedEntries(server)).toBe(40)
+    expect(Y.encodeStateAsUpdate(server).byteLength).toBe(compacted.byteLength)
+    const root = server.getMap('u:alice') as Y.Map<unknown>
+    const keys = [...root._map.keys()]
+    expect(keys.filter((k) => k.startsWith('s|'))).toHaveLength(10)
+    expect(keys.filter((k) => k.startsWith('m|'))).toHaveLength(10)
+    // A replica holding the full entries still syncs with the collected document.
+    sync(alice)
+    expect(Y.encodeStateVector(alice.doc)).toEqual(Y.encodeStateVector(server))
   })
 })

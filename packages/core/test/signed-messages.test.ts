@@ -4,16 +4,24 @@ import {
   applyCheckedUpdate,
   Conversation,
   checkUpdate,
+  compactSealedEntries,
+  editSignatureKey,
   generateSigningKey,
+  type HistoryMessage,
   initConversation,
   keyRecordKey,
+  type Message,
   MessageVerifier,
   type Role,
   revokeKey,
+  type SealedMessage,
   type SigningKey,
+  sealThrough,
   signatureKey,
+  signEdit,
   signMessage,
   signPayload,
+  stampUnsequenced,
   verifyPayload,
   type Writer,
 } from '../src/index.js'
@@ -317,5 +325,214 @@ describe('write rules for signed messages', () => {
       doc.getMap('u:alice').set(signatureKey('m1'), { ...sig, sig: 'Q'.repeat(86) }),
     )
     expect(checkUpdate(server, again, as('alice'))).toMatchObject({ ok: false, code: 'immutable' })
+  })
+})
+
+describe('signatures across sealing (issue 15) and edits (issue 17)', () => {
+  /** Alice's signed messages, stamped by the server; `sealThrough` then seals the oldest. */
+  async function sealedSetup(count: number) {
+    const server = new Y.Doc({ guid: 'c' })
+    initConversation(server, { title: 'sealed', members: MEMBERS })
+    const serverIndex = new Conversation(server, { userId: 'server-view' }).conversationIndex
+    const aliceDoc = new Y.Doc({ guid: 'c' })
+    sync(server, aliceDoc)
+    const alice = new Conversation(aliceDoc, { userId: 'alice' })
+    const key = await generateSigningKey()
+    const sent = []
+    for (let i = 0; i < count; i++) {
+      const message = alice.send(`signed ${i}`)
+      expect(await signMessage(aliceDoc, 'alice', message, key, alice)).toBe('signed')
+      sent.push(message)
+    }
+    sync(aliceDoc, server)
+    stampUnsequenced(serverIndex)
+    sync(server, aliceDoc)
+    return { server, serverIndex, aliceDoc, alice, key, sent }
+  }
+  /** A member's fresh replica loading the live document as a server serves it. */
+  const freshReplica = (server: Y.Doc, userId: string) => {
+    const doc = new Y.Doc({ guid: 'c' })
+    Y.applyUpdate(doc, compactSealedEntries(server))
+    const conversation = new Conversation(doc, { userId })
+    const verifier = verifierOf(doc, {
+      sealedSignatureOf: (id) => conversation.conversationIndex.history.get(id)?.signature,
+      signatureGraceMs: 0,
+    })
+    return { doc, conversation, verifier }
+  }
+  const historyOf = (sealed: SealedMessage[]): HistoryMessage[] =>
+    sealed.map(({ record, author, seq, signature }) => ({
+      ...record,
+      author,
+      seq,
+      ...(signature && { signature }),
+    }))
+
+  it('the seal moves each signature out of the live document into the sealed record', async () => {
+    const { server, serverIndex, sent } = await sealedSetup(4)
+    const sealed = sealThrough(serverIndex, 3)
+    expect(sealed.map((m) => m.record.id)).toEqual(sent.slice(0, 3).map((m) => m.id))
+    for (const { signature } of sealed) expect(signature).toMatchObject({ sig: expect.any(String) })
+    const root = server.getMap('u:alice')
+    for (const message of sent.slice(0, 3)) expect(root.has(signatureKey(message.id))).toBe(false)
+    // The window keeps its own; the key stays (bounded by devices, not history).
+    expect(root.has(signatureKey(sent[3]!.id))).toBe(true)
+    expect([...root.keys()].filter((key) => key.startsWith('k|'))).toHaveLength(1)
+  })
+
+  it('verifies a paged-in sealed message from its record, and a tampered or unsigned record not', async () => {
+    const { server, serverIndex, aliceDoc, alice } = await sealedSetup(3)
+    const history = historyOf(sealThrough(serverIndex, 2))
+    // A replica that held them when they were sealed keeps their signatures with its sealed copies.
+    sync(server, aliceDoc)
+    const aliceIndex = alice.conversationIndex
+    const held = verifierOf(aliceDoc, { sealedSignatureOf: (id) => aliceIndex.history.get(id)?.signature })
+    const bob = freshReplica(server, 'bob')
+    bob.conversation.addHistory(history)
+    const carol = freshReplica(server, 'carol')
+    carol.conversation.addHistory([
+      { ...history[0]!, text: 'rewritten in the store' },
+      (({ signature: _, ...unsigned }) => unsigned)(history[1]!),
+    ])
+    const [first, second] = bob.conversation.messages()
+    expect(first!.seq).toBe(1)
+    expect(await bob.verifier.verify(first!)).toBe('verified')
+    expect(await bob.verifier.verify(second!)).toBe('verified')
+    expect(await held.verify(first!)).toBe('verified')
+    const [tampered, unsigned] = carol.conversation.messages()
+    expect(tampered!.text).toBe('rewritten in the store')
+    expect(await carol.verifier.verify(tampered!)).toBe('unverified')
+    expect(await carol.verifier.verify(unsigned!)).toBe('unverified')
+    // A record's signature by a key nobody published here is never trusted.
+    const dave = freshReplica(server, 'bob')
+    dave.conversation.addHistory([
+      { ...history[0]!, signature: { key: 'nokey', sig: history[0]!.signature!.sig } },
+    ])
+    expect(await dave.verifier.verify(dave.conversation.messages()[0]!)).toBe('unknown-key')
+  })
+
+  it('verifies an edit from its latest signature; a tampered or stale one is unverified', async () => {
+    const { aliceDoc, alice, key, sent } = await sealedSetup(1)
+    const id = sent[0]!.id
+    alice.edit(id, 'edited once')
+    expect(await signEdit(aliceDoc, 'alice', id, key, alice)).toBe('signed')
+    expect(await signEdit(aliceDoc, 'alice', id, key, alice)).toBe('skipped') // signed already
+    const bobDoc = new Y.Doc({ guid: 'c' })
+    sync(aliceDoc, bobDoc)
+    const bob = new Conversation(bobDoc, { userId: 'bob' })
+    const verifier = verifierOf(bobDoc)
+    const edited = bob.message(id)
+    expect(edited).toMatchObject({ text: 'edited once', edited: { at: expect.any(Number) } })
+    expect(await verifier.verify(edited)).toBe('verified')
+    expect(await verifier.verify({ ...edited, text: 'edited on the way' })).toBe('unverified')
+    const noGrace = verifierOf(bobDoc, { signatureGraceMs: 0 })
+    expect(await noGrace.verify({ ...edited, edited: { at: edited.edited!.at + 1 } })).toBe('unverified')
+    // The original signature does not stand for an edit.
+    expect(await verifier.verify({ ...edited, edited: undefined })).toBe('unverified')
+
+    // A second edit whose signature has not arrived: checking within the grace, then unverified.
+    alice.edit(id, 'edited twice')
+    sync(aliceDoc, bobDoc)
+    const stale = bob.message(id)
+    expect(verifier.verification(stale)).toBe('checking')
+    expect(await noGrace.verify(stale)).toBe('unverified')
+    const answer = verifier.verify(stale)
+    expect(await signEdit(aliceDoc, 'alice', id, key, alice)).toBe('signed')
+    sync(aliceDoc, bobDoc)
+    expect(await answer).toBe('verified')
+  })
+
+  describe('write rules', () => {
+    async function rulesSetup() {
+      const { server, serverIndex, aliceDoc, alice, key, sent } = await sealedSetup(2)
+      const updateFrom = (write: (doc: Y.Doc, conversation: Conversation) => void): Uint8Array => {
+        const doc = new Y.Doc({ guid: 'c' })
+        Y.applyUpdate(doc, Y.encodeStateAsUpdate(server))
+        const conversation = new Conversation(doc, { userId: 'alice' })
+        const before = Y.encodeStateVector(doc)
+        write(doc, conversation)
+        return Y.encodeStateAsUpdate(doc, before)
+      }
+      const verdict = (update: Uint8Array) => checkUpdate(server, update, as('alice'))
+      const accept = (update: Uint8Array) => {
+        expect(verdict(update)).toMatchObject({ ok: true })
+        applyCheckedUpdate(server, update)
+      }
+      return { server, serverIndex, aliceDoc, alice, key, sent, updateFrom, verdict, accept }
+    }
+    const sig = (key: SigningKey, editedAt?: number) => ({
+      key: key.keyId,
+      sig: 'A'.repeat(86),
+      ...(editedAt !== undefined && { editedAt }),
+    })
+
+    it('refuses deleting or rewriting a signature; it leaves only with its message', async () => {
+      const { server, serverIndex, key, sent, updateFrom, verdict, accept } = await rulesSetup()
+      const [first, second] = sent as [Message, Message]
+      const alone = updateFrom((doc) => doc.getMap('u:alice').delete(signatureKey(first.id)))
+      expect(verdict(alone)).toMatchObject({ ok: false, code: 'immutable', closeCode: 4400 })
+      const rewritten = updateFrom((doc) => {
+        doc.getMap('u:alice').set(signatureKey(first.id), { ...sig(key), sig: 'Q'.repeat(86) })
+      })
+      expect(verdict(rewritten)).toMatchObject({ ok: false, code: 'immutable' })
+      // Deleted for everyone: the signature goes in the same write, and is never written again.
+      accept(updateFrom((_, alice) => alice.deleteForEveryone(first.id)))
+      expect(server.getMap('u:alice').has(signatureKey(first.id))).toBe(false)
+      const again = updateFrom((doc) => doc.getMap('u:alice').set(signatureKey(first.id), sig(key)))
+      expect(verdict(again)).toMatchObject({ ok: false, code: 'immutable' })
+      // Sealed (the sequencer's own write): gone from the document, and not to be written again.
+      sealThrough(serverIndex, 2)
+      expect(server.getMap('u:alice').has(signatureKey(second.id))).toBe(false)
+      const resealed = updateFrom((doc) => doc.getMap('u:alice').set(signatureKey(second.id), sig(key)))
+      expect(verdict(resealed)).toMatchObject({ ok: false, code: 'immutable' })
+      // A discard of an unsent message takes its signature in the same update.
+      const unsent = updateFrom((doc, alice) => {
+        const message = alice.send('never sent')
+        doc.getMap('u:alice').set(signatureKey(message.id), sig(key))
+      })
+      accept(unsent)
+      const pendingId = [...server.getMap('u:alice').keys()].find(
+        (k) => k.startsWith('m|') && !k.endsWith(first.id) && !k.endsWith(second.id),
+      )!
+      const id = pendingId.slice(2)
+      expect(verdict(updateFrom((doc) => doc.getMap('u:alice').delete(signatureKey(id))))).toMatchObject({
+        ok: false,
+        code: 'immutable',
+      })
+      accept(
+        updateFrom((doc) => {
+          doc.getMap('u:alice').delete(`m|${id}`)
+          doc.getMap('u:alice').delete(signatureKey(id))
+        }),
+      )
+    })
+
+    it('replaces an edit signature only with a newer edit’s, and drops it only with its message', async () => {
+      const { server, key, sent, updateFrom, verdict, accept } = await rulesSetup()
+      const id = sent[0]!.id
+      const seenAt10 = new Y.Doc({ guid: 'c' })
+      accept(updateFrom((doc) => doc.getMap('u:alice').set(editSignatureKey(id), sig(key, 10))))
+      Y.applyUpdate(seenAt10, Y.encodeStateAsUpdate(server))
+      accept(updateFrom((doc) => doc.getMap('u:alice').set(editSignatureKey(id), sig(key, 20))))
+      const older = updateFrom((doc) => doc.getMap('u:alice').set(editSignatureKey(id), sig(key, 15)))
+      expect(verdict(older)).toMatchObject({ ok: false, code: 'immutable', closeCode: 4400 })
+      const same = updateFrom((doc) => doc.getMap('u:alice').set(editSignatureKey(id), sig(key, 20)))
+      expect(verdict(same)).toMatchObject({ ok: false, code: 'immutable' })
+      // Another device that saw only the edit at 10 signs its own newer one concurrently: taken.
+      const before = Y.encodeStateVector(seenAt10)
+      seenAt10.getMap('u:alice').set(editSignatureKey(id), sig(key, 15))
+      accept(Y.encodeStateAsUpdate(seenAt10, before))
+      for (const malformed of [
+        { key: key.keyId, sig: 'A'.repeat(86) },
+        { ...sig(key, 30), extra: 1 },
+      ]) {
+        const update = updateFrom((doc) => doc.getMap('u:alice').set(editSignatureKey(id), malformed))
+        expect(verdict(update)).toMatchObject({ ok: false, code: 'bad-shape' })
+      }
+      const alone = updateFrom((doc) => doc.getMap('u:alice').delete(editSignatureKey(id)))
+      expect(verdict(alone)).toMatchObject({ ok: false, code: 'immutable' })
+      accept(updateFrom((_, alice) => alice.deleteForEveryone(id)))
+      expect(server.getMap('u:alice').has(editSignatureKey(id))).toBe(false)
+    })
   })
 })
