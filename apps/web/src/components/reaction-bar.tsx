@@ -13,14 +13,17 @@ export interface ReactionBarProps {
 
 /** Reactions under a bubble: a chip per emoji with its count, the reader's own highlighted. */
 export function ReactionBar(props: ReactionBarProps) {
-  const entries = () => Object.entries(props.reactions).filter(([, users]) => users.length > 0)
+  // Keyed by emoji, so a chip stays the same element as its count changes: the keyboard focus
+  // stays on the chip just pressed.
+  const emojis = () => Object.keys(props.reactions).filter((emoji) => props.reactions[emoji]!.length > 0)
   return (
-    <Show when={entries().length > 0}>
+    <Show when={emojis().length > 0}>
       <ul class="reactions" aria-label="Reactions">
-        <For each={entries()}>
-          {([emoji, users]) => {
-            const mine = () => props.userId !== undefined && users.includes(props.userId)
-            const label = () => reactionLabel(emoji, users, props.userId ?? '', props.nameOf)
+        <For each={emojis()}>
+          {(emoji) => {
+            const users = () => props.reactions[emoji] ?? []
+            const mine = () => props.userId !== undefined && users().includes(props.userId)
+            const label = () => reactionLabel(emoji, users(), props.userId ?? '', props.nameOf)
             return (
               <li>
                 <button
@@ -35,7 +38,7 @@ export function ReactionBar(props: ReactionBarProps) {
                 >
                   <span aria-hidden="true">{emoji}</span>
                   <span class="reaction-chip__count" aria-hidden="true">
-                    {users.length}
+                    {users().length}
                   </span>
                 </button>
               </li>
