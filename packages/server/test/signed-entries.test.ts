@@ -1,5 +1,6 @@
 import {
   generateSigningKey,
+  type HistoryMessage,
   keyRecordKey,
   MessageVerifier,
   signatureKey,
@@ -102,5 +103,77 @@ describe('signed entries over the socket', () => {
     await mallory.send({ [keyRecordKey('k1')]: { publicKey: key.publicKey, createdAt: key.createdAt + 1 } })
     expect(await mallory.closed).toMatchObject({ code: 4400, reason: 'a published key cannot change' })
     bob.destroy()
+  })
+
+  it('refuses a member deleting or rewriting a signature (4400, nothing applied); the seal moves it into history', async () => {
+    server = await startTestServer({ historyWindow: 3 })
+    const id = await server.conversation('alice', { alice: 'owner', bob: 'member' })
+    const alice = await stockClient(server, id, 'alice')
+    const bob = await stockClient(server, id, 'bob')
+    await until(() => alice.provider.synced && bob.provider.synced)
+    const key = await generateSigningKey()
+    const sent = []
+    for (const text of ['first', 'second']) {
+      const message = alice.conversation.send(text)
+      expect(await signMessage(alice.doc, 'alice', message, key, alice.conversation)).toBe('signed')
+      sent.push(message)
+    }
+    const bobsCopy = bob.doc.getMap(userRoot('alice'))
+    await until(() =>
+      sent.every((m) => bobsCopy.has(signatureKey(m.id)) && bob.conversation.message(m.id).seq),
+    )
+
+    // Another device of alice (the author: the root is hers) deletes, then rewrites, a signature.
+    const attempts: [string, (root: ReturnType<Y.Doc['getMap']>) => void, RegExp][] = [
+      ['delete', (root) => root.delete(signatureKey(sent[0]!.id)), /leaves only with its message/],
+      [
+        'rewrite',
+        (root) => root.set(signatureKey(sent[1]!.id), { key: key.keyId, sig: 'Q'.repeat(86) }),
+        /already signed/,
+      ],
+    ]
+    for (const [what, change, reason] of attempts) {
+      const device = await stockClient(server, id, 'alice')
+      await until(() => device.provider.synced)
+      change(device.doc.getMap(userRoot('alice')))
+      await until(() => device.closes.length > 0, 5000, `the ${what} refused`)
+      expect(device.closes[0]).toMatchObject({ code: 4400 })
+      expect(device.closes[0]!.reason).toMatch(reason)
+      device.destroy()
+    }
+    // Nothing of either was applied: bob still holds both signatures as alice wrote them.
+    for (const message of sent) {
+      expect(bobsCopy.get(signatureKey(message.id))).toEqual(
+        alice.doc.getMap(userRoot('alice')).get(signatureKey(message.id)),
+      )
+    }
+
+    // The sequencer's seal deletes them with their messages, and the history records carry them.
+    const written = alice.doc.getMap(userRoot('alice')).get(signatureKey(sent[0]!.id))
+    for (const text of ['third', 'fourth']) {
+      const message = alice.conversation.send(text)
+      await signMessage(alice.doc, 'alice', message, key, alice.conversation)
+    }
+    await until(() => bob.conversation.sealedThrough() >= 1)
+    await until(() => !bobsCopy.has(signatureKey(sent[0]!.id)))
+    const response = await fetch(`${server.url}/api/conversations/${id}/history`, {
+      headers: { authorization: `Bearer ${await tokenFor('bob')}` },
+    })
+    const page = (await response.json()) as { messages: HistoryMessage[] }
+    expect(page.messages[0]).toMatchObject({
+      id: sent[0]!.id,
+      signature: written,
+    })
+    // A member's fresh replica verifies the paged-in message from its record and the published key.
+    const fresh = await stockClient(server, id, 'bob', new Y.Doc({ guid: id }))
+    await until(() => fresh.provider.synced)
+    const verifier = new MessageVerifier(fresh.doc, {
+      sealedSignatureOf: (messageId) =>
+        fresh.conversation.conversationIndex.history.get(messageId)?.signature,
+    })
+    fresh.conversation.addHistory(page.messages)
+    expect(await verifier.verify(fresh.conversation.message(sent[0]!.id))).toBe('verified')
+    verifier.destroy()
+    for (const client of [alice, bob, fresh]) client.destroy()
   })
 })
