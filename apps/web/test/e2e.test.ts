@@ -469,6 +469,132 @@ describe('Ticks in a real browser', () => {
     await mia.context.close()
   }, 60_000)
 
+  it('reply, react, edit and delete between two users, one of them offline for a while, converge', async () => {
+    const pia = await open('pia', { width: 960, height: 640 })
+    const p = pia.page
+    await createConversation(p, 'Weekend', 'quinn')
+    await sendMessage(p, 'Hike on Saturday?')
+    const quinn = await open('quinn', { width: 960, height: 640 })
+    const q = quinn.page
+    await conversationLink(q, 'Weekend').click()
+    await waitForOwnStatus(p, 'Hike on Saturday?', ['read'])
+
+    /** The bubble whose own text (not a quote of it) holds `text`. */
+    const bubble = (page: Page, text: string) =>
+      page.locator('article.bubble', { has: page.locator('.bubble__text', { hasText: text }) })
+    const menu = async (page: Page, text: string, subject: string, item: string) => {
+      const target = bubble(page, text)
+      await target.hover()
+      await target.getByRole('button', { name: `Actions for ${subject}` }).click()
+      await page.getByRole('menuitem', { name: item }).click()
+    }
+    const react = async (page: Page, text: string, subject: string, emoji: string) => {
+      const target = bubble(page, text)
+      await target.hover()
+      await target.getByRole('button', { name: `React to ${subject}` }).click()
+      await page.getByRole('button', { name: `React with ${emoji}` }).click()
+    }
+
+    // Quinn replies, naming Pia: she sees the quote, the mention marked for her.
+    await menu(q, 'Hike on Saturday?', 'message from pia', 'Reply')
+    await q.getByText('Replying to pia').waitFor()
+    await sendMessage(q, 'Yes! @pia bring snacks')
+    const reply = bubble(p, 'bring snacks')
+    await reply.waitFor()
+    expect(await reply.getByRole('button', { name: /In reply to You/ }).textContent()).toContain(
+      'Hike on Saturday?',
+    )
+    expect(await reply.getAttribute('class')).toContain('bubble--mentioned')
+    expect(await reply.locator('.mention--me').textContent()).toBe('@pia')
+
+    // Pia reacts and fixes her message: Quinn sees both, and his quote follows the edit.
+    await react(p, 'bring snacks', 'message from quinn', '👍')
+    await bubble(q, 'bring snacks').getByRole('button', { name: '👍 1: pia' }).waitFor()
+    await menu(p, 'Hike on Saturday?', 'your message', 'Edit')
+    await p.getByRole('textbox', { name: 'Message' }).fill('Hike on Sunday?')
+    await p.getByRole('textbox', { name: 'Message' }).press('Enter')
+    await bubble(q, 'Hike on Sunday?').getByText('edited').waitFor()
+    await q.waitForFunction(() =>
+      document.querySelector('.reply-quote')?.textContent?.includes('Hike on Sunday?'),
+    )
+    // Edited after it was read: still read.
+    expect(await bubble(p, 'Hike on Sunday?').getAttribute('data-status')).toBe('read')
+    await sendMessage(q, 'Sent by mistake')
+    await bubble(p, 'Sent by mistake').waitFor()
+    await shot(p, '12-pia-reply-reaction-edit')
+
+    // Quinn goes offline and acts there; Pia acts meanwhile.
+    await quinn.context.setOffline(true)
+    await q.getByText('You are offline.').waitFor()
+    await react(q, 'Hike on Sunday?', 'message from pia', '❤️')
+    await menu(q, 'bring snacks', 'your message', 'Edit')
+    await q.getByRole('textbox', { name: 'Message' }).fill('Yes! @pia bring snacks and water')
+    await q.getByRole('textbox', { name: 'Message' }).press('Enter')
+    await menu(q, 'Sent by mistake', 'your message', 'Delete for everyone')
+    await q.getByRole('alertdialog').getByRole('button', { name: 'Delete for everyone' }).click()
+    await bubble(q, 'This message was deleted').waitFor()
+    await react(p, 'bring snacks', 'message from quinn', '😂')
+    await shot(q, '12-quinn-offline-actions')
+
+    // Back online: both show the same texts, edited marks, tombstone and reactions.
+    await quinn.context.setOffline(false)
+    const view = (page: Page) =>
+      page.evaluate(() =>
+        [...document.querySelectorAll<HTMLElement>('article.bubble')].map((bubble) => ({
+          id: bubble.dataset.messageId,
+          text: bubble.querySelector('.bubble__text')?.textContent,
+          edited: bubble.querySelector('.bubble__edited') !== null,
+          deleted: bubble.classList.contains('bubble--deleted'),
+          quote: bubble.querySelector('.reply-quote')?.textContent,
+          reactions: [...bubble.querySelectorAll('.reaction-chip')].map((chip) => chip.textContent),
+        })),
+      )
+    /** What each reader should see: the quote names "You" for Pia, "pia" for Quinn. */
+    const expected = (quoted: string) => [
+      { text: 'Hike on Sunday?', edited: true, deleted: false, reactions: ['❤️1'] },
+      {
+        text: 'Yes! @pia bring snacks and water',
+        edited: true,
+        deleted: false,
+        quote: `In reply to ${quoted}Hike on Sunday?`,
+        reactions: ['👍1', '😂1'],
+      },
+      { text: 'This message was deleted', edited: false, deleted: true, reactions: [] },
+    ]
+    const withoutIds = (rows: Awaited<ReturnType<typeof view>>) => rows.map(({ id: _, ...rest }) => rest)
+    /** The page's bubbles once they show `wanted` (or after 15 s, whatever they show then). */
+    const converged = async (page: Page, wanted: unknown) => {
+      const deadline = Date.now() + 15_000
+      let seen = await view(page)
+      while (JSON.stringify(withoutIds(seen)) !== JSON.stringify(wanted) && Date.now() < deadline) {
+        await page.waitForTimeout(100)
+        seen = await view(page)
+      }
+      return seen
+    }
+    const [onPia, onQuinn] = await Promise.all([converged(p, expected('You')), converged(q, expected('pia'))])
+    expect(withoutIds(onPia)).toEqual(expected('You'))
+    expect(withoutIds(onQuinn)).toEqual(expected('pia'))
+    expect(onQuinn.map((row) => row.id)).toEqual(onPia.map((row) => row.id))
+    // Each sees their own reaction highlighted, the other's not; the tombstone kept its ticks.
+    expect(
+      await bubble(p, 'snacks and water')
+        .getByRole('button', { name: '😂 1: You' })
+        .getAttribute('aria-pressed'),
+    ).toBe('true')
+    expect(
+      await bubble(q, 'snacks and water')
+        .getByRole('button', { name: '😂 1: pia' })
+        .getAttribute('aria-pressed'),
+    ).toBe('false')
+    await waitForOwnStatus(q, 'This message was deleted', ['delivered', 'read'])
+    await shot(p, '12-pia-converged')
+    await shot(q, '12-quinn-converged')
+
+    await pia.context.close()
+    await quinn.context.close()
+  }, 60_000)
+
   it('a long conversation opens at the bottom and scrolls back through sealed pages with a bounded DOM', async () => {
     // A server of its own with a window of 20 sequenced messages: the rest is sealed history.
     const long = await startServer({
