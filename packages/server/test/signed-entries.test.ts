@@ -2,6 +2,7 @@ import {
   generateSigningKey,
   type HistoryMessage,
   keyRecordKey,
+  type Message,
   MessageVerifier,
   signatureKey,
   signMessage,
@@ -112,7 +113,7 @@ describe('signed entries over the socket', () => {
     const bob = await stockClient(server, id, 'bob')
     await until(() => alice.provider.synced && bob.provider.synced)
     const key = await generateSigningKey()
-    const sent = []
+    const sent: Message[] = []
     for (const text of ['first', 'second']) {
       const message = alice.conversation.send(text)
       expect(await signMessage(alice.doc, 'alice', message, key, alice.conversation)).toBe('signed')
