@@ -18,9 +18,9 @@ beforeAll(async () => {
 afterAll(() => server.close())
 
 /** Clients of the given users on the real server, each with the conversation open and synced. */
-async function open(conversationId: string, users: string[]) {
+async function open(conversationId: string, users: string[], on = server) {
   const clients = await Promise.all(
-    users.map(async (userId) => testClient({ url: server.url, token: await server.token(userId), userId })),
+    users.map(async (userId) => testClient({ url: on.url, token: await on.token(userId), userId })),
   )
   const conversations = clients.map((client) => client.open(conversationId))
   await Promise.all(conversations.map((conversation) => conversation.whenSynced()))
@@ -206,5 +206,84 @@ describe('signed messages, end to end', () => {
     expect(a.privateKey.extractable).toBe(false)
     const rotated = await first.rotate()
     expect((await indexedDbKeyStore('ticks-keys:test-user').current()).keyId).toBe(rotated.keyId)
+  })
+})
+
+describe('signed messages across sealing and edits (issues 15 and 17), end to end', () => {
+  let sealing: Awaited<ReturnType<typeof startServer>>
+  beforeAll(async () => {
+    sealing = await startServer({ historyWindow: 4 })
+  })
+  afterAll(() => sealing.close())
+
+  it('a sealed signed message paged back in verifies from its history record', async () => {
+    const aliceToken = await sealing.token('alice')
+    const id = await sealing.conversation(aliceToken, ['bob'])
+    const aliceClient = testClient({ url: sealing.url, token: aliceToken, userId: 'alice' })
+    const alice = aliceClient.open(id)
+    await alice.whenSynced()
+    const sent: Message[] = []
+    for (let i = 0; i < 10; i++) {
+      const message = alice.send(`signed ${i}`)
+      // Each signature reaches the server before the next message: sealed with its message.
+      await until(
+        `the signature of ${i}`,
+        () => alice.doc.getMap(userRoot('alice')).has(signatureKey(message.id)),
+        Boolean,
+      )
+      sent.push(message)
+    }
+    const oldest = sent[0]!.id
+    await until(
+      'the oldest sealed',
+      () => alice.sealedThrough(),
+      (through) => through >= 1,
+    )
+    // Alice held it when it was sealed: her sealed copy kept the signature.
+    expect(await alice.verify(alice.message(oldest))).toBe('verified')
+
+    const bobClient = testClient({ url: sealing.url, token: await sealing.token('bob'), userId: 'bob' })
+    const bob = bobClient.open(id)
+    await bob.whenSynced()
+    expect(bob.messages().some((message) => message.id === oldest)).toBe(false)
+    // The live document holds neither the sealed message nor its signature; the key stays.
+    expect(bob.doc.getMap(userRoot('alice')).has(signatureKey(oldest))).toBe(false)
+    expect(Object.keys(bob.publishedKeys('alice'))).toHaveLength(1)
+    while (bob.hasOlder()) await bob.loadOlder(3)
+    const paged = await shown(bob, oldest)
+    expect(paged.text).toBe('signed 0')
+    expect(await bob.verify(paged)).toBe('verified')
+    expect(bob.verification(paged)).toBe('verified')
+    // A record tampered on the way (by a store or a cache) is not its author's.
+    expect(await bob.verify({ ...paged, text: 'signed 0, rewritten' })).toBe('unverified')
+    await Promise.all([aliceClient.close(), bobClient.close()])
+  })
+
+  it('an edited message verifies on the recipient from its edit signature', async () => {
+    const aliceToken = await sealing.token('alice')
+    const id = await sealing.conversation(aliceToken, ['bob'])
+    const { conversations, close } = await open(id, ['alice', 'bob'], sealing)
+    const [alice, bob] = conversations as [LiveConversation, LiveConversation]
+    const sent = alice.send('Noon?')
+    await verificationOf(bob, sent.id, 'verified')
+    alice.edit(sent.id, 'One, rather.')
+    const edited = await until(
+      'the edit on bob',
+      () => bob.messages().find((message) => message.id === sent.id)!,
+      (message) => message.text === 'One, rather.',
+    )
+    expect(edited.edited).toBeDefined()
+    expect(
+      await until(
+        'the edit verified',
+        () => bob.verification(edited),
+        (answer) => answer === 'verified',
+      ),
+    ).toBe('verified')
+    expect(await bob.verify(edited)).toBe('verified')
+    // The original text with the edit's time, or the edit's text as the original, is not.
+    expect(await bob.verify({ ...edited, text: 'Noon?' })).toBe('unverified')
+    expect(await bob.verify({ ...edited, edited: undefined })).toBe('unverified')
+    await close()
   })
 })
