@@ -6,7 +6,15 @@ export interface InboxEntry {
   id: string
   title: string
   members: Record<string, { role: 'owner' | 'member' | 'observer'; joinedAt: number }>
-  lastMessage: { id: string; author: string; text: string; createdAt: number; seq?: number } | null
+  lastMessage: {
+    id: string
+    author: string
+    /** '' when it was deleted for everyone (issue 17); the latest edit's text otherwise. */
+    text: string
+    createdAt: number
+    seq?: number
+    deleted?: true
+  } | null
   updatedAt: number
   /** The highest seq. */
   lastSeq: number
@@ -16,6 +24,8 @@ export interface InboxEntry {
   deliveredSeq: number
   /** Stamped messages from others above `readSeq` (exact up to 100: "100 or more"). */
   unread: number
+  /** Of those, how many mention this user (issue 17); absent when none does. */
+  mentions?: number
 }
 
 type FeedMessage =

@@ -2,11 +2,11 @@ import {
   Conversation,
   deleteSignature,
   type KeyRecord,
-  type SendOptions,
   type Message,
   MessageVerifier,
   publishedKeys,
   revokeKey,
+  type SendOptions,
   type VerifiableMessage,
   type Verification,
 } from '@ticks/core'

@@ -13,7 +13,7 @@ import type { DeletionRecord, EditRecord } from './schema.js'
  */
 export class MessageActions {
   private readonly edits = new Map<string, EditRecord>()
-  private readonly deletions = new Map<string, DeletionRecord>()
+  private readonly deletionMarkers = new Map<string, DeletionRecord>()
   /** Message id → emoji → users. */
   private readonly reactions = new Map<string, Map<string, Set<string>>>()
 
@@ -22,7 +22,7 @@ export class MessageActions {
   }
 
   deletionOf(author: string, messageId: string): DeletionRecord | undefined {
-    return this.deletions.get(authored(author, messageId))
+    return this.deletionMarkers.get(authored(author, messageId))
   }
 
   setEdit(author: string, messageId: string, edit: EditRecord | undefined): void {
@@ -31,7 +31,7 @@ export class MessageActions {
   }
 
   setDeletion(author: string, messageId: string, deletion: DeletionRecord): void {
-    this.deletions.set(authored(author, messageId), {
+    this.deletionMarkers.set(authored(author, messageId), {
       deletedAt: deletion.deletedAt,
       createdAt: deletion.createdAt,
       to: deletion.to,
@@ -62,6 +62,14 @@ export class MessageActions {
     const view: Record<string, string[]> = {}
     for (const emoji of [...byEmoji.keys()].sort()) view[emoji] = [...byEmoji.get(emoji)!].sort()
     return view
+  }
+
+  /** Every message deleted for everyone: its author and id. */
+  *deletions(): IterableIterator<{ author: string; messageId: string }> {
+    for (const key of this.deletionMarkers.keys()) {
+      const space = key.indexOf(' ')
+      yield { author: key.slice(0, space), messageId: key.slice(space + 1) }
+    }
   }
 
   /** The emoji `user` keeps on a message. */

@@ -511,6 +511,29 @@ export function runStoreContract(name: string, setup: () => Promise<StoreContrac
       expect(await store.sealedMessages('d', [])).toEqual([])
     })
 
+    it('redacts sealed messages deleted for everyone, in place and once (issue 17)', async () => {
+      const record = (seq: number) => ({
+        seq,
+        id: `m${seq}`,
+        author: 'alice',
+        text: `secret ${seq}`,
+        createdAt: seq,
+        to: ['bob'],
+        mentions: ['bob'],
+      })
+      await store.append('d', [bytes(1)], undefined, { sealed: [1, 2, 3].map(record) })
+      expect(await store.redactHistory('d', ['m2', 'not-sealed'])).toBe(1)
+      const page = await store.history('d', 4, 10)
+      expect(page).toEqual([
+        record(1),
+        { seq: 2, id: 'm2', author: 'alice', text: '', createdAt: 2, to: ['bob'], deleted: true },
+        record(3),
+      ])
+      expect(JSON.stringify(await store.sealedMessages('d', ['m2']))).not.toContain('secret')
+      expect(await store.redactHistory('d', ['m2'])).toBe(0)
+      expect(await store.redactHistory('other', ['m2'])).toBe(0)
+    })
+
     it('keeps everything across a reopen (durable adapters)', async () => {
       if (!reopen) {
         expect(reopen).toBeUndefined() // memory adapters hold nothing across processes

@@ -5,7 +5,7 @@ import type {
   PresenceState,
   TicksClient,
 } from '@ticks/client'
-import type { Member, Message, Status, VerifiableMessage, Verification } from '@ticks/core'
+import type { Member, Message, SendOptions, Status, VerifiableMessage, Verification } from '@ticks/core'
 import { batch, getOwner, onCleanup } from 'solid-js'
 import { createStore, reconcile } from 'solid-js/store'
 import { createVerification } from './create-verification.js'
@@ -41,7 +41,13 @@ export interface ConversationState {
    * (signed messages); reactive, verified only for what reads it.
    */
   verification(message: VerifiableMessage): Verification
-  send(text: string): Message
+  /** Send a message; `replyTo` names the message it answers (issue 17). */
+  send(text: string, options?: SendOptions): Message
+  /** Message actions (issue 17); refusals throw the model's `TicksError` (`not-owner`, `deleted`, …). */
+  react(messageId: string, emoji: string): boolean
+  unreact(messageId: string, emoji: string): boolean
+  edit(messageId: string, text: string): Message
+  deleteForEveryone(messageId: string): void
   markRead(upToMessageId?: string): void
   retry(messageId: string): void
   discard(messageId: string): void
@@ -206,7 +212,11 @@ export function createConversation(
       return watch(messageId)?.failureReason
     },
     verification: (message) => verifications.verification(message),
-    send: (text) => conversation.send(text),
+    send: (text, options) => conversation.send(text, options),
+    react: (messageId, emoji) => conversation.react(messageId, emoji),
+    unreact: (messageId, emoji) => conversation.unreact(messageId, emoji),
+    edit: (messageId, text) => conversation.edit(messageId, text),
+    deleteForEveryone: (messageId) => conversation.deleteForEveryone(messageId),
     markRead: (upToMessageId) => void conversation.markRead(upToMessageId),
     retry: (messageId) => conversation.retry(messageId),
     discard: (messageId) => conversation.discard(messageId),

@@ -18,6 +18,11 @@ export interface InboxEntry {
    * "that many or more".
    */
   unread: number
+  /**
+   * Of those unread messages, how many mention the user (issue 17): exact within the last
+   * `RECENT_AUTHORS` messages, like `unread`. Absent when none does.
+   */
+  mentions?: number
 }
 
 /** What `userId`'s inbox shows of a conversation, from its summary alone (no document). */
@@ -26,9 +31,13 @@ export function inboxEntry(summary: ConversationSummary, userId: string): InboxE
   const authors = summary.recentAuthors ?? []
   const lastSeq = summary.lastSeq ?? 0
   const firstSeq = lastSeq - authors.length + 1
+  const mentioned = summary.recentMentions ?? []
   let unread = 0
+  let mentions = 0
   for (let seq = Math.max(readSeq + 1, firstSeq); seq <= lastSeq; seq++) {
-    if (authors[seq - firstSeq] !== userId) unread++
+    if (authors[seq - firstSeq] === userId) continue
+    unread++
+    if (mentioned[seq - firstSeq]?.includes(userId)) mentions++
   }
   return {
     id: summary.id,
@@ -40,5 +49,6 @@ export function inboxEntry(summary: ConversationSummary, userId: string): InboxE
     readSeq,
     deliveredSeq: summary.delivered?.[userId] ?? 0,
     unread,
+    ...(mentions > 0 && { mentions }),
   }
 }

@@ -16,6 +16,7 @@ import { createConversation } from '../conversations.js'
 import { inboxEntry } from '../inbox/inbox-entry.js'
 import { type AnnouncementRecord, MAX_ANNOUNCEMENTS_PAGE, MAX_HISTORY_PAGE } from '../store/store.js'
 import { type Room, RoomError } from '../sync/room.js'
+import { messageActionsPlugin } from './message-actions.js'
 
 /** A failure that becomes `{ error: { code, message } }` with `status`. */
 export class HttpError extends Error {
@@ -79,6 +80,12 @@ interface MessageView {
   seq: number | null
   status: Status
   receipts: Record<string, Status>
+  /** Issue 17: what the message answers, who it mentions, reactions, its edit, its deletion. */
+  replyTo?: { id: string; author: string }
+  mentions?: string[]
+  reactions?: Record<string, string[]>
+  editedAt?: number
+  deleted?: true
 }
 
 /** REST (DESIGN section 6): JSON, camelCase, bearer tokens, schemas on every body. */
@@ -140,6 +147,13 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
       lease.release()
     }
   }
+
+  // Message actions (issue 17): reactions, edits, deletions for everyone, in a plugin of their own.
+  await app.register(messageActionsPlugin, {
+    userOf,
+    withRoom,
+    httpError: (status, code, message) => new HttpError(status, code, message),
+  })
 
   // A probe must never be told to slow down.
   app.get('/healthz', { config: { rateLimit: false } }, async () => ({ status: 'ok' }))
@@ -349,7 +363,7 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
   // unknown properties while it tries each branch, which makes oneOf refuse valid bodies.
   app.post<{
     Params: { id: string }
-    Body: { text?: string; messages?: { text: string }[]; correlationId?: string }
+    Body: { text?: string; messages?: { text: string }[]; correlationId?: string; replyTo?: string }
   }>(
     '/api/conversations/:id/messages',
     {
@@ -372,12 +386,14 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
               },
             },
             correlationId: { type: 'string', pattern: '^[A-Za-z0-9._~:@-]{1,128}$' },
+            // The message this one answers (issue 17); every message of a batch answers it.
+            replyTo: ID,
           },
         },
       },
     },
     async (request, reply) => {
-      const { text, messages, correlationId } = request.body
+      const { text, messages, correlationId, replyTo } = request.body
       if ((text === undefined) === (messages === undefined)) {
         throw new HttpError(400, 'bad-request', 'give either text or messages')
       }
@@ -388,7 +404,15 @@ export async function restPlugin(app: FastifyInstance, context: ServerContext): 
       const texts = messages?.map((message) => message.text) ?? [text!]
       const sent = await withRoom(request.params.id, async (room) => {
         if (!room.index.members.has(userId)) throw new HttpError(403, 'forbidden', 'not a member')
-        return room.sendManyAs(userId, texts)
+        try {
+          return await room.sendManyAs(userId, texts, replyTo === undefined ? {} : { replyTo })
+        } catch (error) {
+          if (error instanceof TicksError && error.code === 'unknown-message')
+            throw new HttpError(404, error.code, error.message)
+          if (error instanceof TicksError && error.code === 'deleted')
+            throw new HttpError(409, error.code, error.message)
+          throw error
+        }
       })
       const views = sent.map((message, i) => ({
         ...message,
@@ -434,13 +458,20 @@ const isLoopback = (ip: string): boolean =>
 
 function messagesOf(room: Room): MessageView[] {
   const { index } = room
-  return displayOrder(index).map(({ record, author, seq }) => {
+  return displayOrder(index).map(({ record, author, seq, deleted }) => {
     const receipts: Record<string, Status> = {}
     for (const user of record.to) receipts[user] = recipientStatus(seq, index.watermarkOf(user))
+    const edit = deleted ? undefined : index.actions.editOf(author, record.id)
+    const reactions = deleted ? undefined : index.actions.reactionsOf(record.id)
     return {
       id: record.id,
       author,
-      text: record.text,
+      text: edit?.text ?? record.text,
+      ...(record.replyTo && { replyTo: record.replyTo }),
+      ...(record.mentions && { mentions: record.mentions }),
+      ...(reactions && { reactions }),
+      ...(edit && { editedAt: edit.editedAt }),
+      ...(deleted && { deleted }),
       createdAt: record.createdAt,
       seq: seq ?? null,
       status: aggregateStatus(

@@ -12,6 +12,7 @@ import {
   MAX_ANNOUNCEMENTS_PAGE,
   MAX_HISTORY_PAGE,
   type QuarantinedEntry,
+  redactedRecord,
   SNAPSHOT_ENTRY,
   type Store,
   type StoredEntry,
@@ -142,6 +143,19 @@ export class MemoryStore implements Store {
       .sort((a, b) => a.seq - b.seq)
       .slice(-Math.min(limit, MAX_HISTORY_PAGE))
     return structuredClone(page)
+  }
+
+  async redactHistory(docId: string, ids: readonly string[]): Promise<number> {
+    this.assertOpen()
+    const wanted = new Set(ids.slice(0, MAX_HISTORY_PAGE))
+    const history = this.documents.get(docId)?.history
+    let changed = 0
+    for (const [seq, record] of history ?? []) {
+      if (!wanted.has(record.id) || record.deleted) continue
+      history!.set(seq, redactedRecord(record))
+      changed++
+    }
+    return changed
   }
 
   async sealedMessages(docId: string, ids: readonly string[]): Promise<HistoryRecord[]> {

@@ -16,6 +16,7 @@ import {
   MAX_ANNOUNCEMENTS_PAGE,
   MAX_HISTORY_PAGE,
   type QuarantinedEntry,
+  redactedRecord,
   SNAPSHOT_ENTRY,
   type Store,
   type StoredEntry,
@@ -237,6 +238,26 @@ export class PostgresStore implements Store {
       [Math.min(limit, MAX_ANNOUNCEMENTS_PAGE)],
     )
     return rows.map((row) => row.record)
+  }
+
+  async redactHistory(docId: string, ids: readonly string[]): Promise<number> {
+    return this.transaction(async (client) => {
+      const { rows } = await client.query<{ seq: string; record: HistoryRecord }>(
+        "SELECT seq, record FROM history WHERE doc_id = $1 AND record->>'id' = ANY($2::text[]) FOR UPDATE",
+        [docId, ids.slice(0, MAX_HISTORY_PAGE)],
+      )
+      let changed = 0
+      for (const { seq, record } of rows) {
+        if (record.deleted) continue
+        await client.query('UPDATE history SET record = $1 WHERE doc_id = $2 AND seq = $3', [
+          redactedRecord(record),
+          docId,
+          seq,
+        ])
+        changed++
+      }
+      return changed
+    })
   }
 
   async sealedMessages(docId: string, ids: readonly string[]): Promise<HistoryRecord[]> {

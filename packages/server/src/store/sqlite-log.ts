@@ -14,6 +14,7 @@ import {
   MAX_ANNOUNCEMENTS_PAGE,
   MAX_HISTORY_PAGE,
   type QuarantinedEntry,
+  redactedRecord,
   SNAPSHOT_ENTRY,
   type StoredEntry,
 } from './store.js'
@@ -152,6 +153,7 @@ export class SqliteLog {
       sealedMessages: this.db.prepare<[string, string], { record: string }>(
         "SELECT record FROM history WHERE doc_id = ? AND json_extract(record, '$.id') IN (SELECT value FROM json_each(?))",
       ),
+      rewriteHistory: this.db.prepare('UPDATE history SET record = ? WHERE doc_id = ? AND seq = ?'),
       logSize: this.db.prepare<[string], { entries: number; bytes: number | null }>(
         'SELECT COUNT(*) AS entries, SUM(LENGTH(data)) AS bytes FROM updates WHERE doc_id = ?',
       ),
@@ -328,6 +330,19 @@ export class SqliteLog {
       .all(docId, beforeSeq, Math.min(limit, MAX_HISTORY_PAGE))
       .map((row) => JSON.parse(row.record) as HistoryRecord)
       .reverse()
+  }
+
+  redactHistory(docId: string, ids: readonly string[]): number {
+    const redact = this.db.transaction(() => {
+      let changed = 0
+      for (const record of this.sealedMessages(docId, ids)) {
+        if (record.deleted) continue
+        this.statements.rewriteHistory.run(JSON.stringify(redactedRecord(record)), docId, record.seq)
+        changed++
+      }
+      return changed
+    })
+    return redact()
   }
 
   sealedMessages(docId: string, ids: readonly string[]): HistoryRecord[] {

@@ -31,6 +31,7 @@ export type SqliteRequest = { id: number } & (
   | { op: 'recentAnnouncements'; limit: number }
   | { op: 'history'; docId: string; beforeSeq: number; limit: number }
   | { op: 'sealedMessages'; docId: string; ids: readonly string[] }
+  | { op: 'redactHistory'; docId: string; ids: readonly string[] }
   | { op: 'acquireLease'; docId: string; nodeId: string; ttlMs: number }
   | { op: 'renewLease'; docId: string; nodeId: string; epoch: number; ttlMs: number }
   | { op: 'releaseLease'; docId: string; nodeId: string; epoch: number }
@@ -116,6 +117,10 @@ export class SqliteStore implements Store {
 
   history(docId: string, beforeSeq: number, limit: number): Promise<HistoryRecord[]> {
     return this.call({ op: 'history', docId, beforeSeq, limit }) as Promise<HistoryRecord[]>
+  }
+
+  redactHistory(docId: string, ids: readonly string[]): Promise<number> {
+    return this.call({ op: 'redactHistory', docId, ids }) as Promise<number>
   }
 
   sealedMessages(docId: string, ids: readonly string[]): Promise<HistoryRecord[]> {

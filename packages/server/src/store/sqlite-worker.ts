@@ -34,6 +34,8 @@ function run(request: SqliteRequest): unknown {
       return log.recentAnnouncements(request.limit)
     case 'history':
       return log.history(request.docId, request.beforeSeq, request.limit)
+    case 'redactHistory':
+      return log.redactHistory(request.docId, request.ids)
     case 'sealedMessages':
       return log.sealedMessages(request.docId, request.ids)
     case 'acquireLease':

@@ -71,6 +71,13 @@ export interface Store {
    */
   sealedMessages(docId: string, ids: readonly string[]): Promise<HistoryRecord[]>
   /**
+   * Take the text out of sealed messages their authors deleted for everyone (issue 17): each
+   * record of `ids` becomes a tombstone (`text: ''`, `deleted: true`, no mentions or reply), in
+   * place. The one change a history page ever sees. Resolves with how many records changed
+   * (already redacted ones and ids not sealed are left alone; at most `MAX_HISTORY_PAGE` per call).
+   */
+  redactHistory(docId: string, ids: readonly string[]): Promise<number>
+  /**
    * Atomically replace every log entry up to and including `throughEntry` (a `LogSize.lastEntry`)
    * with `snapshot`, which must contain all of them. Later entries stay in the log. A snapshot
    * through an earlier entry than the stored one's is stale (two compactions crossed): the stored
@@ -131,7 +138,15 @@ export interface ConversationSummary {
   id: string
   title: string
   members: Record<string, { role: 'owner' | 'member' | 'observer'; joinedAt: number }>
-  lastMessage: { id: string; author: string; text: string; createdAt: number; seq?: number } | null
+  lastMessage: {
+    id: string
+    author: string
+    text: string
+    createdAt: number
+    seq?: number
+    /** Deleted for everyone (issue 17): `text` is ''. */
+    deleted?: true
+  } | null
   updatedAt: number
   /** What an inbox needs to count unread messages without the document (absent in old rows). */
   /** The order log's length: the highest `seq`. */
@@ -142,6 +157,8 @@ export interface ConversationSummary {
   delivered?: Record<string, number>
   /** Authors of the last `RECENT_AUTHORS` sequenced messages, oldest first (seq lastSeq - n + 1 …). */
   recentAuthors?: string[]
+  /** Members each of those messages mentions (issue 17), aligned with `recentAuthors`. */
+  recentMentions?: string[][]
 }
 
 /** How far back a summary remembers authors, so unread counts are exact up to this many. */
@@ -192,6 +209,11 @@ export interface HistoryRecord {
   text: string
   createdAt: number
   to: string[]
+  /** The message it answers (issue 17). */
+  replyTo?: { id: string; author: string }
+  mentions?: string[]
+  /** Deleted for everyone: `text` is '' (sealed as a tombstone, or redacted since). */
+  deleted?: true
   /**
    * The author's signature (issue 16), which left the live document when the message was sealed.
    * Records stored before it was kept here have none (see the core README: signed messages).
@@ -200,14 +222,37 @@ export interface HistoryRecord {
 }
 
 /** How the history keeps a message the sequencer sealed. */
-export const historyRecordOf = ({ record, author, seq, signature }: SealedMessage): HistoryRecord => ({
-  seq,
-  id: record.id,
+export const historyRecordOf = ({
+  record,
   author,
-  text: record.text,
-  createdAt: record.createdAt,
-  to: record.to,
-  ...(signature && { signature: { key: signature.key, sig: signature.sig } }),
+  seq,
+  deleted,
+  signature,
+}: SealedMessage): HistoryRecord => {
+  const kept: HistoryRecord = {
+    seq,
+    id: record.id,
+    author,
+    text: record.text,
+    createdAt: record.createdAt,
+    to: record.to,
+  }
+  if (deleted) return redactedRecord(kept)
+  if (record.replyTo) kept.replyTo = record.replyTo
+  if (record.mentions) kept.mentions = record.mentions
+  if (signature) kept.signature = { key: signature.key, sig: signature.sig }
+  return kept
+}
+
+/** A history record without what its author deleted for everyone. */
+export const redactedRecord = ({ seq, id, author, createdAt, to }: HistoryRecord): HistoryRecord => ({
+  seq,
+  id,
+  author,
+  text: '',
+  createdAt,
+  to,
+  deleted: true,
 })
 
 /** The most messages one `history` call returns. */

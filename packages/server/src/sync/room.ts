@@ -1,4 +1,5 @@
 import {
+  type ActionContext,
   applyCheckedUpdate,
   type Claim,
   ConversationIndex,
@@ -7,11 +8,13 @@ import {
   compactSealedEntries,
   MESSAGE_KEY_PREFIX,
   type MessageRecord,
+  mentionsIn,
   messageKey,
   messageRecordProblem,
   type Role,
   randomId,
   recipientsOf,
+  replyReference,
   SEQUENCER_ORIGIN,
   SYSTEM_ROOT,
   sealThrough,
@@ -26,6 +29,7 @@ import {
   FencedError,
   type HistoryRecord,
   historyRecordOf,
+  MAX_HISTORY_PAGE,
   type Store,
 } from '../store/store.js'
 import { LOAD_ORIGIN, loadDocument } from './load-document.js'
@@ -38,6 +42,7 @@ import {
   writeSyncStep2,
   writeUpdate,
 } from './protocol.js'
+import { RateLimiter } from './rate-limiter.js'
 import { Replication } from './replication.js'
 import { RoomConnection } from './room-connection.js'
 import {
@@ -52,6 +57,7 @@ import {
   type RoomLogger,
   type RoomOptions,
 } from './room-options.js'
+import { SealedAuthors } from './sealed-authors.js'
 import { SequencerLease } from './sequencer-lease.js'
 import { summarize } from './summary.js'
 
@@ -135,6 +141,10 @@ export class Room {
   private readonly onPoisoned: ((room: Room) => void) | undefined
   private readonly options: RoomOptions
   private readonly connections = new Set<RoomConnection>()
+  /** Message actions (issue 17): authors of sealed targets, edits per user, redacted history. */
+  private readonly sealedAuthors: SealedAuthors
+  private readonly editLimits = new Map<string, RateLimiter>()
+  private readonly redacted = new Set<string>()
 
   /**
    * Client updates applied to the doc but not yet in the store, with the socket each came from and
@@ -180,6 +190,7 @@ export class Room {
     this.onPoisoned = options.onPoisoned
     this.options = options
     this.index = new ConversationIndex(doc)
+    this.sealedAuthors = new SealedAuthors(this.store, this.id, this.index)
     this.presence = new Presence(doc, {
       broadcast: (update) => this.broadcast(writeAwareness(update), null),
       announce: (userId, update) => this.replication?.announce(userId, update),
@@ -309,12 +320,19 @@ export class Room {
   async sendManyAs(
     userId: string,
     texts: readonly string[],
+    options: { replyTo?: string } = {},
   ): Promise<{ id: string; seq: number; createdAt: number }[]> {
     if (this.state !== 'open') throw new RoomError('closed', 'room is closing')
     const role = this.index.members.get(userId)?.role
     if (role === undefined) throw new TicksError('not-a-member', `${userId} is not a member`)
     if (role === 'observer') throw new TicksError('read-only', `${userId} is an observer`)
-    return this.writeAndStamp(userRoot(userId), recipientsOf(this.index.members, userId), texts)
+    if (options.replyTo !== undefined) await this.holdSealed(options.replyTo)
+    const replyTo = options.replyTo === undefined ? undefined : replyReference(this.index, options.replyTo)
+    return this.writeAndStamp(userRoot(userId), recipientsOf(this.index.members, userId), texts, (record) => {
+      if (replyTo) record.replyTo = replyTo
+      const mentions = mentionsIn(record.text, this.index.members, this.limits.model.maxMentions)
+      if (mentions.length > 0) record.mentions = mentions
+    })
   }
 
   /**
@@ -332,6 +350,7 @@ export class Room {
     root: string,
     to: string[],
     texts: readonly string[],
+    complete?: (record: MessageRecord) => void,
   ): Promise<{ id: string; seq: number; createdAt: number }[]> {
     const now = Date.now()
     const records: MessageRecord[] = texts.map((text, i) => ({
@@ -340,6 +359,7 @@ export class Room {
       createdAt: now + i,
       to,
     }))
+    if (complete) for (const record of records) complete(record)
     for (const [i, record] of records.entries()) {
       const problem = messageRecordProblem(record, record.id, this.limits.model)
       if (problem) {
@@ -607,13 +627,19 @@ export class Room {
     live: boolean,
   ): void {
     const userId = connection.peer.userId
+    const unknownSealed: string[] = []
     const verdict = checkUpdate(this.doc, update, {
       userId,
       role: this.roleOf(connection.peer),
       limits: this.limits.model,
       clientClaimedByOther: (client) => this.presence.claimedByOther(client, userId),
+      sealedAuthorOf: this.sealedAuthors.answering(unknownSealed),
     })
     if (!verdict.ok) {
+      if (verdict.code === 'unknown-message' && unknownSealed.length > 0 && !connection.rejudging) {
+        this.lookUpSealedAuthors(connection, frame, unknownSealed)
+        return
+      }
       if (this.replication && !connection.rejudging) {
         this.rejudgeAfterCatchUp(connection, frame)
         return
@@ -630,6 +656,15 @@ export class Room {
       return
     }
     if (verdict.newStructs === 0 && verdict.deletions === 0) return // a re-send after reconnect
+    if (verdict.edits > 0 && !this.takeEdits(userId, verdict.edits)) {
+      this.refuse(
+        connection,
+        4429,
+        'rate-limited',
+        `at most ${this.limits.model.maxEditsPerMinute} edits per minute`,
+      )
+      return
+    }
     const unchecked = this.idsToCheckAgainstHistory(connection, verdict.claims)
     if (unchecked.length > 0) {
       this.checkAgainstHistory(connection, frame, unchecked)
@@ -725,6 +760,77 @@ export class Room {
         connection.close(1011, 'the store is unavailable')
       },
     )
+  }
+
+  /**
+   * An action names sealed messages this room does not know the authors of: ask the store, then
+   * judge the update again (its frames, and the connection's next ones, wait meanwhile).
+   */
+  private lookUpSealedAuthors(connection: RoomConnection, frame: Uint8Array, ids: string[]): void {
+    connection.waiting = [frame]
+    void this.sealedAuthors.lookUp(ids).then(
+      () => {
+        if (this.state === 'open' && !connection.closed) this.runWaiting(connection, true)
+      },
+      (error: unknown) => {
+        if (this.state !== 'open' || connection.closed) return
+        this.logOf(connection).warn(
+          { room: this.id, err: error },
+          'could not read the history to check an action',
+        )
+        connection.waiting = null
+        connection.close(1011, 'the store is unavailable')
+      },
+    )
+  }
+
+  /** Whether `userId` may make `count` more edits now (`maxEditsPerMinute`, per room). */
+  private takeEdits(userId: string, count: number): boolean {
+    const perMinute = this.limits.model.maxEditsPerMinute
+    const limiter = this.editLimits.get(userId) ?? new RateLimiter(perMinute / 60, perMinute)
+    this.editLimits.set(userId, limiter)
+    for (let i = 0; i < count; i++) if (!limiter.take()) return false
+    return true
+  }
+
+  /**
+   * Act as `userId` from the server (REST): a message action of core (`react`, `edit`, …), checked
+   * by core against this room's document as the write rules would, written, then committed.
+   * A sealed target is looked up in the store first. Resolves once durable, with the action's result.
+   */
+  async actAs<T>(
+    userId: string,
+    messageId: string,
+    act: (context: ActionContext) => T,
+    options: { edits?: number } = {},
+  ): Promise<T> {
+    if (this.state !== 'open') throw new RoomError('closed', 'room is closing')
+    const role = this.index.members.get(userId)?.role
+    if (role === undefined) throw new TicksError('not-a-member', `${userId} is not a member`)
+    if (role === 'observer') throw new TicksError('read-only', `${userId} is an observer`)
+    await this.holdSealed(messageId)
+    if (options.edits && !this.takeEdits(userId, options.edits)) {
+      throw new TicksError('rate-limited', `At most ${this.limits.model.maxEditsPerMinute} edits per minute`)
+    }
+    const result = act({
+      index: this.index,
+      userId,
+      limits: this.limits.model,
+      now: Date.now,
+      origin: LOCAL_ORIGIN,
+    })
+    await this.flush()
+    if (this.isPoisoned()) throw new RoomError('closed', 'the action could not be stored')
+    return result
+  }
+
+  /** Make a sealed message this room's index lacks known to it (an action or reply names it). */
+  private async holdSealed(messageId: string): Promise<void> {
+    if (this.index.sealedThrough === 0 || this.index.find(messageId)) return
+    const [sealed] = await this.store.sealedMessages(this.id, [messageId])
+    if (!sealed) return
+    const { author, seq, deleted, ...record } = sealed
+    this.index.addHistory([deleted ? { record, author, seq, deleted } : { record, author, seq }])
   }
 
   /** Handle the frames a connection held back, in order; `rejudged`: the first is judged for good. */
@@ -994,9 +1100,31 @@ export class Room {
     const snapshot = compactSealedEntries(this.doc)
     try {
       await this.store.compact(this.id, snapshot, throughEntry)
+      await this.redactDeletedHistory()
     } catch (error) {
       // The log is still complete; compaction is retried after a later commit.
       this.log.warn({ room: this.id, err: error }, 'compaction failed')
+    }
+  }
+
+  /**
+   * Messages deleted for everyone after they were sealed: their text leaves the stored history at
+   * compaction too (issue 17), as it left the document. Markers stay in the document (bounded by
+   * actions, not history), so each is redacted once per room lifetime; redacting is idempotent.
+   */
+  private async redactDeletedHistory(): Promise<void> {
+    const ids: string[] = []
+    for (const { messageId } of this.index.actions.deletions()) {
+      // A message still in the live window is sealed later, already as a tombstone.
+      const liveSeq = this.index.messages.get(messageId)?.seq
+      if (this.redacted.has(messageId) || (liveSeq !== undefined && liveSeq > this.index.sealedThrough))
+        continue
+      ids.push(messageId)
+    }
+    for (let from = 0; from < ids.length; from += MAX_HISTORY_PAGE) {
+      const batch = ids.slice(from, from + MAX_HISTORY_PAGE)
+      await this.store.redactHistory(this.id, batch)
+      for (const id of batch) this.redacted.add(id)
     }
   }
 

@@ -18,9 +18,13 @@ export function summarize(index: ConversationIndex, updatedAt: number): Conversa
       ? {
           id: last.record.id,
           author: last.author,
-          text: last.record.text,
+          // What the list shows: the latest edit, or nothing once deleted for everyone (issue 17).
+          text: last.deleted
+            ? ''
+            : (index.actions.editOf(last.author, last.record.id)?.text ?? last.record.text),
           createdAt: last.record.createdAt,
           seq: last.seq!,
+          ...(last.deleted && { deleted: true as const }),
         }
       : null,
     updatedAt,
@@ -29,5 +33,9 @@ export function summarize(index: ConversationIndex, updatedAt: number): Conversa
     delivered: Object.fromEntries(Object.keys(members).map((user) => [user, index.watermarkOf(user).d])),
     // The live window holds at least the last RECENT_AUTHORS stamps unless the server's window is smaller.
     recentAuthors: index.order.slice(-RECENT_AUTHORS).map((id) => index.messages.get(id)?.author ?? ''),
+    // Who each of them mentions (issue 17), aligned with recentAuthors; a deleted one mentions nobody.
+    recentMentions: index.order
+      .slice(-RECENT_AUTHORS)
+      .map((id) => index.messages.get(id)?.record.mentions ?? []),
   }
 }

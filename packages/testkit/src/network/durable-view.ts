@@ -96,6 +96,15 @@ export class DurableView implements Store {
     return this.inner.sealedMessages(docId, ids)
   }
 
+  async redactHistory(docId: string, ids: readonly string[]): Promise<number> {
+    const changed = await this.inner.redactHistory(docId, ids)
+    // What the store keeps now: redacted records replace the ones seen sealed.
+    if (changed > 0)
+      for (const record of await this.inner.sealedMessages(docId, ids))
+        this.sealedBySeq.set(record.seq, record)
+    return changed
+  }
+
   compact(docId: string, snapshot: Uint8Array, throughEntry: number): Promise<void> {
     return this.inner.compact(docId, snapshot, throughEntry)
   }
