@@ -42,8 +42,12 @@ export interface ConversationInfo {
     createdAt: number
     /** The members it names, when the server's listing carries them (issue 17). */
     mentions?: string[]
+    /** Deleted for everyone: its text is gone (''). */
+    deleted?: true
   } | null
   unread?: number
+  /** Of the unread messages, how many mention this user (issue 17), when the server counts them. */
+  mentions?: number
 }
 
 async function request<T>(path: string, init: RequestInit & { token?: string } = {}): Promise<T> {

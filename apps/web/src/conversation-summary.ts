@@ -11,6 +11,8 @@ export interface ListedConversation {
   /** From the feed: its last stamped message, this user's unread count, when this user joined. */
   lastMessage?: { author: string; text: string; createdAt: number; mentionsMe?: boolean } | null
   unread?: number
+  /** Unread messages that mention this user, when the feed counts them. */
+  unreadMentions?: number
   joinedAt?: number
 }
 
@@ -36,6 +38,7 @@ export function summarize(
     id: info.id,
     title: conversation?.title() || info.title,
     unread: conversation ? unreadCount(conversation) : (info.unread ?? 0),
+    unreadMentions: conversation ? undefined : info.unreadMentions,
     lastMessage: last && {
       author: last.author,
       text: open?.deleted ? 'This message was deleted' : last.text,

@@ -59,12 +59,13 @@ export function createInbox(session: Session) {
       lastMessage: info.lastMessage
         ? {
             author: info.lastMessage.author,
-            text: info.lastMessage.text,
+            text: info.lastMessage.deleted ? 'This message was deleted' : info.lastMessage.text,
             createdAt: info.lastMessage.createdAt,
             mentionsMe: mentionsUser(info.lastMessage, info.members, session.userId),
           }
         : null,
       unread: info.unread ?? 0,
+      ...(info.mentions !== undefined && { unreadMentions: info.mentions }),
       joinedAt:
         (Array.isArray(info.members) ? undefined : info.members?.[session.userId]?.joinedAt) ??
         before.get(info.id)?.joinedAt,

@@ -1,10 +1,12 @@
+import { cleanup, render, screen } from '@solidjs/testing-library'
 import { createRoot } from 'solid-js'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import type { ConversationSummary } from '../src/components/conversation-list.js'
+import { ConversationList, type ConversationSummary } from '../src/components/conversation-list.js'
 import { mentionsUser, summarize } from '../src/conversation-summary.js'
 import { createNotifications } from '../src/notifications.js'
 
 afterEach(() => {
+  cleanup()
   vi.unstubAllGlobals()
   Object.defineProperty(document, 'hidden', { configurable: true, get: () => false })
 })
@@ -71,5 +73,30 @@ describe('a mention in the conversation list and the notification', () => {
       { title: 'Other', body: 'bob: lunch?' },
     ])
     dispose()
+  })
+
+  it('marks a conversation with an unread mention in the list, and not once it is read', () => {
+    const last = { author: 'bob', text: 'lunch?', createdAt: 1, own: false }
+    const rows: ConversationSummary[] = [
+      { id: 'c1', title: 'Counted by the server', unread: 3, unreadMentions: 1, lastMessage: last },
+      {
+        id: 'c2',
+        title: 'Named last',
+        unread: 1,
+        lastMessage: { ...last, text: '@alice?', mentionsMe: true },
+      },
+      {
+        id: 'c3',
+        title: 'Read already',
+        unread: 0,
+        lastMessage: { ...last, text: '@alice?', mentionsMe: true },
+      },
+      { id: 'c4', title: 'No mention', unread: 2, lastMessage: last },
+    ]
+    render(() => <ConversationList conversations={rows} onOpen={() => {}} />)
+    const marked = screen
+      .getAllByRole('img', { name: 'Mentions you' })
+      .map((badge) => badge.closest('a')?.querySelector('.conversation-row__title')?.textContent)
+    expect(marked).toEqual(['Counted by the server', 'Named last'])
   })
 })

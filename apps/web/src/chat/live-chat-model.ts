@@ -2,7 +2,6 @@ import type { InboxEntry, LiveConversation, TicksClient } from '@ticks/client'
 import { type ConversationState, createConversation } from '@ticks/solid'
 import { createSignal, onCleanup } from 'solid-js'
 import type { ChatModel } from './chat-model.js'
-import { sendWithOptions } from './send-with-options.js'
 import { firstUnread, isUnread } from './unread.js'
 
 /**
@@ -98,12 +97,10 @@ export function createLiveChatModel(
     receipts: (id) => state.receipts(id),
     failureReason: (id) => state.failureReason(id),
     verification: (message) => state.verification(message),
+    // `@ticks/solid` wraps neither send options nor the actions (yet): the live conversation has
+    // them (signing replies and edits), and its change events refresh the store the bubbles read.
     send: (text, options) =>
-      void (options?.replyTo === undefined
-        ? state.send(text)
-        : sendWithOptions(state.conversation, text, { replyTo: options.replyTo })),
-    // `@ticks/solid` does not wrap the actions (yet): the live conversation has them, and its
-    // change events refresh the store the bubbles read.
+      void (options?.replyTo === undefined ? state.send(text) : state.conversation.send(text, options)),
     react: (id, emoji) => void state.conversation.react(id, emoji),
     unreact: (id, emoji) => void state.conversation.unreact(id, emoji),
     edit: (id, text) => void state.conversation.edit(id, text),

@@ -15,6 +15,8 @@ export interface ConversationSummary {
     mentionsMe?: boolean
   }
   unread: number
+  /** Unread messages that mention the reader, when the server counts them. */
+  unreadMentions?: number
 }
 
 /** Why the list could not be refreshed (it still shows what was listed before). */
@@ -89,7 +91,12 @@ export function ConversationList(props: ConversationListProps) {
                           )}
                         </Show>
                       </span>
-                      <Show when={conversation.unread > 0 && conversation.lastMessage?.mentionsMe}>
+                      <Show
+                        when={
+                          conversation.unread > 0 &&
+                          ((conversation.unreadMentions ?? 0) > 0 || conversation.lastMessage?.mentionsMe)
+                        }
+                      >
                         <span class="unread-badge unread-badge--mention" role="img" aria-label="Mentions you">
                           @
                         </span>

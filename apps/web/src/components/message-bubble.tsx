@@ -62,9 +62,8 @@ export function MessageBubble(props: MessageBubbleProps) {
       ...(props.message.edited && !deleted() ? ['edited'] : []),
       ...(mentionsReader() ? ['mentions you'] : []),
     ].join(', ')
-  // Signatures cover the text as sent: an edit is not signed (yet), a tombstone has no text. Saying
-  // "unverified" on every edited message would teach people to ignore the label.
-  const verification = () => (deleted() || props.message.edited ? undefined : props.verification)
+  // A tombstone has no text left to verify (its signature left with it): nothing to label.
+  const verification = () => (deleted() ? undefined : props.verification)
   const actions = () => (deleted() ? undefined : props.actions)
   const ownReactions = () => {
     const userId = props.userId
