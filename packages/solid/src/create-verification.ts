@@ -35,6 +35,9 @@ export function createVerification(
       const seen: VerifiableMessage = announcement
         ? { id, author, text, createdAt, announcement }
         : { id, author, text, createdAt }
+      // An edited message is answered from its latest edit's signature (issue 17).
+      const editedAt = message.edited?.at
+      if (editedAt !== undefined) seen.edited = { at: editedAt }
       watched.set(id, seen)
       const answer = conversation.verification(seen)
       untrack(() => {

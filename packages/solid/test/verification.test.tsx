@@ -47,6 +47,9 @@ describe('createConversation: verification', () => {
     await until(() => row(sent.id) === 'signed by this device: verified', 'the own message verified')
     const bobsId = state.messages.find((message) => message.author === 'bob')!.id
     expect(row(bobsId)).toBe('unsigned, from a stock client: unverified')
+    // An edit is signed right after it and answered from that signature (issue 17).
+    state.conversation.edit(sent.id, 'edited on this device')
+    await until(() => row(sent.id) === 'edited on this device: verified', 'the own edit verified')
     await state.close()
     await client.close()
   })
