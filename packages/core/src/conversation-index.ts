@@ -124,7 +124,14 @@ export class ConversationIndex {
   private readonly listeners = new Set<() => void>()
   private readonly onAfterTransaction = (tr: Y.Transaction) => this.apply(tr)
 
-  constructor(doc: Y.Doc) {
+  /**
+   * `keepHistory: false`: sealed messages are not kept in `history` (a server's room: its store
+   * holds them, and keeping each in memory would make a long-lived room O(history) again).
+   */
+  constructor(
+    doc: Y.Doc,
+    private readonly options: { keepHistory?: boolean } = {},
+  ) {
     this.doc = doc
     this.rebuild()
     doc.on('afterTransaction', this.onAfterTransaction)
@@ -506,22 +513,32 @@ export class ConversationIndex {
   }
 
   private keepSealed(indexed: IndexedMessage, seq: number, signature?: SignatureRecord): void {
+    if (this.options.keepHistory === false) {
+      this.dropLiveCopy(indexed.record.id)
+      return
+    }
     const sealed: SealedMessage = { record: indexed.record, author: indexed.author, seq }
     if (indexed.deleted) sealed.deleted = true
     if (signature) sealed.signature = { key: signature.key, sig: signature.sig }
     if (indexed.record.replyTo) this.noteReply(indexed.record.replyTo.id, indexed.record.id)
-    // A live entry read before its stamp was known to be sealed (a rebuild, or its deletion still
-    // on its way) is a late copy of this sealed message, not a pending one.
-    const live = this.messages.get(indexed.record.id)
-    if (live && live.seq === undefined) {
-      this.messages.delete(indexed.record.id)
-      this.unsequencedIds.delete(indexed.record.id)
-      this.structureVersion++
-    }
+    this.dropLiveCopy(indexed.record.id)
     this.history.set(indexed.record.id, sealed)
     this.historyVersion++
     // Replies quoting it show its text now (a page of history arrived).
     if (this.replies.has(indexed.record.id)) this.markChanged(indexed.record.id)
+  }
+
+  /**
+   * A live entry read before its stamp was known to be sealed (a rebuild, or its deletion still on
+   * its way) is a late copy of this sealed message, not a pending one.
+   */
+  private dropLiveCopy(id: string): void {
+    const live = this.messages.get(id)
+    if (live && live.seq === undefined) {
+      this.messages.delete(id)
+      this.unsequencedIds.delete(id)
+      this.structureVersion++
+    }
   }
 
   private noteReply(originalId: string, replyId: string): void {

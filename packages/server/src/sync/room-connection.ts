@@ -24,8 +24,6 @@ export class RoomConnection implements Speaker, Connection {
   waiting: Uint8Array[] | null = null
   /** The frame handled now is being judged again: refuse it if it still breaks a rule. */
   rejudging = false
-  /** Message ids of the frame handled now that the sealed history was found not to hold. */
-  checkedAgainstHistory: ReadonlySet<string> | null = null
 
   get userId(): string {
     return this.peer.userId

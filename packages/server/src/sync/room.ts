@@ -189,7 +189,7 @@ export class Room {
     this.events = options.events ?? {}
     this.onPoisoned = options.onPoisoned
     this.options = options
-    this.index = new ConversationIndex(doc)
+    this.index = new ConversationIndex(doc, { keepHistory: false })
     this.sealedAuthors = new SealedAuthors(this.store, this.id, this.index)
     this.presence = new Presence(doc, {
       broadcast: (update) => this.broadcast(writeAwareness(update), null),
@@ -656,6 +656,18 @@ export class Room {
       return
     }
     if (verdict.newStructs === 0 && verdict.deletions === 0) return // a re-send after reconnect
+    // A new message may not take the id of a sealed one: the document no longer holds its entry,
+    // so the write rules cannot see it (DESIGN section 12); the sealed authors can.
+    const unknownIds: string[] = []
+    const reused = this.sealedIdTaken(verdict.claims, unknownIds)
+    if (unknownIds.length > 0) {
+      this.lookUpSealedAuthors(connection, frame, unknownIds, connection.rejudging)
+      return
+    }
+    if (reused) {
+      this.refuse(connection, 4400, 'immutable', `message ${reused} already exists in the history`)
+      return
+    }
     if (verdict.edits > 0 && !this.takeEdits(userId, verdict.edits)) {
       this.refuse(
         connection,
@@ -663,11 +675,6 @@ export class Room {
         'rate-limited',
         `at most ${this.limits.model.maxEditsPerMinute} edits per minute`,
       )
-      return
-    }
-    const unchecked = this.idsToCheckAgainstHistory(connection, verdict.claims)
-    if (unchecked.length > 0) {
-      this.checkAgainstHistory(connection, frame, unchecked)
       return
     }
     // What the doc emits is held here, not queued for the store, until the apply is known good.
@@ -714,63 +721,35 @@ export class Room {
   }
 
   /**
-   * Message ids an update takes that sealed history may already hold: the live document no
-   * longer has a sealed message's entry, so the write rules alone would let a member reuse its id
-   * (DESIGN section 12; several nodes also keep claims, but not for messages sealed before them).
+   * The first message id an update takes that a sealed message holds (several nodes also keep
+   * claims, but not for messages sealed before them); ids nobody looked up yet go to `unknown`.
    */
-  private idsToCheckAgainstHistory(connection: RoomConnection, claims: readonly Claim[]): string[] {
-    if (this.index.sealedThrough === 0) return []
-    const ids: string[] = []
+  private sealedIdTaken(claims: readonly Claim[], unknown: string[]): string | undefined {
+    const authorOf = this.sealedAuthors.answering(unknown)
+    let taken: string | undefined
     for (const { key } of claims) {
       if (!key.startsWith(MESSAGE_KEY_PREFIX)) continue
       const id = key.slice(MESSAGE_KEY_PREFIX.length)
-      if (!connection.checkedAgainstHistory?.has(id)) ids.push(id)
+      if (authorOf(id)) taken ??= id
     }
-    return ids
+    return taken
   }
 
   /**
-   * Look the ids up in the store before the update is applied (Yjs has no rollback); the
-   * connection's frames wait meanwhile and then go on in order. One indexed read per update that
-   * writes messages, and only in conversations that have sealed some.
+   * An update names sealed messages this room does not know the authors of (an action's target,
+   * or a new message's id): ask the store, then judge the update again (its frames, and the
+   * connection's next ones, wait meanwhile). `rejudged`: the frame is then judged for good.
    */
-  private checkAgainstHistory(connection: RoomConnection, frame: Uint8Array, ids: string[]): void {
-    const rejudged = connection.rejudging
-    connection.waiting = [frame]
-    void this.store.sealedMessages(this.id, ids).then(
-      (sealed) => {
-        if (this.state !== 'open' || connection.closed) return
-        if (sealed.length > 0) {
-          connection.waiting = null
-          this.refuse(connection, 4400, 'immutable', `message ${sealed[0]!.id} already exists in the history`)
-          return
-        }
-        connection.checkedAgainstHistory = new Set(ids)
-        this.runWaiting(connection, rejudged)
-        connection.checkedAgainstHistory = null
-      },
-      (error: unknown) => {
-        if (this.state !== 'open' || connection.closed) return
-        this.logOf(connection).warn(
-          { room: this.id, err: error },
-          'could not read the history to check an update',
-        )
-        // Nothing was applied: the client sends it again when it reconnects.
-        connection.waiting = null
-        connection.close(1011, 'the store is unavailable')
-      },
-    )
-  }
-
-  /**
-   * An action names sealed messages this room does not know the authors of: ask the store, then
-   * judge the update again (its frames, and the connection's next ones, wait meanwhile).
-   */
-  private lookUpSealedAuthors(connection: RoomConnection, frame: Uint8Array, ids: string[]): void {
+  private lookUpSealedAuthors(
+    connection: RoomConnection,
+    frame: Uint8Array,
+    ids: string[],
+    rejudged = true,
+  ): void {
     connection.waiting = [frame]
     void this.sealedAuthors.lookUp(ids).then(
       () => {
-        if (this.state === 'open' && !connection.closed) this.runWaiting(connection, true)
+        if (this.state === 'open' && !connection.closed) this.runWaiting(connection, rejudged)
       },
       (error: unknown) => {
         if (this.state !== 'open' || connection.closed) return
