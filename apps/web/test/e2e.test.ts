@@ -546,6 +546,8 @@ describe('Ticks in a real browser', () => {
           edited: bubble.querySelector('.bubble__edited') !== null,
           deleted: bubble.classList.contains('bubble--deleted'),
           quote: bubble.querySelector('.reply-quote')?.textContent,
+          // Replies and edits are signed like any message: no "Unverified" on them.
+          verification: bubble.querySelector('.bubble__verification')?.textContent,
           reactions: [...bubble.querySelectorAll('.reaction-chip')].map((chip) => chip.textContent),
         })),
       )

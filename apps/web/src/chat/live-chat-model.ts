@@ -97,14 +97,11 @@ export function createLiveChatModel(
     receipts: (id) => state.receipts(id),
     failureReason: (id) => state.failureReason(id),
     verification: (message) => state.verification(message),
-    // `@ticks/solid` wraps neither send options nor the actions (yet): the live conversation has
-    // them (signing replies and edits), and its change events refresh the store the bubbles read.
-    send: (text, options) =>
-      void (options?.replyTo === undefined ? state.send(text) : state.conversation.send(text, options)),
-    react: (id, emoji) => void state.conversation.react(id, emoji),
-    unreact: (id, emoji) => void state.conversation.unreact(id, emoji),
-    edit: (id, text) => void state.conversation.edit(id, text),
-    deleteForEveryone: (id) => state.conversation.deleteForEveryone(id),
+    send: (text, options) => void state.send(text, options),
+    react: (id, emoji) => void state.react(id, emoji),
+    unreact: (id, emoji) => void state.unreact(id, emoji),
+    edit: (id, text) => void state.edit(id, text),
+    deleteForEveryone: (id) => state.deleteForEveryone(id),
     retry: (id) => state.retry(id),
     discard: (id) => state.discard(id),
     markRead: (id) => state.markRead(id),
