@@ -135,6 +135,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     allowedOrigins,
     trustProxy: options.trustProxy,
     requestIdHeader: options.requestIdHeader ?? DEFAULT_REQUEST_ID_HEADER,
+    onOriginRefused: () => metrics.roomEvents.refused(403, ORIGIN_REFUSAL),
   })
   await app.register(restPlugin, context)
   await app.register(webPlugin, { root: options.webRoot ?? DEFAULT_WEB_ROOT })

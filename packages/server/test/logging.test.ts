@@ -3,6 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { killCliServers, spawnCli, startCli } from './helpers/cli-process.js'
 import { freePort } from './helpers/free-port.js'
+import { muxClient } from './helpers/mux-client.js'
 import {
   JWT_SECRET,
   type StockClient,
@@ -117,6 +118,26 @@ describe('logs', () => {
     expect(log.text()).not.toContain(secret)
     for (const userId of ['bob', 'eve'])
       expect(log.text()).not.toContain((await tokenFor(userId)).split('.')[2]!)
+  })
+
+  it('carry the shared socket’s request id on the room’s lines about a conversation refused on it', async () => {
+    const log = capture()
+    server = await startTestServer({ logger: { level: 'info', stream: log.stream } })
+    const id = await server.conversation('alice', { bob: 'member' })
+    const eve = await muxClient(server, 'eve')
+    try {
+      const replica = eve.join(id)
+      await until(() => replica.refusals.length > 0, 5000, 'eve refused')
+    } finally {
+      eve.close()
+    }
+    const connected = log.lines.find(
+      (line) => line.msg === 'multiplexed socket connected' && line.userId === 'eve',
+    )
+    const refused = log.lines.find((line) => line.msg === 'refused connection: not a member')
+    expect(refused).toMatchObject({ userId: 'eve', room: id })
+    expect(typeof connected?.reqId).toBe('string')
+    expect(refused?.reqId).toBe(connected?.reqId)
   })
 
   it('take a proxy’s request id when it looks like one, never a token', async () => {

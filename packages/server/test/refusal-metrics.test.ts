@@ -118,6 +118,19 @@ describe('refusals are counted', () => {
     expect(listed.status).toBe(200)
     expect((await fetch(`${server.url}/api/conversations`, { headers })).status).toBe(200)
     expect(await metric(server, line)).toBe(2)
+    // A socket's upgrade from a foreign Origin is refused before the handshake, and counted too.
+    const token = await tokenFor('alice')
+    for (const path of ['/sync', '/sync/some-conversation']) {
+      const status = await new Promise<number>((resolve) => {
+        const socket = new WebSocket(`${server!.wsUrl}${path}?token=${token}`, {
+          headers: { origin: 'https://evil.example' },
+        })
+        socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0))
+        socket.on('error', () => {})
+      })
+      expect(status).toBe(403)
+    }
+    expect(await metric(server, line)).toBe(4)
   })
 
   it('before auth: too many frames is 4429, counted', async () => {

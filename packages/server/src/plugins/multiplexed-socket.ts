@@ -142,6 +142,8 @@ export function attachMultiplexed(context: ServerContext, socket: WebSocket, req
         entry.lease = lease
         const connection = lease.room.connect({
           userId,
+          // The room's lines about this peer carry the socket's request id.
+          log: link.log,
           send: (frame) => link.send(writeMuxMessage(conversationId, frame), isSyncStep2(frame)),
           // The room counted and logged its own refusal; here it only ends this conversation.
           close: (code, reason) => {

@@ -33,6 +33,8 @@ export interface RawUpgradeOptions {
   maxPayload: number
   /** A socket is open (handshake done): from here on it is the caller's. */
   onSocket(socket: WebSocket, request: SocketRequest, route: SocketRoute): void
+  /** An upgrade was refused for its Origin (counted as REST's are). */
+  onOriginRefused?: () => void
 }
 
 export interface RawUpgrades {
@@ -72,6 +74,7 @@ export function acceptRawUpgrades(app: FastifyInstance, options: RawUpgradeOptio
     const origin = request.headers.origin
     if (!originAllowed(origin, address.host(request), allowedOrigins)) {
       log.info({ origin, statusCode: 403 }, 'refused request: origin not allowed')
+      options.onOriginRefused?.()
       return refuseHandshake(tcp, 403, id, {
         code: 'origin-not-allowed',
         message: 'this origin may not use this server (see the allowed origins of the server)',

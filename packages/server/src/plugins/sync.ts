@@ -22,6 +22,8 @@ export interface SyncPluginOptions {
   allowedOrigins: readonly string[]
   trustProxy?: ServerOptions['trustProxy']
   requestIdHeader: string | false
+  /** An upgrade was refused for its Origin. */
+  onOriginRefused?: () => void
 }
 
 /**
@@ -36,6 +38,7 @@ export async function syncPlugin(app: FastifyInstance, options: SyncPluginOption
     allowedOrigins: options.allowedOrigins,
     trustProxy: options.trustProxy,
     requestIdHeader: options.requestIdHeader,
+    onOriginRefused: options.onOriginRefused,
     // What ws buffers before any check of ours: the largest frame a room takes, plus a multiplexed
     // frame's envelope (a conversation id). ws closes a larger one itself with 1009, which the
     // client takes as the 4413 the room would have sent.
