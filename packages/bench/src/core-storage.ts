@@ -70,6 +70,58 @@ const clone = (doc: Y.Doc) => {
   return copy
 }
 
+/**
+ * Issue 17: what message actions add to the document. Each member reacts to `count` messages it
+ * did not write (one key per user, message and emoji), then each author edits `count` of its own
+ * messages once, then one message is edited `count` times over (what an overwritten edit leaves).
+ */
+function actionBytes(base: Y.Doc, count: number): { reaction: number; edit: number; reEdit: number } {
+  const doc = clone(base)
+  const conversations = MEMBERS.map(
+    (user) =>
+      new Conversation(doc, {
+        userId: user,
+        replicaId: `${user}-phone`,
+        // Past the per-minute bound on purpose: a bench, not a user (core counts per replica).
+        limits: { maxEditsPerMinute: count + 1 },
+      }),
+  )
+  const messages = conversations[0]!.messages()
+  const before = size(doc)
+  let reactions = 0
+  for (const [u, conversation] of conversations.entries()) {
+    for (let i = 0; i < count; i++) {
+      const target = messages[(i * MEMBERS.length + u + 1) % messages.length]!
+      if (conversation.react(target.id, '👍')) reactions++
+    }
+  }
+  const afterReactions = size(doc)
+  let edits = 0
+  for (const [u, conversation] of conversations.entries()) {
+    for (let i = 0; i < count; i++) {
+      const own = messages[(i * MEMBERS.length + u) % messages.length]!
+      conversation.edit(own.id, `edited message ${i}`)
+      edits++
+    }
+  }
+  const afterEdits = size(doc)
+  const author = new Conversation(doc, {
+    userId: MEMBERS[0]!,
+    replicaId: 'ann-laptop',
+    limits: { maxEditsPerMinute: count + 1 },
+  })
+  const again = messages[0]!
+  for (let i = 0; i < count; i++) author.edit(again.id, `edited message ${i}`)
+  const afterReEdits = size(doc)
+  for (const conversation of [...conversations, author]) conversation.destroy()
+  doc.destroy()
+  return {
+    reaction: (afterReactions - before) / reactions,
+    edit: (afterEdits - afterReactions) / edits,
+    reEdit: (afterReEdits - afterEdits) / count,
+  }
+}
+
 export function runCoreStorage(messageCount = 100_000) {
   const base = conversationDoc(messageCount)
   const baseBytes = size(base)
@@ -90,6 +142,7 @@ export function runCoreStorage(messageCount = 100_000) {
   const watermarkBytes = size(watermarks) - baseBytes
 
   const naiveBytes = naiveReceiptBytes(base, messageCount)
+  const actions = actionBytes(base, 200)
   base.destroy()
   const perCell = messageCount * MEMBERS.length
 
@@ -102,6 +155,8 @@ export function runCoreStorage(messageCount = 100_000) {
   const afterSend: number[] = []
   const afterStamp: number[] = []
   const afterReceipt: number[] = []
+  const afterReaction: number[] = []
+  const afterEdit: number[] = []
   let statusCheck = ''
   const time = (samples: number[], fn: () => unknown) => {
     const t0 = performance.now()
@@ -151,6 +206,22 @@ export function runCoreStorage(messageCount = 100_000) {
     if (!other.markRead()) throw new Error('bench: the receipt raise changed nothing')
     other.destroy()
     time(afterReceipt, () => conversation!.messages())
+    // Issue 17: another member reacts to a message in the middle of the list, then its author
+    // edits it; each must touch one message, not rebuild the list (same range as a receipt).
+    const middle = listed[Math.floor(listed.length / 2)]!
+    const reactor = new Conversation(watermarks, { userId: 'ben', replicaId: 'ben-phone' })
+    reactor.react(middle.id, ['👍', '🎉', '😮', '❤️', '🙏'][run]!)
+    reactor.destroy()
+    time(afterReaction, () => conversation!.messages())
+    const author = new Conversation(watermarks, {
+      userId: middle.author,
+      replicaId: `${middle.author}-phone`,
+    })
+    author.edit(middle.id, `edited in run ${run}`)
+    author.destroy()
+    time(afterEdit, () => conversation!.messages())
+    if (conversation!.message(middle.id).text !== `edited in run ${run}`)
+      throw new Error('bench: the edit did not show')
     conversation!.destroy()
   }
 
@@ -165,6 +236,19 @@ export function runCoreStorage(messageCount = 100_000) {
           ['ratio Ticks / naive', '', `${((watermarkBytes / naiveBytes) * 100).toPrecision(2)} %`, ''],
         ],
       ),
+      table(
+        'Message actions (issue 17): document bytes each adds',
+        ['action', 'bytes', 'note'],
+        [
+          ['a reaction (x\\|<id>\\|<emoji> → true)', actions.reaction, 'one key per user, message and emoji'],
+          [
+            'a first edit (e\\|<id> → { text, editedAt }, ~18-char text)',
+            actions.edit,
+            'in the author’s root',
+          ],
+          ['an edit over an earlier one', actions.reEdit, 'the overwritten value becomes a tombstone'],
+        ],
+      ),
       `\nDocument without receipts: ${(baseBytes / 1024 / 1024).toFixed(1)} MiB (order log and messages). Status of the last stamped message, as ann sees it (all five read everything): ${statusCheck}.`,
       table(
         `messages() on that document (median of ${cold.length})`,
@@ -175,6 +259,8 @@ export function runCoreStorage(messageCount = 100_000) {
           ['after one new message (own send)', median(afterSend), '< 100'],
           ['after its stamp arrives (order log + 1)', median(afterStamp), '< 100'],
           ["after another member's receipt raise", median(afterReceipt), '< 100'],
+          ["after another member's reaction (issue 17)", median(afterReaction), '≈ receipt raise'],
+          ["after the author's edit (issue 17)", median(afterEdit), '≈ receipt raise'],
           [
             `for scale, not Ticks: Yjs loading the document (Y.applyUpdate, ${(stored.byteLength / 1024 / 1024).toFixed(1)} MiB, median of ${docLoad.length})`,
             median(docLoad),
@@ -192,5 +278,9 @@ export function runCoreStorage(messageCount = 100_000) {
     naiveBytesPerCell: naiveBytes / perCell,
     coldMs: median(cold),
     afterSendMs: median(afterSend),
+    afterReceiptMs: median(afterReceipt),
+    afterReactionMs: median(afterReaction),
+    reactionBytes: actions.reaction,
+    editBytes: actions.edit,
   }
 }

@@ -129,6 +129,8 @@ export class Conversation {
       this.dropEditsOfDeleted()
       this.emit()
     })
+    // A document loaded before this model (a reload) may hold such an edit already.
+    this.dropEditsOfDeleted()
   }
 
   get id(): string {
@@ -389,8 +391,9 @@ export class Conversation {
   }
 
   /**
-   * Another device of this user deleted a message for everyone: an edit of it this replica still
-   * holds would be refused by the server (the deletion is permanent), so it goes too.
+   * Another device of this user deleted a message for everyone while this one still held an edit
+   * of it, or the message itself unsent: their text leaves the document too (the server takes
+   * them, so that this device is not refused, but never shows them).
    */
   private dropEditsOfDeleted(): void {
     const journal = this.index.actionChangedIds
@@ -404,13 +407,15 @@ export class Conversation {
     for (let i = from; i < journal.length; i++) {
       const id = journal[i]!
       if (!this.index.isDeleted(this.userId, id)) continue
-      if (map.has(editKey(id)) || map.has(editSignatureKey(id))) orphans.add(id)
+      // Its unsent message entry too: sent from here after another device deleted it.
+      if (map.has(editKey(id)) || map.has(editSignatureKey(id)) || map.has(messageKey(id))) orphans.add(id)
     }
     if (orphans.size === 0 || !this.canWriteReceipts()) return
     this.doc.transact(() => {
       for (const id of orphans) {
         // Its signature (issue 16) goes with it: it signs a text that is gone.
-        for (const key of [editKey(id), editSignatureKey(id)]) if (map.has(key)) map.delete(key)
+        for (const key of [editKey(id), editSignatureKey(id), messageKey(id)])
+          if (map.has(key)) map.delete(key)
       }
     }, this)
   }

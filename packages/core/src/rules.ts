@@ -433,7 +433,9 @@ class UpdateCheck {
       const problem = messageRecordProblem(value, id, this.limits)
       if (problem) refuse(problem.includes('exceeds') ? 'too-large' : 'bad-shape', problem)
       if (this.existingEntry(root, key)) refuse('immutable', `message ${id} already exists`)
-      if (this.hasDeletionMarker(root, id)) refuse('immutable', `message ${id} was deleted for everyone`)
+      // Not refused where its deletion marker exists (no entry of it does): another device of the
+      // author deleted it before this one's send reached the server. It shows as the tombstone,
+      // and the author's device deletes the entry once it sees the marker.
       // Ids are global: another author's entry (even a discarded one) keeps its id, its seq and
       // its place in everyone's list.
       for (const name of this.doc.share.keys()) {
@@ -540,8 +542,10 @@ class UpdateCheck {
     if (!isValidId(id, this.limits)) refuse('bad-shape', 'invalid message id')
     const problem = editRecordProblem(value, this.limits)
     if (problem) refuse(problem.includes('exceeds') ? 'too-large' : 'bad-shape', problem)
-    // Checked even when discarded here: its text would still be stored with the update.
-    if (this.hasDeletionMarker(root, id)) refuse('immutable', `message ${id} was deleted for everyone`)
+    // An edit of a message its author deleted is not refused: it is what an edit made offline on
+    // one device looks like once another device deleted the message, and refusing it would stop
+    // that device (its reconnect sends the edit before it can see the deletion). The tombstone
+    // wins in every list, and the author's device deletes the edit as soon as it sees the marker.
     this.checkOwnMessage(root, id)
     if (!deletedHere) this.edits++
   }
