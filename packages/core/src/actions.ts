@@ -28,6 +28,11 @@ export interface ActionContext {
   now: () => number
   /** Transaction origin of the writes. */
   origin?: unknown
+  /**
+   * The target when it is sealed and the index does not hold it (a server's room keeps no
+   * history): the host looked it up in its store.
+   */
+  sealed?: IndexedMessage
 }
 
 /** Add a reaction; false when the user already has it. */
@@ -90,8 +95,12 @@ export function deleteForEveryone(context: ActionContext, messageId: string): De
 }
 
 /** The reply reference for a message about to be sent: the message it answers must be shown. */
-export function replyReference(index: ConversationIndex, messageId: string): { id: string; author: string } {
-  const original = index.find(messageId)
+export function replyReference(
+  index: ConversationIndex,
+  messageId: string,
+  sealed?: IndexedMessage,
+): { id: string; author: string } {
+  const original = index.find(messageId) ?? (sealed?.record.id === messageId ? sealed : undefined)
   if (!original) throw new TicksError('unknown-message', `No message ${messageId} in this conversation`)
   if (original.deleted) throw new TicksError('deleted', `Message ${messageId} was deleted`)
   return { id: original.record.id, author: original.author }
@@ -124,7 +133,8 @@ export function checkText(text: string, limits: Limits): void {
 
 /** A message this replica holds (live or sealed) that was not deleted for everyone. */
 function liveTarget(context: ActionContext, messageId: string): IndexedMessage {
-  const target = context.index.find(messageId)
+  const { sealed } = context
+  const target = context.index.find(messageId) ?? (sealed?.record.id === messageId ? sealed : undefined)
   if (!target) throw new TicksError('unknown-message', `No message ${messageId} in this conversation`)
   if (target.deleted) throw new TicksError('deleted', `Message ${messageId} was deleted`)
   return target

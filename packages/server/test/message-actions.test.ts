@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { addReaction, editMessage } from '@ticks/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { inboxEntry } from '../src/inbox/inbox-entry.js'
@@ -286,6 +287,14 @@ describe('actions on sealed messages, and the history they leave', () => {
       forger.doc.getMap('u:bob').set(`e|${sent[1]!.id}`, { text: 'forged', editedAt: 1 })
       await untilInMemory(() => forger.closed !== null)
       expect(forger.closed).toMatchObject({ code: 4403 })
+      // REST acts through the room, which keeps no sealed message: the target comes from the store.
+      const third = sent[2]!.id
+      expect(await reloaded.actAs('bob', third, (context) => addReaction(context, third, '👀'))).toBe(true)
+      const [reply] = await reloaded.sendManyAs('bob', ['about that'], { replyTo: third })
+      expect(reloaded.index.messages.get(reply!.id)?.record.replyTo).toEqual({ id: third, author: 'alice' })
+      await expect(
+        reloaded.actAs('bob', third, (context) => editMessage(context, third, 'not mine')),
+      ).rejects.toMatchObject({ code: 'not-owner' })
       // More traffic: a commit compacts, and the compaction redacts.
       writer.conversation.send('sixth')
       await untilInMemory(
@@ -307,10 +316,11 @@ describe('actions on sealed messages, and the history they leave', () => {
       // Whoever pages back sees the deletion and the edit.
       const bob = connectMemoryPeer(reloaded, 'bob', new Y.Doc({ guid: id }))
       await untilInMemory(() => bob.conversation.title() === 'T')
-      bob.conversation.addHistory(history)
-      expect(bob.conversation.messages().slice(0, 2)).toMatchObject([
+      bob.conversation.addHistory(await store.history(id, 4, 10))
+      expect(bob.conversation.messages().slice(0, 3)).toMatchObject([
         { id: sent[0]!.id, seq: 1, text: '', deleted: true },
         { id: sent[1]!.id, seq: 2, text: 'edited after sealing', edited: {} },
+        { id: sent[2]!.id, seq: 3, reactions: { '👀': ['bob'] } },
       ])
       await reloaded.close()
       await store.close()

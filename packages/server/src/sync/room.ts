@@ -16,6 +16,7 @@ import {
   recipientsOf,
   replyReference,
   SEQUENCER_ORIGIN,
+  type SealedMessage,
   SYSTEM_ROOT,
   sealThrough,
   stampUnsequenced,
@@ -326,8 +327,9 @@ export class Room {
     const role = this.index.members.get(userId)?.role
     if (role === undefined) throw new TicksError('not-a-member', `${userId} is not a member`)
     if (role === 'observer') throw new TicksError('read-only', `${userId} is an observer`)
-    if (options.replyTo !== undefined) await this.holdSealed(options.replyTo)
-    const replyTo = options.replyTo === undefined ? undefined : replyReference(this.index, options.replyTo)
+    const sealed = options.replyTo === undefined ? undefined : await this.sealedTarget(options.replyTo)
+    const replyTo =
+      options.replyTo === undefined ? undefined : replyReference(this.index, options.replyTo, sealed)
     return this.writeAndStamp(userRoot(userId), recipientsOf(this.index.members, userId), texts, (record) => {
       if (replyTo) record.replyTo = replyTo
       const mentions = mentionsIn(record.text, this.index.members, this.limits.model.maxMentions)
@@ -787,7 +789,7 @@ export class Room {
     const role = this.index.members.get(userId)?.role
     if (role === undefined) throw new TicksError('not-a-member', `${userId} is not a member`)
     if (role === 'observer') throw new TicksError('read-only', `${userId} is an observer`)
-    await this.holdSealed(messageId)
+    const sealed = await this.sealedTarget(messageId)
     if (options.edits && !this.takeEdits(userId, options.edits)) {
       throw new TicksError('rate-limited', `At most ${this.limits.model.maxEditsPerMinute} edits per minute`)
     }
@@ -797,19 +799,22 @@ export class Room {
       limits: this.limits.model,
       now: Date.now,
       origin: LOCAL_ORIGIN,
+      ...(sealed && { sealed }),
     })
     await this.flush()
     if (this.isPoisoned()) throw new RoomError('closed', 'the action could not be stored')
     return result
   }
 
-  /** Make a sealed message this room's index lacks known to it (an action or reply names it). */
-  private async holdSealed(messageId: string): Promise<void> {
-    if (this.index.sealedThrough === 0 || this.index.find(messageId)) return
+  /** A sealed message the room's index does not hold (it keeps no history), from the store. */
+  private async sealedTarget(messageId: string): Promise<SealedMessage | undefined> {
+    if (this.index.sealedThrough === 0 || this.index.find(messageId)) return undefined
     const [sealed] = await this.store.sealedMessages(this.id, [messageId])
-    if (!sealed) return
-    const { author, seq, deleted, ...record } = sealed
-    this.index.addHistory([deleted ? { record, author, seq, deleted } : { record, author, seq }])
+    if (!sealed) return undefined
+    const { author, seq, deleted, signature: _, ...record } = sealed
+    // Its deletion marker (in the live document) may be newer than the stored record.
+    const isDeleted = deleted === true || this.index.isDeleted(author, messageId)
+    return isDeleted ? { record, author, seq, deleted: true } : { record, author, seq }
   }
 
   /** Handle the frames a connection held back, in order; `rejudged`: the first is judged for good. */
