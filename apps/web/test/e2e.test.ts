@@ -687,11 +687,27 @@ describe('Ticks in a real browser', () => {
       // a reload shows the window; scrolling up, the message on screen stays where it is.
       await p.reload()
       await p.getByText(`Archive ${COUNT}`, { exact: true }).waitFor()
+      // Opened (at the bottom, nothing being unread) before the reader moves: a scroll made before
+      // the chat has picked where to open is overridden by it.
+      await p.waitForFunction(() => {
+        const scroller = document.querySelector<HTMLElement>('.messages')!
+        return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 50
+      })
       await p.evaluate(() => {
         const scroller = document.querySelector<HTMLElement>('.messages')!
         scroller.scrollTop = 1400
       })
-      await p.waitForTimeout(300)
+      // Settled there first: 1,400 px from the top may already fetch the page above, whose arrival
+      // moves the scroll position by its height; the reader's next scroll starts from where it left.
+      let settled = await view()
+      for (let i = 0; i < 20; i++) {
+        await p.waitForTimeout(150)
+        const next = await view()
+        const loading = await p.getByText('Loading earlier messages…').count()
+        if (loading === 0 && next.scrollTop === settled.scrollTop && next.first?.id === settled.first?.id)
+          break
+        settled = next
+      }
       const held = await view()
       await p.evaluate(() => {
         document.querySelector<HTMLElement>('.messages')!.scrollTop -= 1000
