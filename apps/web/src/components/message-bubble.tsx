@@ -123,7 +123,6 @@ export function MessageBubble(props: MessageBubbleProps) {
           nameOf={nameOf()}
         />
       </Show>
-      <VerificationLabel verification={verification()} />
       <Show when={!deleted() && props.message.reactions}>
         {(reactions) => (
           <ReactionBar
@@ -138,6 +137,9 @@ export function MessageBubble(props: MessageBubbleProps) {
         )}
       </Show>
       <div class="bubble__meta">
+        {/* In the meta line, whose height it shares: the answer comes after the bubble is drawn, and
+            a line of its own would then push every row below it (the reader's place moves). */}
+        <VerificationLabel verification={verification()} />
         <Show when={props.message.edited && !deleted()}>
           <span class="bubble__edited">edited</span>
         </Show>
