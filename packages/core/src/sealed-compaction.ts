@@ -23,10 +23,9 @@ type DeleteSet = ReturnType<typeof Y.createDeleteSet>
  * everything else (overwritten receipts are named by the next raise of their key).
  *
  * The state vector does not change, so replicas holding the full entries sync with it as before.
- * With `stateVector`, only what a replica at that state lacks (a sync step 2 for it).
  */
-export function compactSealedEntries(doc: Y.Doc, stateVector?: Uint8Array): Uint8Array {
-  const update = Y.encodeStateAsUpdate(doc, stateVector)
+export function compactSealedEntries(doc: Y.Doc): Uint8Array {
+  const update = Y.encodeStateAsUpdate(doc)
   const live = new Set(liveOrderIds(doc))
   const { structs, ds } = Y.decodeUpdate(update) as { structs: Struct[]; ds: DeleteSet }
   let collected = 0

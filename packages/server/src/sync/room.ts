@@ -5,7 +5,6 @@ import {
   ConversationIndex,
   checkUpdate,
   collectSealedEntries,
-  compactSealedEntries,
   MESSAGE_KEY_PREFIX,
   type MessageRecord,
   mentionsIn,
@@ -1081,7 +1080,9 @@ export class Room {
     // Taken right after a commit, with no stamp in flight: the snapshot holds every stored entry
     // (and perhaps client updates still queued, which are harmless to store twice). Deleted
     // message entries go in as garbage-collected ranges: the stored document stays O(window).
-    const snapshot = compactSealedEntries(this.doc)
+    // Collected in place (seals already were): one encode, and the room holds what it stores.
+    collectSealedEntries(this.doc)
+    const snapshot = Y.encodeStateAsUpdate(this.doc)
     try {
       await this.store.compact(this.id, snapshot, throughEntry)
       await this.redactDeletedHistory()
