@@ -22,15 +22,19 @@ const MAX_UNREAD_HISTORY = 1000
  * page that cannot be had.
  */
 async function pageBackToFirstUnread(state: ConversationState): Promise<void> {
-  const conversation = state.conversation
   let budget = MAX_UNREAD_HISTORY
   while (budget > 0 && state.hasOlder) {
-    const oldest = conversation.messages()[0]
-    if (!oldest || oldest.author === conversation.userId || !isUnread(conversation, oldest)) return
+    if (!unreadMayBeOlder(state.conversation)) return
     const added = await state.loadOlder(UNREAD_PAGE)
     if (added === 0) return
     budget -= added
   }
+}
+
+/** Whether the first unread message may lie below what is shown: the oldest shown is someone else's, unread. */
+function unreadMayBeOlder(conversation: LiveConversation): boolean {
+  const oldest = conversation.messages()[0]
+  return oldest !== undefined && oldest.author !== conversation.userId && isUnread(conversation, oldest)
 }
 
 /**
@@ -46,8 +50,7 @@ function storedIsCurrent(conversation: LiveConversation, entry: InboxEntry | und
   const index = conversation.conversationIndex
   if (index.lastSeq() < entry.lastSeq || index.watermarkOf(conversation.userId).r < entry.readSeq)
     return false
-  const oldest = conversation.messages()[0]
-  return !(oldest && oldest.author !== conversation.userId && isUnread(conversation, oldest))
+  return !unreadMayBeOlder(conversation)
 }
 
 export interface LiveChatOptions {
