@@ -1,4 +1,5 @@
 import type { HistoryMessage } from '@ticks/core'
+import { requestResult, transactionDone } from './idb-requests.js'
 import { addRange, type SeqRange } from './seq-ranges.js'
 
 /**
@@ -46,19 +47,6 @@ const MESSAGES = 'messages'
 const META = 'meta'
 const RANGES_KEY = 'ranges'
 
-const request = <T>(req: IDBRequest<T>) =>
-  new Promise<T>((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result)
-    req.onerror = () => reject(req.error)
-  })
-
-const done = (transaction: IDBTransaction) =>
-  new Promise<void>((resolve, reject) => {
-    transaction.oncomplete = () => resolve()
-    transaction.onerror = () => reject(transaction.error)
-    transaction.onabort = () => reject(transaction.error ?? new Error('IndexedDB transaction aborted'))
-  })
-
 /**
  * `persistence: 'indexeddb'`: a small database of its own beside the document's (y-indexeddb owns
  * that one's schema), with messages keyed by seq and the complete ranges in one record. Storage
@@ -80,7 +68,9 @@ export function indexedDbHistoryCache(name: string): HistoryCache {
     return closed ? undefined : db
   }
   const readRanges = async (db: IDBDatabase) =>
-    ((await request(db.transaction(META).objectStore(META).get(RANGES_KEY))) as SeqRange[] | undefined) ?? []
+    ((await requestResult(db.transaction(META).objectStore(META).get(RANGES_KEY))) as
+      | SeqRange[]
+      | undefined) ?? []
 
   return {
     async ranges() {
@@ -109,13 +99,13 @@ export function indexedDbHistoryCache(name: string): HistoryCache {
       const db = await database()
       if (!db || (messages.length === 0 && !range)) return
       const transaction = db.transaction([MESSAGES, META], 'readwrite')
-      const finished = done(transaction).catch(() => {})
+      const finished = transactionDone(transaction).catch(() => {})
       const store = transaction.objectStore(MESSAGES)
       for (const message of messages) store.put(message)
       if (range) {
         const meta = transaction.objectStore(META)
         // Read and written in one transaction: two tabs adding ranges cannot lose one.
-        const current = ((await request(meta.get(RANGES_KEY))) as SeqRange[] | undefined) ?? []
+        const current = ((await requestResult(meta.get(RANGES_KEY))) as SeqRange[] | undefined) ?? []
         meta.put(addRange(current, range), RANGES_KEY)
       }
       await finished

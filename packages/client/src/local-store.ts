@@ -1,6 +1,7 @@
 import { compactSealedEntries } from '@ticks/core'
 import { fetchUpdates, IndexeddbPersistence } from 'y-indexeddb'
 import type * as Y from 'yjs'
+import { requestResult, transactionDone } from './idb-requests.js'
 
 /**
  * Where a conversation's document is kept on this device, and how the client learns that a write
@@ -41,11 +42,7 @@ export const memoryOnlyStore = (): LocalStore => ({
 })
 
 const countEntries = (db: IDBDatabase) =>
-  new Promise<number>((resolve, reject) => {
-    const request = db.transaction(['updates'], 'readonly').objectStore('updates').count()
-    request.onsuccess = () => resolve(request.result)
-    request.onerror = () => reject(request.error)
-  })
+  requestResult(db.transaction(['updates'], 'readonly').objectStore('updates').count())
 
 /** The fields of y-indexeddb's persistence this wrapper relies on (stable across 9.x). */
 interface PersistenceInternals {
@@ -64,15 +61,9 @@ async function storeCompactedState(persistence: IndexeddbPersistence): Promise<v
   const updates = await fetchUpdates(persistence)
   const { _dbref: readThrough } = persistence as unknown as PersistenceInternals
   // One transaction: the new snapshot is added before the entries it replaces are deleted.
-  await settled(updates.add(compactSealedEntries(persistence.doc)))
-  await settled(updates.delete(IDBKeyRange.upperBound(readThrough, true)))
+  await requestResult(updates.add(compactSealedEntries(persistence.doc)))
+  await requestResult(updates.delete(IDBKeyRange.upperBound(readThrough, true)))
 }
-
-const settled = <T>(request: IDBRequest<T>) =>
-  new Promise<T>((resolve, reject) => {
-    request.onsuccess = () => resolve(request.result)
-    request.onerror = () => reject(request.error)
-  })
 
 export interface IndexedDbStoreOptions {
   /**
@@ -147,13 +138,9 @@ export function indexedDbStore(name: string, doc: Y.Doc, { after }: IndexedDbSto
     const current = await opened
     const db = await (current as unknown as PersistenceInternals)._db
     if (closed) return false
-    await new Promise<void>((resolve, reject) => {
-      const transaction = db.transaction(['updates'], 'readwrite', { durability: 'strict' })
-      transaction.objectStore('updates').count()
-      transaction.oncomplete = () => resolve()
-      transaction.onerror = () => reject(transaction.error)
-      transaction.onabort = () => reject(transaction.error ?? new Error('IndexedDB transaction aborted'))
-    })
+    const transaction = db.transaction(['updates'], 'readwrite', { durability: 'strict' })
+    transaction.objectStore('updates').count()
+    await transactionDone(transaction)
     // The load's transaction came first, so it has run: it wrote the pre-load state unless abandoned.
     return current.synced
   }
