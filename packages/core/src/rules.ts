@@ -208,7 +208,11 @@ class UpdateCheck {
   private unknownDeletions = 0
   /** Live items this update deletes. */
   private deletedItems = new Set<Y.Item>()
-  /** This update's new map entries by root and key (the last item of a key wins, as in Yjs). */
+  /**
+   * This update's new map entries by root and key: the item the key will hold. When the update
+   * carries several items of one key (two devices wrote it, and the overwritten one comes deleted
+   * in the same update), that is the live one, whatever order the update lists them in.
+   */
   private readonly freshEntries = new Map<string, Map<string, Y.Item>>()
   /** Message ids whose reaction count was checked. */
   private readonly reactionsChecked = new Set<string>()
@@ -283,7 +287,8 @@ class UpdateCheck {
       if (!place || place.key === null) continue
       const entries = this.freshEntries.get(place.root) ?? new Map<string, Y.Item>()
       this.freshEntries.set(place.root, entries)
-      entries.set(place.key, item)
+      const previous = entries.get(place.key)
+      if (!previous || !this.isLiveFresh(previous) || this.isLiveFresh(item)) entries.set(place.key, item)
     }
 
     if (this.writer.role === undefined) refuse('not-a-member', `${this.writer.userId} is not a member`)

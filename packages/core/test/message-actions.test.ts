@@ -219,6 +219,30 @@ describe('message actions through the model', () => {
     expect(['from the laptop', 'from the phone']).toContain(texts[0])
   })
 
+  it('two devices of the author delete a message at once; either carries both markers to the server', () => {
+    for (const sentFirst of [true, false]) {
+      const laptop = device('alice')
+      const phone = device('alice')
+      // Yjs keeps the marker of the higher client id and encodes it first: the phone's overwritten
+      // marker comes after it in the update that carries both (the order the fuzzer found).
+      laptop.doc.clientID = 2_000_000_000
+      phone.doc.clientID = 1_000_000_000
+      const m = laptop.conversation.send('twice gone')
+      if (sentFirst) roundTrip(laptop, phone)
+      else Y.applyUpdate(phone.doc, Y.encodeStateAsUpdate(laptop.doc), REMOTE)
+      laptop.conversation.deleteForEveryone(m.id)
+      phone.conversation.deleteForEveryone(m.id)
+      Y.applyUpdate(phone.doc, Y.encodeStateAsUpdate(laptop.doc, Y.encodeStateVector(phone.doc)), REMOTE)
+      roundTrip(phone, laptop)
+      const views = [laptop.conversation, phone.conversation, new Conversation(server, { userId: 'bob' })]
+      for (const view of views) {
+        const shown = view.messages().filter((shown) => shown.id === m.id)
+        // A sent message stays as a tombstone; one the server never had is simply gone.
+        expect(shown).toEqual(sentFirst ? [expect.objectContaining({ deleted: true, text: '' })] : [])
+      }
+    }
+  })
+
   it('delete for everyone: a tombstone in place, its text gone from the document, permanent', () => {
     const alice = device('alice')
     const bob = device('bob')
