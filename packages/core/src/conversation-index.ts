@@ -62,11 +62,14 @@ export interface SealedMessage extends IndexedMessage {
  */
 export class ConversationIndex {
   readonly doc: Y.Doc
-  readonly messages = new Map<string, IndexedMessage>()
-  /** Messages present here that the order log does not hold yet. */
-  readonly unsequencedIds = new Set<string>()
-  /** Messages whose entry was deleted (discarded); they still count as integrated. */
-  readonly discarded = new Set<string>()
+  /*
+   * The Maps and Sets below (but `listeners`) are made on first write, null until then: an empty
+   * one still holds a ~180 B hash table, and a server keeps an index per open room, most of whose
+   * collections stay empty (the idle bench: 0.7 KiB per socket at 4 sockets a room, actions' too).
+   */
+  private messagesById: Map<string, IndexedMessage> | null = null
+  private unsequencedSet: Set<string> | null = null
+  private discardedSet: Set<string> | null = null
   /**
    * Every seq at or below this is sealed (DESIGN section 12): its message left the live document
    * for the store's history pages. Only ever rises.
@@ -78,21 +81,17 @@ export class ConversationIndex {
    * Stamps of messages not held here (not arrived yet, or discarded). A held message carries its
    * own seq, so the join of log and messages needs one 100,000-entry map, not two (~35 ms each).
    */
-  private readonly stampsWithoutMessage = new Map<string, number>()
+  private stampsWithoutMessage: Map<string, number> | null = null
   /**
    * The live order log's messages by position (`sequenced[i]` has seq `sealedThrough + i + 1`); a
    * hole where the stamp's message has not arrived yet or the entry repeats an earlier one. Readers
    * walk this instead of looking every id up: at 100,000 messages, each hash lookup saved is ~5 ms.
    */
   readonly sequenced: (IndexedMessage | undefined)[] = []
-  /**
-   * Sealed messages this replica knows: those it held when they were sealed, and pages of history
-   * a host added (`addHistory`). Not in `messages`, which is what the live document holds.
-   */
-  readonly history = new Map<string, SealedMessage>()
+  private sealedById: Map<string, SealedMessage> | null = null
   /** Bumped whenever `history` changes. */
   historyVersion = 0
-  readonly members = new Map<string, MemberRecord>()
+  private membersById: Map<string, MemberRecord> | null = null
   /** Bumped whenever a member is added, changed or removed. */
   membersVersion = 0
   title = ''
@@ -112,15 +111,15 @@ export class ConversationIndex {
    * keep their own position and refresh only those. `actionStamp` says when each last changed.
    */
   readonly actionChangedIds: string[] = []
-  private readonly actionStamps = new Map<string, number>()
+  private actionStamps: Map<string, number> | null = null
   /** Replies by the id they answer, so a change of the original refreshes its quotes. */
-  private readonly replies = new Map<string, Set<string>>()
+  private replies: Map<string, Set<string>> | null = null
 
-  private readonly replicaWatermarks = new Map<string, Map<string, Watermark>>()
-  private readonly userWatermarks = new Map<string, Watermark>()
+  private replicaWatermarks: Map<string, Map<string, Watermark>> | null = null
+  private userWatermarks: Map<string, Watermark> | null = null
   private integratedUpTo = 0
   /** Messages whose entry a transaction deleted, until it ends: a seal, or a discard. */
-  private readonly removedInTransaction = new Map<string, IndexedMessage>()
+  private removedInTransaction: Map<string, IndexedMessage> | null = null
   private readonly listeners = new Set<() => void>()
   private readonly onAfterTransaction = (tr: Y.Transaction) => this.apply(tr)
 
@@ -137,6 +136,34 @@ export class ConversationIndex {
     doc.on('afterTransaction', this.onAfterTransaction)
   }
 
+  /** The messages the live document holds, by id. */
+  get messages(): ReadonlyMap<string, IndexedMessage> {
+    return this.messagesById ?? NO_ENTRIES
+  }
+
+  /** Messages present here that the order log does not hold yet. */
+  get unsequencedIds(): ReadonlySet<string> {
+    return this.unsequencedSet ?? NO_IDS
+  }
+
+  /** Messages whose entry was deleted (discarded); they still count as integrated. */
+  get discarded(): ReadonlySet<string> {
+    return this.discardedSet ?? NO_IDS
+  }
+
+  /**
+   * Sealed messages this replica knows: those it held when they were sealed, and pages of history
+   * a host added (`addHistory`). Not in `messages`, which is what the live document holds.
+   */
+  get history(): ReadonlyMap<string, SealedMessage> {
+    return this.sealedById ?? NO_ENTRIES
+  }
+
+  /** The conversation's members by user id, as the meta root lists them. */
+  get members(): ReadonlyMap<string, MemberRecord> {
+    return this.membersById ?? NO_ENTRIES
+  }
+
   destroy(): void {
     this.doc.off('afterTransaction', this.onAfterTransaction)
     this.listeners.clear()
@@ -149,22 +176,22 @@ export class ConversationIndex {
 
   /** The merged watermark of a user: max over all of the user's replicas. */
   watermarkOf(userId: string): Watermark {
-    return this.userWatermarks.get(userId) ?? NO_WATERMARK
+    return this.userWatermarks?.get(userId) ?? NO_WATERMARK
   }
 
   /** Every user's merged watermark (users with no receipt yet are absent). */
   watermarks(): ReadonlyMap<string, Watermark> {
-    return this.userWatermarks
+    return this.userWatermarks ?? NO_ENTRIES
   }
 
   /** The user's per-replica watermarks (key: replica id). */
   replicaWatermarksOf(userId: string): ReadonlyMap<string, Watermark> {
-    return this.replicaWatermarks.get(userId) ?? new Map()
+    return this.replicaWatermarks?.get(userId) ?? new Map()
   }
 
   /** When an action last changed what a message shows (0: never), for readers that cache it. */
   actionStamp(messageId: string): number {
-    return this.actionStamps.get(messageId) ?? 0
+    return this.actionStamps?.get(messageId) ?? 0
   }
 
   /** The live or sealed message with this id that this replica holds. */
@@ -190,7 +217,8 @@ export class ConversationIndex {
       const id = this.order[position]!
       if (!present && id !== '' && !this.messages.has(id) && !this.discarded.has(id)) {
         if (!this.deletedBeforeLoad(id)) break // not here yet
-        this.discarded.add(id)
+        this.discardedSet ??= new Set()
+        this.discardedSet.add(id)
       }
       this.integratedUpTo++
     }
@@ -258,7 +286,7 @@ export class ConversationIndex {
   seqOf(messageId: string): number | undefined {
     return (
       this.messages.get(messageId)?.seq ??
-      this.stampsWithoutMessage.get(messageId) ??
+      this.stampsWithoutMessage?.get(messageId) ??
       this.history.get(messageId)?.seq
     )
   }
@@ -272,7 +300,7 @@ export class ConversationIndex {
       this.discarded.size === 0 &&
       this.members.size === 0 &&
       this.title === '' &&
-      this.replicaWatermarks.size === 0
+      this.replicaWatermarks === null
     )
   }
 
@@ -287,7 +315,7 @@ export class ConversationIndex {
       this.rebuilding = false
     }
     for (const [id, indexed] of this.messages) {
-      if (indexed.seq === undefined && !indexed.deleted) this.unsequencedIds.add(id)
+      if (indexed.seq === undefined && !indexed.deleted) this.addUnsequenced(id)
     }
   }
 
@@ -316,7 +344,7 @@ export class ConversationIndex {
       changed = true
     }
     if (lostTrack) for (const name of rootNames.values()) this.readRoot(name, null)
-    this.removedInTransaction.clear()
+    this.removedInTransaction = null
     if (!changed) return
     this.version++
     for (const listener of this.listeners) listener()
@@ -373,6 +401,7 @@ export class ConversationIndex {
       this.markChanged(reaction.messageId)
     } else if (key.startsWith(RECEIPT_KEY_PREFIX)) {
       const replica = key.slice(RECEIPT_KEY_PREFIX.length)
+      this.replicaWatermarks ??= new Map()
       const replicas = this.replicaWatermarks.get(user) ?? new Map<string, Watermark>()
       this.replicaWatermarks.set(user, replicas)
       if (isWatermark(value)) replicas.set(replica, { d: value.d, r: value.r })
@@ -382,6 +411,7 @@ export class ConversationIndex {
       // but holds the new item until its missing predecessors arrive, and the document alone would
       // show the watermark falling. Every deletion is covered by a raise (the server's write rules
       // enforce it), so once everything is exchanged the document's max equals this join.
+      this.userWatermarks ??= new Map()
       let merged: Watermark = this.userWatermarks.get(user) ?? NO_WATERMARK
       for (const watermark of replicas.values()) merged = joinWatermarks(merged, watermark)
       this.userWatermarks.set(user, merged)
@@ -423,16 +453,17 @@ export class ConversationIndex {
     }
     // In place: seq, order and status stay, so readers refresh this one message.
     const placed: IndexedMessage = { ...tombstone, seq: current.seq }
-    this.messages.set(id, placed)
+    this.setMessage(id, placed)
     if (placed.seq !== undefined) this.sequenced[placed.seq - this.sealedThrough - 1] = placed
-    else this.unsequencedIds.delete(id)
+    else this.unsequencedSet?.delete(id)
     this.markChanged(id)
   }
 
   private markChanged(id: string): void {
     const stamp = this.actionChangedIds.push(id)
+    this.actionStamps ??= new Map()
     this.actionStamps.set(id, stamp)
-    for (const reply of this.replies.get(id) ?? []) {
+    for (const reply of this.replies?.get(id) ?? []) {
       this.actionStamps.set(reply, this.actionChangedIds.push(reply))
     }
   }
@@ -446,7 +477,7 @@ export class ConversationIndex {
     if (this.rebuilding) {
       // Read before the order log (see rebuild): nothing is stamped yet.
       const known = this.messages.size
-      this.messages.set(
+      this.setMessage(
         id,
         deleted ? { record, author, seq: undefined, deleted } : { record, author, seq: undefined },
       )
@@ -459,38 +490,41 @@ export class ConversationIndex {
     if (rewritten) this.structureVersion++
     else {
       this.addedIds.push(id)
-      seq = this.stampsWithoutMessage.get(id)
-      if (seq !== undefined) this.stampsWithoutMessage.delete(id)
+      seq = this.stampsWithoutMessage?.get(id)
+      if (seq !== undefined) this.stampsWithoutMessage!.delete(id)
       // Replies that arrived first quote it now.
-      if (this.replies.has(id)) this.markChanged(id)
+      if (this.replies?.has(id)) this.markChanged(id)
     }
     const indexed: IndexedMessage = deleted ? { record, author, seq, deleted } : { record, author, seq }
     if (seq !== undefined && seq <= this.sealedThrough) {
       this.keepSealed(indexed, seq, this.sealedSignature(indexed))
       return
     }
-    this.messages.set(id, indexed)
-    if (this.discarded.size > 0) this.discarded.delete(id)
+    this.setMessage(id, indexed)
+    if (this.discarded.size > 0) this.discardedSet!.delete(id)
     // A tombstone without a stamp is not listed, nor stamped: deleting a message nobody was shown
     // sent is a discard, and a marker read before its (sealed) stamp must not show it as pending.
     if (seq !== undefined) this.sequenced[seq - this.sealedThrough - 1] = indexed
-    else if (!deleted) this.unsequencedIds.add(id)
+    else if (!deleted) this.addUnsequenced(id)
   }
 
   private removeMessage(id: string): void {
     const indexed = this.messages.get(id)
     if (indexed) {
-      this.messages.delete(id)
-      this.discarded.add(id)
-      if (this.replies.has(id)) this.markChanged(id)
+      this.messagesById!.delete(id)
+      this.discardedSet ??= new Set()
+      this.discardedSet.add(id)
+      if (this.replies?.has(id)) this.markChanged(id)
+      this.removedInTransaction ??= new Map()
       this.removedInTransaction.set(id, indexed)
       this.structureVersion++
       if (indexed.seq !== undefined) {
         this.sequenced[indexed.seq - this.sealedThrough - 1] = undefined
+        this.stampsWithoutMessage ??= new Map()
         this.stampsWithoutMessage.set(id, indexed.seq)
       }
     }
-    this.unsequencedIds.delete(id)
+    this.unsequencedSet?.delete(id)
   }
 
   /**
@@ -498,12 +532,12 @@ export class ConversationIndex {
    * transaction by the seal itself) moves to history, and no longer counts as discarded.
    */
   private sealEntry(id: string, seq: number): void {
-    this.stampsWithoutMessage.delete(id)
-    const indexed = this.messages.get(id) ?? this.removedInTransaction.get(id)
+    this.stampsWithoutMessage?.delete(id)
+    const indexed = this.messages.get(id) ?? this.removedInTransaction?.get(id)
     if (!indexed) return
-    this.messages.delete(id)
-    this.discarded.delete(id)
-    this.unsequencedIds.delete(id)
+    this.messagesById?.delete(id)
+    this.discardedSet?.delete(id)
+    this.unsequencedSet?.delete(id)
     this.keepSealed(indexed, seq, this.sealedSignature(indexed))
   }
 
@@ -522,10 +556,11 @@ export class ConversationIndex {
     if (signature) sealed.signature = { key: signature.key, sig: signature.sig }
     if (indexed.record.replyTo) this.noteReply(indexed.record.replyTo.id, indexed.record.id)
     this.dropLiveCopy(indexed.record.id)
-    this.history.set(indexed.record.id, sealed)
+    this.sealedById ??= new Map()
+    this.sealedById.set(indexed.record.id, sealed)
     this.historyVersion++
     // Replies quoting it show its text now (a page of history arrived).
-    if (this.replies.has(indexed.record.id)) this.markChanged(indexed.record.id)
+    if (this.replies?.has(indexed.record.id)) this.markChanged(indexed.record.id)
   }
 
   /**
@@ -535,13 +570,24 @@ export class ConversationIndex {
   private dropLiveCopy(id: string): void {
     const live = this.messages.get(id)
     if (live && live.seq === undefined) {
-      this.messages.delete(id)
-      this.unsequencedIds.delete(id)
+      this.messagesById!.delete(id)
+      this.unsequencedSet?.delete(id)
       this.structureVersion++
     }
   }
 
+  private setMessage(id: string, indexed: IndexedMessage): void {
+    this.messagesById ??= new Map()
+    this.messagesById.set(id, indexed)
+  }
+
+  private addUnsequenced(id: string): void {
+    this.unsequencedSet ??= new Set()
+    this.unsequencedSet.add(id)
+  }
+
   private noteReply(originalId: string, replyId: string): void {
+    this.replies ??= new Map()
     const replies = this.replies.get(originalId) ?? new Set<string>()
     this.replies.set(originalId, replies.add(replyId))
   }
@@ -551,8 +597,10 @@ export class ConversationIndex {
       this.title = typeof value === 'string' ? value : ''
     } else if (key.startsWith(MEMBER_KEY_PREFIX)) {
       const user = key.slice(MEMBER_KEY_PREFIX.length)
-      if (isMemberRecord(value)) this.members.set(user, { role: value.role, joinedAt: value.joinedAt })
-      else this.members.delete(user)
+      if (isMemberRecord(value)) {
+        this.membersById ??= new Map()
+        this.membersById.set(user, { role: value.role, joinedAt: value.joinedAt })
+      } else this.membersById?.delete(user)
       this.membersVersion++
     }
   }
@@ -595,12 +643,12 @@ export class ConversationIndex {
     this.structureVersion++
     this.order.length = 0
     this.sequenced.length = 0
-    this.stampsWithoutMessage.clear()
+    this.stampsWithoutMessage = null
     this.integratedUpTo = 0
     for (const [id, indexed] of this.messages) {
       indexed.seq = undefined
       // While rebuilding, the unsequenced set is filled once at the end (see rebuild).
-      if (!this.rebuilding && !indexed.deleted) this.unsequencedIds.add(id)
+      if (!this.rebuilding && !indexed.deleted) this.addUnsequenced(id)
     }
     this.sealedThrough = Math.max(this.sealedThrough, shape.sealedThrough)
     const skip = this.sealedThrough - shape.sealedThrough
@@ -614,7 +662,10 @@ export class ConversationIndex {
       const indexed = id === '' ? undefined : this.messages.get(id)
       if (indexed === undefined) {
         // Not here yet (or discarded); a repeated entry keeps its first position.
-        if (id !== '' && !this.stampsWithoutMessage.has(id)) this.stampsWithoutMessage.set(id, seq)
+        if (id !== '' && !this.stampsWithoutMessage?.has(id)) {
+          this.stampsWithoutMessage ??= new Map()
+          this.stampsWithoutMessage.set(id, seq)
+        }
         this.sequenced.push(undefined)
       } else if (indexed.seq !== undefined) {
         // A duplicate entry (two sequencers, which the server forbids): seq keeps its first position.
@@ -622,11 +673,15 @@ export class ConversationIndex {
       } else {
         indexed.seq = seq
         this.sequenced.push(indexed)
-        if (!this.rebuilding) this.unsequencedIds.delete(id)
+        if (!this.rebuilding) this.unsequencedSet?.delete(id)
       }
     }
   }
 }
+
+/** What a collection not made yet reads as (see `ConversationIndex`): frozen by its type only. */
+const NO_ENTRIES: ReadonlyMap<string, never> = new Map<string, never>()
+const NO_IDS: ReadonlySet<string> = new Set()
 
 /**
  * What a message deleted for everyone keeps: its place and recipients, from the marker alone (a

@@ -12,25 +12,30 @@ import type { DeletionRecord, EditRecord } from './schema.js'
  * from another device survives).
  */
 export class MessageActions {
-  private readonly edits = new Map<string, EditRecord>()
-  private readonly deletionMarkers = new Map<string, DeletionRecord>()
+  // Each made on first write: most conversations hold no action, and an empty Map still costs
+  // ~180 B (a server keeps an index per open room).
+  private edits: Map<string, EditRecord> | null = null
+  private deletionMarkers: Map<string, DeletionRecord> | null = null
   /** Message id → emoji → users. */
-  private readonly reactions = new Map<string, Map<string, Set<string>>>()
+  private reactions: Map<string, Map<string, Set<string>>> | null = null
 
   editOf(author: string, messageId: string): EditRecord | undefined {
-    return this.edits.get(authored(author, messageId))
+    return this.edits?.get(authored(author, messageId))
   }
 
   deletionOf(author: string, messageId: string): DeletionRecord | undefined {
-    return this.deletionMarkers.get(authored(author, messageId))
+    return this.deletionMarkers?.get(authored(author, messageId))
   }
 
   setEdit(author: string, messageId: string, edit: EditRecord | undefined): void {
-    if (edit) this.edits.set(authored(author, messageId), { text: edit.text, editedAt: edit.editedAt })
-    else this.edits.delete(authored(author, messageId))
+    if (edit) {
+      this.edits ??= new Map()
+      this.edits.set(authored(author, messageId), { text: edit.text, editedAt: edit.editedAt })
+    } else this.edits?.delete(authored(author, messageId))
   }
 
   setDeletion(author: string, messageId: string, deletion: DeletionRecord): void {
+    this.deletionMarkers ??= new Map()
     this.deletionMarkers.set(authored(author, messageId), {
       deletedAt: deletion.deletedAt,
       createdAt: deletion.createdAt,
@@ -39,9 +44,10 @@ export class MessageActions {
   }
 
   setReaction(messageId: string, emoji: string, user: string, on: boolean): void {
-    const byEmoji = this.reactions.get(messageId)
+    const byEmoji = this.reactions?.get(messageId)
     if (on) {
       if (!byEmoji) {
+        this.reactions ??= new Map()
         this.reactions.set(messageId, new Map([[emoji, new Set([user])]]))
         return
       }
@@ -52,12 +58,12 @@ export class MessageActions {
     const users = byEmoji?.get(emoji)
     if (!users?.delete(user)) return
     if (users.size === 0) byEmoji!.delete(emoji)
-    if (byEmoji!.size === 0) this.reactions.delete(messageId)
+    if (byEmoji!.size === 0) this.reactions!.delete(messageId)
   }
 
   /** Per emoji (sorted), the users who reacted (sorted); undefined when nobody did. */
   reactionsOf(messageId: string): Record<string, string[]> | undefined {
-    const byEmoji = this.reactions.get(messageId)
+    const byEmoji = this.reactions?.get(messageId)
     if (!byEmoji) return undefined
     const view: Record<string, string[]> = {}
     for (const emoji of [...byEmoji.keys()].sort()) view[emoji] = [...byEmoji.get(emoji)!].sort()
@@ -66,7 +72,7 @@ export class MessageActions {
 
   /** Every message deleted for everyone: its author and id. */
   *deletions(): IterableIterator<{ author: string; messageId: string }> {
-    for (const key of this.deletionMarkers.keys()) {
+    for (const key of this.deletionMarkers?.keys() ?? []) {
       const space = key.indexOf(' ')
       yield { author: key.slice(0, space), messageId: key.slice(space + 1) }
     }
@@ -75,7 +81,7 @@ export class MessageActions {
   /** The emoji `user` keeps on a message. */
   reactionsBy(user: string, messageId: string): string[] {
     const emoji: string[] = []
-    for (const [key, users] of this.reactions.get(messageId) ?? []) if (users.has(user)) emoji.push(key)
+    for (const [key, users] of this.reactions?.get(messageId) ?? []) if (users.has(user)) emoji.push(key)
     return emoji
   }
 }
