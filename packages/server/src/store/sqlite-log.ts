@@ -253,7 +253,7 @@ export class SqliteLog {
    * append whose fence or claims fail is left out (and answered why) without failing the others.
    * Both are checked inside the write transaction, so no other writer can come between check and write.
    */
-  appendBatch(batch: readonly AppendRequest[]): AppendResult[] {
+  appendBatch(batch: readonly PreparedAppend[]): AppendResult[] {
     try {
       return this.db
         .transaction(() =>
@@ -268,8 +268,7 @@ export class SqliteLog {
             if (claimed) return { refused: 'claimed', reason: claimed }
             for (const { key, holder } of sortedClaims(claims))
               this.statements.insertClaim.run(docId, key, holder)
-            for (const record of sealed)
-              this.statements.insertHistory.run(docId, record.seq, JSON.stringify(record))
+            for (const record of sealed) this.statements.insertHistory.run(docId, record.seq, record.json)
             return { size: this.appendOne(docId, updates, summary) }
           }),
         )
@@ -284,7 +283,7 @@ export class SqliteLog {
     }
   }
 
-  private appendOne(docId: string, updates: readonly Uint8Array[], summary?: ConversationSummary): LogSize {
+  private appendOne(docId: string, updates: readonly Uint8Array[], summary?: PreparedSummary): LogSize {
     this.statements.ensureDocument.run(docId)
     let entry = this.statements.entryMark.get(docId)!.mark
     // The log's size is counted once per document, then kept here: a COUNT/SUM over the log on
@@ -298,12 +297,12 @@ export class SqliteLog {
     this.logSizes.set(docId, size)
     this.statements.setEntryMark.run(entry, docId)
     if (summary) {
-      this.statements.setSummary.run(JSON.stringify(summary), summary.updatedAt, docId)
+      this.statements.setSummary.run(summary.json, summary.updatedAt, docId)
       // Membership rarely changes; rewriting its rows on every commit did.
-      const members = Object.keys(summary.members).sort().join('\n')
+      const members = [...summary.memberIds].sort().join('\n')
       if (this.storedMembers.get(docId) !== members) {
         this.statements.deleteMembers.run(docId)
-        for (const userId of Object.keys(summary.members)) this.statements.insertMember.run(userId, docId)
+        for (const userId of summary.memberIds) this.statements.insertMember.run(userId, docId)
         this.storedMembers.set(docId, members)
       }
     }
@@ -416,6 +415,25 @@ export interface AppendRequest {
   fence?: Fence | undefined
   claims?: readonly Claim[] | undefined
   sealed?: readonly HistoryRecord[] | undefined
+}
+
+/**
+ * An append as the log writes it: the summary and sealed records already serialised (on the
+ * server's thread, see `sqlite-append-codec.ts`), with what the log indexes beside them.
+ */
+export interface PreparedAppend {
+  docId: string
+  updates: readonly Uint8Array[]
+  summary: PreparedSummary | undefined
+  fence?: Fence | undefined
+  claims?: readonly Claim[] | undefined
+  sealed?: readonly { seq: number; json: string }[] | undefined
+}
+
+export interface PreparedSummary {
+  json: string
+  updatedAt: number
+  memberIds: readonly string[]
 }
 
 /** One append of a batch: its log size, or why its fence or claims refused it (nothing of it written). */

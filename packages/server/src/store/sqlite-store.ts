@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { GroupCommit, type PendingRequest } from './group-commit.js'
+import { writeAppendBatch } from './sqlite-append-codec.js'
 import { type AppendRequest, type AppendResult, SqliteLog } from './sqlite-log.js'
 import {
   type AnnouncementRecord,
@@ -20,7 +21,8 @@ import {
 export type SqliteRequest = { id: number } & (
   | { op: 'load'; docId: string }
   | { op: 'loadSince'; docId: string; afterEntry: number }
-  | { op: 'append'; batch: AppendRequest[] }
+  /** Appends encoded by `writeAppendBatch`. */
+  | { op: 'append'; batch: Uint8Array }
   | { op: 'compact'; docId: string; snapshot: Uint8Array; throughEntry: number }
   | { op: 'quarantine'; docId: string; entries: readonly { entry: number; reason: string }[] }
   | { op: 'listQuarantined'; docId: string | undefined }
@@ -171,10 +173,10 @@ export class SqliteStore implements Store {
 
   private async commit(batch: readonly PendingRequest<AppendRequest, LogSize>[]): Promise<void> {
     try {
-      const results = (await this.call({
-        op: 'append',
-        batch: batch.map((entry) => entry.request),
-      })) as AppendResult[]
+      const encoded = writeAppendBatch(batch.map(({ request }) => request))
+      const results = (await this.call({ op: 'append', batch: encoded }, [
+        encoded.buffer as ArrayBuffer,
+      ])) as AppendResult[]
       for (const [i, { resolve, reject }] of batch.entries()) {
         const result = results[i]!
         if (result.size) resolve(result.size)
@@ -186,12 +188,12 @@ export class SqliteStore implements Store {
     }
   }
 
-  private call(operation: Operation<SqliteRequest>): Promise<unknown> {
+  private call(operation: Operation<SqliteRequest>, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.failure) return Promise.reject(this.failure)
     const id = this.nextId++
     return new Promise((resolve, reject) => {
       this.calls.set(id, { resolve, reject })
-      this.worker.postMessage({ ...operation, id })
+      this.worker.postMessage({ ...operation, id }, transfer)
     })
   }
 

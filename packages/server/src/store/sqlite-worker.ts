@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads'
+import { readAppendBatch } from './sqlite-append-codec.js'
 import { SqliteLog } from './sqlite-log.js'
 import type { SqliteReply, SqliteRequest } from './sqlite-store.js'
 import type { StoredEntry } from './store.js'
@@ -15,7 +16,7 @@ function run(request: SqliteRequest): unknown {
     case 'loadSince':
       return log.loadSince(request.docId, request.afterEntry)
     case 'append':
-      return log.appendBatch(request.batch)
+      return log.appendBatch(readAppendBatch(request.batch))
     case 'compact':
       return log.compact(request.docId, request.snapshot, request.throughEntry)
     case 'quarantine':
