@@ -275,9 +275,10 @@ export function connectWriter(
   doc.on('afterTransaction', (transaction: Y.Transaction) => {
     if (transaction.local) return
     const now = performance.now()
-    for (const keys of transaction.changed.values()) {
+    for (const [type, keys] of transaction.changed) {
       for (const key of keys) {
-        if (key === null || !key.startsWith('m|')) continue
+        // A key that changed and is gone was sealed out of the live window (issue 15), not delivered.
+        if (key === null || !key.startsWith('m|') || !(type instanceof Y.Map && type.has(key))) continue
         const entry = pending.get(key.slice(2))
         if (!entry || entry.writer === writer) continue
         entry.left--
