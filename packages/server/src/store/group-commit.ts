@@ -1,5 +1,5 @@
 /**
- * Group commit for a store's appends: requests of the same callback, or that arrive while a
+ * Group commit for a store's appends: requests of the same event-loop turn, or that arrive while a
  * transaction is on disk, wait and then share the next one, so the busier the server, the more
  * updates each fsync carries. Every caller still resolves only after its own transaction committed.
  * `commit` settles each request of a batch itself (one may be refused, e.g. fenced, and the others
@@ -30,10 +30,7 @@ export class GroupCommit<Request, Result> {
   private scheduleFlush(): void {
     if (this.inFlight || this.flushScheduled) return
     this.flushScheduled = true
-    // Nothing on disk: go once the current callback's requests are in, not a loop turn later (at
-    // low load that turn was a fixed share of every `sent`). Under load a transaction is almost
-    // always on disk, and requests gather behind it as before.
-    queueMicrotask(() => {
+    setImmediate(() => {
       this.flushScheduled = false
       void this.flush()
     })
