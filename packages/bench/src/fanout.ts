@@ -278,7 +278,7 @@ export function connectWriter(
     for (const [type, keys] of transaction.changed) {
       for (const key of keys) {
         // A key that changed and is gone was sealed out of the live window (issue 15), not delivered.
-        if (key === null || !key.startsWith('m|') || !(type instanceof Y.Map && type.has(key))) continue
+        if (key === null || !key.startsWith('m|') || (type._map.get(key)?.deleted ?? true)) continue
         const entry = pending.get(key.slice(2))
         if (!entry || entry.writer === writer) continue
         entry.left--
