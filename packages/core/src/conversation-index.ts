@@ -63,9 +63,10 @@ export interface SealedMessage extends IndexedMessage {
 export class ConversationIndex {
   readonly doc: Y.Doc
   /*
-   * The Maps and Sets below (but `listeners`) are made on first write, null until then: an empty
-   * one still holds a ~180 B hash table, and a server keeps an index per open room, most of whose
-   * collections stay empty (the idle bench: 0.7 KiB per socket at 4 sockets a room, actions' too).
+   * The Maps and Sets below (but `listeners`) are made on first write, or on a reader's first look
+   * at a public one (a reader may keep what it got), null until then: an empty one still holds a
+   * ~180 B hash table, and a server keeps an index per open room, most of whose collections stay
+   * empty (the idle bench: 0.7 KiB per socket at 4 sockets a room, message actions' included).
    */
   private messagesById: Map<string, IndexedMessage> | null = null
   private unsequencedSet: Set<string> | null = null
@@ -138,17 +139,20 @@ export class ConversationIndex {
 
   /** The messages the live document holds, by id. */
   get messages(): ReadonlyMap<string, IndexedMessage> {
-    return this.messagesById ?? NO_ENTRIES
+    this.messagesById ??= new Map()
+    return this.messagesById
   }
 
   /** Messages present here that the order log does not hold yet. */
   get unsequencedIds(): ReadonlySet<string> {
-    return this.unsequencedSet ?? NO_IDS
+    this.unsequencedSet ??= new Set()
+    return this.unsequencedSet
   }
 
   /** Messages whose entry was deleted (discarded); they still count as integrated. */
   get discarded(): ReadonlySet<string> {
-    return this.discardedSet ?? NO_IDS
+    this.discardedSet ??= new Set()
+    return this.discardedSet
   }
 
   /**
@@ -156,12 +160,14 @@ export class ConversationIndex {
    * a host added (`addHistory`). Not in `messages`, which is what the live document holds.
    */
   get history(): ReadonlyMap<string, SealedMessage> {
-    return this.sealedById ?? NO_ENTRIES
+    this.sealedById ??= new Map()
+    return this.sealedById
   }
 
   /** The conversation's members by user id, as the meta root lists them. */
   get members(): ReadonlyMap<string, MemberRecord> {
-    return this.membersById ?? NO_ENTRIES
+    this.membersById ??= new Map()
+    return this.membersById
   }
 
   destroy(): void {
@@ -181,7 +187,8 @@ export class ConversationIndex {
 
   /** Every user's merged watermark (users with no receipt yet are absent). */
   watermarks(): ReadonlyMap<string, Watermark> {
-    return this.userWatermarks ?? NO_ENTRIES
+    this.userWatermarks ??= new Map()
+    return this.userWatermarks
   }
 
   /** The user's per-replica watermarks (key: replica id). */
@@ -196,7 +203,7 @@ export class ConversationIndex {
 
   /** The live or sealed message with this id that this replica holds. */
   find(messageId: string): IndexedMessage | undefined {
-    return this.messages.get(messageId) ?? this.history.get(messageId)
+    return this.messagesById?.get(messageId) ?? this.sealedById?.get(messageId)
   }
 
   /** Whether a deletion marker for the message exists (its author's root, or the index). */
@@ -215,7 +222,7 @@ export class ConversationIndex {
       const position = this.integratedUpTo - this.sealedThrough
       const present = this.sequenced[position] !== undefined
       const id = this.order[position]!
-      if (!present && id !== '' && !this.messages.has(id) && !this.discarded.has(id)) {
+      if (!present && id !== '' && !this.messagesById?.has(id) && !this.discardedSet?.has(id)) {
         if (!this.deletedBeforeLoad(id)) break // not here yet
         this.discardedSet ??= new Set()
         this.discardedSet.add(id)
@@ -257,7 +264,7 @@ export class ConversationIndex {
     let added = false
     for (const message of messages) {
       if (!Number.isSafeInteger(message.seq) || message.seq < 1 || message.seq > this.sealedThrough) continue
-      if (this.history.has(message.record.id) || typeof message.author !== 'string') continue
+      if (this.sealedById?.has(message.record.id) || typeof message.author !== 'string') continue
       const { record } = message
       const problem = message.deleted
         ? deletionRecordProblem({ deletedAt: 0, createdAt: record.createdAt, to: record.to })
@@ -279,15 +286,15 @@ export class ConversationIndex {
 
   /** Ids of messages present here that the order log does not hold yet. */
   unsequenced(): string[] {
-    return [...this.unsequencedIds]
+    return [...(this.unsequencedSet ?? [])]
   }
 
   /** The message's 1-based position in the order log, or undefined when not stamped. */
   seqOf(messageId: string): number | undefined {
     return (
-      this.messages.get(messageId)?.seq ??
+      this.messagesById?.get(messageId)?.seq ??
       this.stampsWithoutMessage?.get(messageId) ??
-      this.history.get(messageId)?.seq
+      this.sealedById?.get(messageId)?.seq
     )
   }
 
@@ -295,10 +302,10 @@ export class ConversationIndex {
 
   private knowsNothing(): boolean {
     return (
-      this.messages.size === 0 &&
+      sizeOf(this.messagesById) === 0 &&
       this.lastSeq() === 0 &&
-      this.discarded.size === 0 &&
-      this.members.size === 0 &&
+      sizeOf(this.discardedSet) === 0 &&
+      sizeOf(this.membersById) === 0 &&
       this.title === '' &&
       this.replicaWatermarks === null
     )
@@ -314,7 +321,7 @@ export class ConversationIndex {
     } finally {
       this.rebuilding = false
     }
-    for (const [id, indexed] of this.messages) {
+    for (const [id, indexed] of this.messagesById ?? NO_ENTRIES) {
       if (indexed.seq === undefined && !indexed.deleted) this.addUnsequenced(id)
     }
   }
@@ -435,7 +442,7 @@ export class ConversationIndex {
    * status, no text.
    */
   private placeTombstone(author: string, id: string, deletion: DeletionRecord): void {
-    const sealed = this.history.get(id)
+    const sealed = this.sealedById?.get(id)
     if (sealed) {
       if (!sealed.deleted && sealed.author === author) {
         this.keepSealed(tombstoneOf(sealed.record, author, deletion), sealed.seq)
@@ -443,7 +450,7 @@ export class ConversationIndex {
       }
       return
     }
-    const current = this.messages.get(id)
+    const current = this.messagesById?.get(id)
     if (current?.deleted) return
     if (current && current.author !== author) return // another author's id: not this marker's
     const tombstone = tombstoneOf({ id }, author, deletion)
@@ -472,20 +479,20 @@ export class ConversationIndex {
     // Keyed by the record's own id string, so every map below hashes one string object once.
     const id = record.id
     // A sealed message's entry met again (a late copy): it belongs to history, not the window.
-    if (this.history.has(id)) return
+    if (this.sealedById?.has(id)) return
     if (record.replyTo) this.noteReply(record.replyTo.id, id)
     if (this.rebuilding) {
       // Read before the order log (see rebuild): nothing is stamped yet.
-      const known = this.messages.size
+      const known = sizeOf(this.messagesById)
       this.setMessage(
         id,
         deleted ? { record, author, seq: undefined, deleted } : { record, author, seq: undefined },
       )
       // Same size: two roots hold the id (a forgery the server refuses); the last one read wins.
-      if (this.messages.size !== known) this.addedIds.push(id)
+      if (sizeOf(this.messagesById) !== known) this.addedIds.push(id)
       return
     }
-    const rewritten = this.messages.get(id)
+    const rewritten = this.messagesById?.get(id)
     let seq = rewritten?.seq
     if (rewritten) this.structureVersion++
     else {
@@ -501,7 +508,7 @@ export class ConversationIndex {
       return
     }
     this.setMessage(id, indexed)
-    if (this.discarded.size > 0) this.discardedSet!.delete(id)
+    if (sizeOf(this.discardedSet) > 0) this.discardedSet!.delete(id)
     // A tombstone without a stamp is not listed, nor stamped: deleting a message nobody was shown
     // sent is a discard, and a marker read before its (sealed) stamp must not show it as pending.
     if (seq !== undefined) this.sequenced[seq - this.sealedThrough - 1] = indexed
@@ -509,7 +516,7 @@ export class ConversationIndex {
   }
 
   private removeMessage(id: string): void {
-    const indexed = this.messages.get(id)
+    const indexed = this.messagesById?.get(id)
     if (indexed) {
       this.messagesById!.delete(id)
       this.discardedSet ??= new Set()
@@ -533,7 +540,7 @@ export class ConversationIndex {
    */
   private sealEntry(id: string, seq: number): void {
     this.stampsWithoutMessage?.delete(id)
-    const indexed = this.messages.get(id) ?? this.removedInTransaction?.get(id)
+    const indexed = this.messagesById?.get(id) ?? this.removedInTransaction?.get(id)
     if (!indexed) return
     this.messagesById?.delete(id)
     this.discardedSet?.delete(id)
@@ -568,7 +575,7 @@ export class ConversationIndex {
    * its way) is a late copy of this sealed message, not a pending one.
    */
   private dropLiveCopy(id: string): void {
-    const live = this.messages.get(id)
+    const live = this.messagesById?.get(id)
     if (live && live.seq === undefined) {
       this.messagesById!.delete(id)
       this.unsequencedSet?.delete(id)
@@ -645,7 +652,7 @@ export class ConversationIndex {
     this.sequenced.length = 0
     this.stampsWithoutMessage = null
     this.integratedUpTo = 0
-    for (const [id, indexed] of this.messages) {
+    for (const [id, indexed] of this.messagesById ?? NO_ENTRIES) {
       indexed.seq = undefined
       // While rebuilding, the unsequenced set is filled once at the end (see rebuild).
       if (!this.rebuilding && !indexed.deleted) this.addUnsequenced(id)
@@ -659,7 +666,7 @@ export class ConversationIndex {
     for (const id of entries) {
       this.order.push(id)
       const seq = this.lastSeq()
-      const indexed = id === '' ? undefined : this.messages.get(id)
+      const indexed = id === '' ? undefined : this.messagesById?.get(id)
       if (indexed === undefined) {
         // Not here yet (or discarded); a repeated entry keeps its first position.
         if (id !== '' && !this.stampsWithoutMessage?.has(id)) {
@@ -679,9 +686,9 @@ export class ConversationIndex {
   }
 }
 
-/** What a collection not made yet reads as (see `ConversationIndex`): frozen by its type only. */
+/** What the index walks when a Map is not made yet (see `ConversationIndex`); never written. */
 const NO_ENTRIES: ReadonlyMap<string, never> = new Map<string, never>()
-const NO_IDS: ReadonlySet<string> = new Set()
+const sizeOf = (collection: { size: number } | null): number => collection?.size ?? 0
 
 /**
  * What a message deleted for everyone keeps: its place and recipients, from the marker alone (a

@@ -125,4 +125,25 @@ describe('the conversation index', () => {
     expect(bob.messages().map((m) => m.text)).toEqual(['rewritten', 'message 1'])
     bob.destroy()
   })
+
+  it('fills the collections a reader took before anything was written (they are made on first use)', () => {
+    const doc = new Y.Doc({ guid: 'c' })
+    const index = new ConversationIndex(doc)
+    const { messages, members, unsequencedIds, discarded } = index
+    const watermarks = index.watermarks()
+    initConversation(doc, { title: 't', members: { alice: 'owner', bob: 'member' } })
+    const alice = new Conversation(doc, { userId: 'alice', replicaId: 'alice-phone' })
+    const sent = [alice.send('kept'), alice.send('discarded')]
+    expect([...unsequencedIds]).toEqual(sent.map((message) => message.id))
+    stampUnsequenced(index)
+    alice.markRead()
+    doc.getMap('u:alice').delete(`m|${sent[1]!.id}`)
+    expect([...members.keys()].sort()).toEqual(['alice', 'bob'])
+    expect([...messages.keys()]).toEqual([sent[0]!.id])
+    expect([...discarded]).toEqual([sent[1]!.id])
+    expect(watermarks.get('alice')).toEqual({ d: 2, r: 2 })
+    expect(index.messages).toBe(messages)
+    alice.destroy()
+    index.destroy()
+  })
 })
