@@ -87,7 +87,7 @@ async function checkLaws(options: { historyWindow?: number }): Promise<number> {
     fc.asyncProperty(
       fc.integer({ min: 1, max: 2 ** 31 - 1 }),
       fc.boolean(),
-      fc.array(operation, { minLength: 1, maxLength: 40 }),
+      fc.array(operation, { minLength: 12, maxLength: 40 }),
       async (seed, autoDeliver, operations) => {
         const network = await createNetwork({
           seed,
@@ -141,7 +141,7 @@ describe('the four status laws (DESIGN §3) under random schedules of the simula
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-        fc.array(operation, { minLength: 1, maxLength: 25 }),
+        fc.array(operation, { minLength: 12, maxLength: 25 }),
         async (seed, operations) => {
           const network = await createNetwork({
             seed,
