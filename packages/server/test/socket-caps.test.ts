@@ -44,12 +44,20 @@ describe('socket caps', () => {
     expect(await (await connect('alice')).outcome).toBe('open')
   })
 
-  it('refuses an address more sockets than its cap, before any token is checked', async () => {
+  it('refuses an address more sockets than its cap, before any token is checked, and takes them again once some closed', async () => {
     server = await startTestServer({ limits: { maxSocketsPerIp: 2 } })
-    expect(await (await connect('alice')).outcome).toBe('open')
+    const first = await connect('alice')
+    expect(await first.outcome).toBe('open')
     expect(await (await connect('bob')).outcome).toBe('open')
     expect(await (await connect('carol')).outcome).toBe('4429 too many open sockets from this address')
     const metrics = (await server.app.inject({ url: '/metrics' })).body
     expect(metrics).toMatch(/ticks_refused_total\{close_code="4429",code="too-many-sockets"\} 1/)
+    first.socket.close()
+    await until(
+      async () => /^ticks_sockets 1$/m.test((await server.app.inject({ url: '/metrics' })).body),
+      3000,
+      'the first socket gone',
+    )
+    expect(await (await connect('carol')).outcome).toBe('open')
   })
 })

@@ -58,7 +58,7 @@ export function openSocketLink(
   log: FastifyBaseLogger,
 ): { link: SocketLink; user: Promise<string | undefined> } {
   const link = new Link(context, socket, request.tcp, log)
-  if (!takeSlot(context.socketsByIp, request.ip, context.limits.maxSocketsPerIp, link)) {
+  if (!link.takeIpSlot(request.ip)) {
     log.info({ ip: request.ip }, 'refused socket: too many sockets from this address')
     link.refuse(4429, 'too-many-sockets', 'too many open sockets from this address')
     return { link, user: Promise.resolve(undefined) }
@@ -113,6 +113,12 @@ class Link implements SocketLink {
   private earlyBytes = 0
   private goneListeners: (() => void)[] | null = null
   private isGone = false
+  /**
+   * The address and the user this socket is counted under while it is open (null: not counted),
+   * given back when it is gone: kept here, not in a gone listener's closure of each socket.
+   */
+  private ipSlot: string | null = null
+  private userSlot: string | null = null
   /** Answered the last ping (the heartbeat's mark). */
   alive = true
   /**
@@ -223,6 +229,36 @@ class Link implements SocketLink {
     }
   }
 
+  /** Count this socket under its address while it is open; false when `maxSocketsPerIp` is reached. */
+  takeIpSlot(ip: string): boolean {
+    const { socketsByIp, limits } = this.context
+    if (!hasRoom(socketsByIp, ip, limits.maxSocketsPerIp)) return false
+    if (this.countsFor(limits.maxSocketsPerIp)) {
+      count(socketsByIp, ip)
+      this.ipSlot = ip
+    }
+    return true
+  }
+
+  /** Count this socket under its user while it is open; false when `maxSocketsPerUser` is reached. */
+  takeUserSlot(userId: string): boolean {
+    const { socketsByUser, limits } = this.context
+    if (!hasRoom(socketsByUser, userId, limits.maxSocketsPerUser)) return false
+    if (this.countsFor(limits.maxSocketsPerUser)) {
+      count(socketsByUser, userId)
+      this.userSlot = userId
+    }
+    return true
+  }
+
+  /**
+   * Whether a slot it has room for is counted: only for a cap (a count per socket for nothing is
+   * memory every idle socket holds), and only while open (a gone socket would give it back at once).
+   */
+  private countsFor(cap: number): boolean {
+    return cap > 0 && !this.isGone
+  }
+
   closed(): void {
     this.context.sockets.delete(this.socket)
     this.context.metrics.sockets.dec()
@@ -232,6 +268,10 @@ class Link implements SocketLink {
   private markGone(): void {
     if (this.isGone) return
     this.isGone = true
+    if (this.ipSlot !== null) uncount(this.context.socketsByIp, this.ipSlot)
+    if (this.userSlot !== null) uncount(this.context.socketsByUser, this.userSlot)
+    this.ipSlot = null
+    this.userSlot = null
     const listeners = this.goneListeners ?? []
     this.goneListeners = null
     for (const listener of listeners) listener()
@@ -259,12 +299,12 @@ class Link implements SocketLink {
 async function authenticate(
   context: ServerContext,
   token: string | undefined,
-  link: SocketLink,
+  link: Link,
 ): Promise<string | undefined> {
   try {
     const { userId } = await context.auth.verify(token)
     if (link.gone) return undefined
-    if (!takeSlot(context.socketsByUser, userId, context.limits.maxSocketsPerUser, link)) {
+    if (!link.takeUserSlot(userId)) {
       link.log.info({ userId }, 'refused socket: too many sockets for this user')
       link.refuse(4429, 'too-many-sockets', 'too many open sockets for this user')
       return undefined
@@ -286,22 +326,19 @@ async function authenticate(
   }
 }
 
-/**
- * Count one more socket under `key` while it stays open; false when `cap` (0: none) is reached.
- * Called with no socket gone yet, so the release on close always follows the take.
- */
-export function takeSlot(counts: Map<string, number>, key: string, cap: number, link: SocketLink): boolean {
-  // Counted only for a cap: a listener per socket for nothing is memory every idle socket holds.
-  if (cap <= 0) return true
-  const open = counts.get(key) ?? 0
-  if (open >= cap) return false
-  counts.set(key, open + 1)
-  link.onGone(() => {
-    const left = (counts.get(key) ?? 1) - 1
-    if (left > 0) counts.set(key, left)
-    else counts.delete(key)
-  })
-  return true
+/** Whether one more socket fits under `key` (`cap` 0: no cap). */
+function hasRoom(counts: Map<string, number>, key: string, cap: number): boolean {
+  return cap <= 0 || (counts.get(key) ?? 0) < cap
+}
+
+function count(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1)
+}
+
+function uncount(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1
+  if (left > 0) counts.set(key, left)
+  else counts.delete(key)
 }
 
 /**
