@@ -550,7 +550,7 @@ export class Room {
       this.refuse(connection, 4413, 'too-large', `frame exceeds ${limit} bytes`)
       return
     }
-    if (!connection.rate.take()) {
+    if (!connection.takeToken()) {
       this.refuse(connection, 4429, 'rate-limited', 'rate limit exceeded')
       return
     }
