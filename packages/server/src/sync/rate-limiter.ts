@@ -1,21 +1,29 @@
 /** One clock for every limiter: a `performance.now.bind(…)` each was a bound function per socket. */
 export const monotonicNow = (): number => performance.now()
 
-/** A token bucket's tokens at `now`: those left at `last`, refilled at `perSecond`, at most `burst`. */
-export function refilledTokens(
-  tokens: number,
-  last: number,
-  now: number,
-  perSecond: number,
-  burst: number,
-): number {
-  return Math.min(burst, tokens + ((now - last) * perSecond) / 1000)
+/** A token bucket's state, read and written only by `takeToken`. */
+export interface TokenBucket {
+  tokens: number
+  last: number
+}
+
+/**
+ * Take one token: the bucket first refills at `perSecond` since `last`, up to `burst`. False (and
+ * nothing taken) when less than one is left. The one rule for every bucket: a `RateLimiter`, and a
+ * room connection, which holds its bucket itself so an idle socket has one object fewer.
+ */
+export function takeToken(bucket: TokenBucket, perSecond: number, burst: number, now: number): boolean {
+  bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.last) * perSecond) / 1000)
+  bucket.last = now
+  if (bucket.tokens < 1) return false
+  bucket.tokens -= 1
+  return true
 }
 
 /** A token bucket: `burst` messages at once, refilled at `perSecond`. */
-export class RateLimiter {
-  private tokens: number
-  private last: number
+export class RateLimiter implements TokenBucket {
+  tokens: number
+  last: number
 
   constructor(
     private readonly perSecond: number,
@@ -27,11 +35,6 @@ export class RateLimiter {
   }
 
   take(): boolean {
-    const now = this.now()
-    this.tokens = refilledTokens(this.tokens, this.last, now, this.perSecond, this.burst)
-    this.last = now
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
+    return takeToken(this, this.perSecond, this.burst, this.now())
   }
 }

@@ -1,5 +1,5 @@
 import type { Speaker } from './presence.js'
-import { monotonicNow, refilledTokens } from './rate-limiter.js'
+import { monotonicNow, type TokenBucket, takeToken } from './rate-limiter.js'
 import type { Connection, Peer, RoomEvents, RoomLimits } from './room-options.js'
 
 /** What a connection hands to its room: the room itself, so that no socket needs closures of its own. */
@@ -13,13 +13,13 @@ export interface ConnectionHost {
  * transport's handle on the room (`Connection`), as methods rather than closures over it (each
  * closure, with its context, is heap that every idle socket holds).
  */
-export class RoomConnection implements Speaker, Connection {
+export class RoomConnection implements Speaker, Connection, TokenBucket {
   /**
    * Its token bucket (`messagesPerSecond`, `burst`), kept here rather than in a `RateLimiter`:
    * one object fewer for every idle socket.
    */
-  private tokens: number
-  private tokensAt: number
+  tokens: number
+  last: number
   /** The presence ids it speaks for; null until it announces one (see `Speaker`). */
   awarenessClients: Set<number> | null = null
   closed = false
@@ -41,18 +41,12 @@ export class RoomConnection implements Speaker, Connection {
     private readonly room: ConnectionHost,
   ) {
     this.tokens = limits.burst
-    this.tokensAt = monotonicNow()
+    this.last = monotonicNow()
   }
 
   /** Take a token for a frame; false when the bucket is empty (the room refuses with 4429). */
   takeToken(): boolean {
-    const now = monotonicNow()
-    const { messagesPerSecond, burst } = this.limits
-    this.tokens = refilledTokens(this.tokens, this.tokensAt, now, messagesPerSecond, burst)
-    this.tokensAt = now
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
+    return takeToken(this, this.limits.messagesPerSecond, this.limits.burst, monotonicNow())
   }
 
   receive(frame: Uint8Array): void {
